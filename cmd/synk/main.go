@@ -1,0 +1,72 @@
+// Command synk runs declarative sync pipelines. main only wires: it builds
+// the connector registry and the metrics registry and hands them to the
+// commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/synk-etl/synk/pipeline"
+)
+
+// version is set by -ldflags "-X main.version=..." in release builds.
+var version = "dev"
+
+// exitError carries a process exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	reg := pipeline.NewRegistry()
+	registerConnectors(reg)
+	root := newRootCmd(reg)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "synk:", ee.err)
+		}
+		os.Exit(ee.code)
+	}
+	fmt.Fprintln(os.Stderr, "synk:", err)
+	os.Exit(2)
+}
+
+func newRootCmd(reg *pipeline.Registry) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "synk",
+		Short:         "Declarative ETL and two-way sync runner",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	emulate := &cobra.Command{Use: "emulate", Short: "Serve a local emulator of a connected system"}
+	emulate.AddCommand(newEmulateFikenCmd(), newEmulatePrestashopCmd())
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print synk's version",
+			Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "synk", version) },
+		},
+		emulate,
+	)
+	return root
+}
+
+func registerConnectors(reg *pipeline.Registry) {}

@@ -1,0 +1,77 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limiter bounds a connection's requests: at most MaxInFlight at once and at
+// most Rate per second. One Limiter is shared by every entity and every read
+// and write on its connection.
+type Limiter struct {
+	slots  chan struct{}
+	rate   *rate.Limiter
+	onWait func(time.Duration)
+	limits Limits
+}
+
+// NewLimiter returns a limiter for l. onWait, if not nil, is told how long
+// each acquisition waited (for synk_ratelimit_wait_seconds_total).
+func NewLimiter(l Limits, onWait func(time.Duration)) *Limiter {
+	lim := &Limiter{limits: l, onWait: onWait}
+	if l.MaxInFlight > 0 {
+		lim.slots = make(chan struct{}, l.MaxInFlight)
+	}
+	if l.Rate > 0 {
+		burst := l.Burst
+		if burst < 1 {
+			burst = 1
+		}
+		lim.rate = rate.NewLimiter(rate.Limit(l.Rate), burst)
+	}
+	return lim
+}
+
+// Limits returns the limits the limiter enforces.
+func (l *Limiter) Limits() Limits { return l.limits }
+
+// Acquire waits for a slot and a rate token. The caller must call the
+// returned release exactly once, when its request has finished.
+func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
+	start := time.Now()
+	if l.slots != nil {
+		select {
+		case l.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if l.rate != nil {
+		if err := l.rate.Wait(ctx); err != nil {
+			if l.slots != nil {
+				<-l.slots
+			}
+			return nil, err
+		}
+	}
+	if l.onWait != nil {
+		l.onWait(time.Since(start))
+	}
+	return func() {
+		if l.slots != nil {
+			<-l.slots
+		}
+	}, nil
+}
+
+// Do runs fn inside one acquisition.
+func (l *Limiter) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	release, err := l.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn(ctx)
+}
