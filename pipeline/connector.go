@@ -175,6 +175,9 @@ type Env struct {
 	HTTP *http.Client
 	// Logger carries the pipeline and connection attributes.
 	Logger *slog.Logger
+	// BaseDir is the directory of the pipeline file; relative paths in a
+	// connection's settings are relative to it.
+	BaseDir string
 	// StateDir is the directory of the state file, for files a connector
 	// keeps (an OAuth refresh token), written 0600.
 	StateDir string
