@@ -1,0 +1,593 @@
+// Package fikentest is a faithful emulator of Fiken's API v2: the test
+// double of the fiken connector and what `synk emulate fiken` serves. Every
+// request is validated against Fiken's OpenAPI spec (a reduced copy is
+// embedded); behaviour follows the spec and Fiken's documented limits.
+package fikentest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"golang.org/x/time/rate"
+)
+
+// APIPrefix is the path under which the API is served, as on api.fiken.no.
+const APIPrefix = "/api/v2"
+
+// Limits are the request limits Fiken documents. The zero value turns them
+// off, for fast tests; FikenLimits returns Fiken's.
+type Limits struct {
+	// RejectConcurrent answers 429 to a request that arrives while another
+	// is in flight.
+	RejectConcurrent bool
+	// Rate is requests per second above which responses are slowed (held
+	// back until the rate allows them); 0 = no slowing.
+	Rate float64
+}
+
+// FikenLimits returns Fiken's documented limits: one request in flight, and
+// slowed above 4 requests per second.
+func FikenLimits() Limits { return Limits{RejectConcurrent: true, Rate: 4} }
+
+// Faults are injected failures; rates are probabilities per request (0..1)
+// drawn from the seeded source, so a run is repeatable.
+type Faults struct {
+	// ErrorRate maps a status (429, 500, 502, 503) to the probability of
+	// answering it instead of handling the request.
+	ErrorRate map[int]float64 `json:"errorRate,omitempty"`
+	// Latency is added to every API request.
+	Latency time.Duration `json:"latency,omitempty"`
+	// ResetRate closes the connection without an answer, before the
+	// request is handled.
+	ResetRate float64 `json:"resetRate,omitempty"`
+	// MalformedRate truncates the JSON body of successful GETs.
+	MalformedRate float64 `json:"malformedRate,omitempty"`
+	// DropAfterCommitRate handles a write (POST, PUT, PATCH, DELETE) and
+	// then closes the connection instead of answering: the write happened,
+	// the client sees an error.
+	DropAfterCommitRate float64 `json:"dropAfterCommitRate,omitempty"`
+}
+
+// Options configure an emulator. The zero value is usable: company
+// "demo-as", token "demo-token", no seed data beyond accounts and bank
+// accounts, limits and faults off.
+type Options struct {
+	// Addr is the listen address of NewServer; default 127.0.0.1:0.
+	Addr string
+	// Company is the company slug; Token the personal API token.
+	Company, Token string
+	// ClientID and ClientSecret are the OAuth app credentials the token
+	// endpoint accepts; default demo-client / demo-secret.
+	ClientID, ClientSecret string
+	// AccessTokenTTL is the lifetime of OAuth access tokens; default 1h.
+	AccessTokenTTL time.Duration
+	// Seed makes seed data, generated uuids and faults repeatable.
+	Seed uint64
+	// Products and Contacts are how many seed records to create.
+	Products, Contacts int
+	// Invoices seeds that many invoices (and initialises the counters).
+	Invoices int
+	// CountersInitialized starts with the invoice and credit note counters
+	// created; a fresh Fiken company has neither.
+	CountersInitialized bool
+	// APIModuleInactive answers 403 on company resources, as Fiken does
+	// when the company has not bought the API module.
+	APIModuleInactive bool
+	Limits            Limits
+	Faults            Faults
+	// ValidateResponses checks every response against the spec's response
+	// schemas; failures are kept for ResponseErrors.
+	ValidateResponses bool
+	// Now is the clock (dates of records); default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Stats counts requests that reached the API.
+type Stats struct {
+	Requests int            `json:"requests"`
+	Writes   int            `json:"writes"`
+	ByMethod map[string]int `json:"byMethod"`
+	// Concurrent counts requests refused with 429 because another was in
+	// flight.
+	Concurrent int `json:"concurrent"`
+}
+
+// Server is a running emulator.
+type Server struct {
+	opts   Options
+	router routers.Router
+	ln     net.Listener
+	srv    *http.Server
+
+	inFlight atomic.Int32
+	slow     *rate.Limiter
+
+	mu          sync.Mutex
+	rnd         *rand.Rand
+	faults      Faults
+	stats       Stats
+	respErrors  []string
+	st          *state
+	oauth       *oauthState
+	moduleOff   bool
+	serveErr    chan error
+	handlerOnce sync.Once
+	handler     http.Handler
+}
+
+// New returns an emulator that is not listening; Handler serves it. Use
+// NewServer for one on a real port.
+func New(opts Options) (*Server, error) {
+	if opts.Company == "" {
+		opts.Company = "demo-as"
+	}
+	if opts.Token == "" {
+		opts.Token = "demo-token"
+	}
+	if opts.ClientID == "" {
+		opts.ClientID = "demo-client"
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = "demo-secret"
+	}
+	if opts.AccessTokenTTL <= 0 {
+		opts.AccessTokenTTL = time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	doc, err := loadSpec()
+	if err != nil {
+		return nil, err
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("fikentest: build router: %w", err)
+	}
+	s := &Server{
+		opts:      opts,
+		router:    router,
+		rnd:       rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		faults:    opts.Faults,
+		moduleOff: opts.APIModuleInactive,
+		oauth:     newOAuthState(),
+	}
+	if opts.Limits.Rate > 0 {
+		burst := int(opts.Limits.Rate)
+		if burst < 1 {
+			burst = 1
+		}
+		s.slow = rate.NewLimiter(rate.Limit(opts.Limits.Rate), burst)
+	}
+	s.stats.ByMethod = map[string]int{}
+	s.st = newState(s)
+	s.seed()
+	return s, nil
+}
+
+// NewServer starts an emulator on opts.Addr (default 127.0.0.1:0).
+func NewServer(opts Options) (*Server, error) {
+	s, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("fikentest: listen %s: %w", addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.serveErr = make(chan error, 1)
+	go func() { s.serveErr <- s.srv.Serve(ln) }()
+	return s, nil
+}
+
+func loadSpec() (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(specJSON)
+	if err != nil {
+		return nil, fmt.Errorf("fikentest: load spec: %w", err)
+	}
+	// Requests are routed on the path below APIPrefix, whatever host the
+	// emulator listens on.
+	doc.Servers = nil
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("fikentest: spec: %w", err)
+	}
+	return doc, nil
+}
+
+// URL returns the API base URL, including /api/v2.
+func (s *Server) URL() string { return s.RootURL() + APIPrefix }
+
+// RootURL returns the server's root URL (the OAuth endpoints live at
+// /oauth/authorize and /oauth/token under it, the back office at /_emulator).
+func (s *Server) RootURL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Company returns the company slug.
+func (s *Server) Company() string { return s.opts.Company }
+
+// Token returns the personal API token.
+func (s *Server) Token() string { return s.opts.Token }
+
+// Close stops the server and waits for it.
+func (s *Server) Close() error {
+	if s.srv == nil {
+		return nil
+	}
+	err := s.srv.Close()
+	if serr := <-s.serveErr; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Shutdown stops the server gracefully.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.Shutdown(ctx)
+}
+
+// SetFaults replaces the injected faults.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+}
+
+// SetAPIModuleActive switches the company's API module on or off.
+func (s *Server) SetAPIModuleActive(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.moduleOff = !on
+}
+
+// Stats returns request counts since the start or the last ResetStats.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.stats
+	out.ByMethod = make(map[string]int, len(s.stats.ByMethod))
+	for k, v := range s.stats.ByMethod {
+		out.ByMethod[k] = v
+	}
+	return out
+}
+
+// ResetStats zeroes the request counts.
+func (s *Server) ResetStats() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats = Stats{ByMethod: map[string]int{}}
+}
+
+// ResponseErrors returns the responses that did not match the spec, when
+// Options.ValidateResponses is set.
+func (s *Server) ResponseErrors() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.respErrors)
+}
+
+// Handler returns the emulator's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	s.handlerOnce.Do(func() {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /oauth/authorize", s.handleAuthorize)
+		mux.HandleFunc("POST /oauth/token", s.handleToken)
+		mux.Handle("/_emulator/", s.backOfficeMux())
+		mux.Handle(APIPrefix+"/", http.HandlerFunc(s.serveAPI))
+		s.handler = mux
+	})
+	return s.handler
+}
+
+func (s *Server) draw(p float64) bool {
+	if p <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rnd.Float64() < p
+}
+
+func (s *Server) currentFaults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
+}
+
+// serveAPI is the middleware chain Fiken puts in front of every API call:
+// concurrency, rate, faults, auth, spec validation; then the handler, whose
+// answer is buffered so it can be validated, dropped or mangled.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	s.mu.Lock()
+	s.stats.Requests++
+	s.stats.ByMethod[r.Method]++
+	if write {
+		s.stats.Writes++
+	}
+	if n > 1 && s.opts.Limits.RejectConcurrent {
+		s.stats.Concurrent++
+	}
+	s.mu.Unlock()
+	if n > 1 && s.opts.Limits.RejectConcurrent {
+		writeError(w, http.StatusTooManyRequests, "Too many concurrent requests. Only one request at a time is allowed.")
+		return
+	}
+	if s.slow != nil {
+		res := s.slow.Reserve()
+		if d := res.Delay(); d > 0 {
+			timer := time.NewTimer(d)
+			select {
+			case <-timer.C:
+			case <-r.Context().Done():
+				timer.Stop()
+				return
+			}
+		}
+	}
+	f := s.currentFaults()
+	if f.Latency > 0 {
+		timer := time.NewTimer(f.Latency)
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			timer.Stop()
+			return
+		}
+	}
+	if s.draw(f.ResetRate) {
+		resetConn(w)
+		return
+	}
+	for _, status := range []int{429, 500, 502, 503} {
+		if s.draw(f.ErrorRate[status]) {
+			writeError(w, status, http.StatusText(status))
+			return
+		}
+	}
+
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "could not read request body")
+		return
+	}
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fiken"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "error_description": "Full authentication is required to access this resource"})
+		return
+	}
+	path := strings.TrimPrefix(r.URL.Path, APIPrefix)
+	vr := r.Clone(r.Context())
+	vr.URL.Path = path
+	vr.URL.RawPath = ""
+	vr.Body = io.NopCloser(bytes.NewReader(body))
+	route, params, err := s.router.FindRoute(vr)
+	if err != nil {
+		var re *routers.RouteError
+		if errors.As(err, &re) && re.Reason == routers.ErrMethodNotAllowed.Error() {
+			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+			return
+		}
+		writeError(w, http.StatusNotFound, "Not found: "+r.URL.Path)
+		return
+	}
+	if msg := unknownQueryParams(route, r); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request:    vr,
+		PathParams: params,
+		Route:      route,
+		Options: &openapi3filter.Options{
+			AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
+			SkipSettingDefaults: true,
+			MultiError:          true,
+		},
+	}
+	if len(body) > 0 && route.Operation.RequestBody == nil {
+		writeError(w, http.StatusBadRequest, "request body not allowed")
+		return
+	}
+	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
+		writeValidationError(w, err)
+		return
+	}
+	if slug, ok := params["companySlug"]; ok {
+		if slug != s.opts.Company {
+			writeError(w, http.StatusForbidden, "You do not have access to company "+slug)
+			return
+		}
+		s.mu.Lock()
+		off := s.moduleOff
+		s.mu.Unlock()
+		if off {
+			writeError(w, http.StatusForbidden, "The API module is not active for this company (API-modulen er ikke aktivert)")
+			return
+		}
+	}
+
+	rec := newRecorder()
+	s.dispatch(rec, r, route, params, body)
+
+	if write && rec.status < 300 && s.draw(f.DropAfterCommitRate) {
+		resetConn(w)
+		return
+	}
+	out := rec.body.Bytes()
+	if r.Method == http.MethodGet && rec.status == http.StatusOK && len(out) > 2 && s.draw(f.MalformedRate) {
+		out = out[:len(out)/2]
+	} else if s.opts.ValidateResponses {
+		s.validateResponse(r, in, rec)
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(out)
+}
+
+func (s *Server) validateResponse(r *http.Request, in *openapi3filter.RequestValidationInput, rec *recorder) {
+	if rec.status >= 400 {
+		// Fiken's spec declares no error responses.
+		return
+	}
+	rin := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 rec.status,
+		Header:                 rec.header,
+		Options: &openapi3filter.Options{
+			IncludeResponseStatus: true,
+			MultiError:            true,
+			// Contacts carry writeOnly fields (phoneNumber,
+			// memberNumberString) in responses; see Contact.
+			ExcludeWriteOnlyValidations: true,
+		},
+	}
+	rin.SetBodyBytes(rec.body.Bytes())
+	if err := openapi3filter.ValidateResponse(r.Context(), rin); err != nil {
+		msg := fmt.Sprintf("%s %s -> %d: %v", r.Method, r.URL.Path, rec.status, err)
+		s.mu.Lock()
+		s.respErrors = append(s.respErrors, msg)
+		s.mu.Unlock()
+		s.opts.Logger.Warn("response does not match spec", "error", msg)
+	}
+}
+
+// unknownQueryParams refuses query parameters the operation does not
+// declare: Fiken ignores some, but a connector relying on an undeclared
+// filter would silently read everything.
+func unknownQueryParams(route *routers.Route, r *http.Request) string {
+	known := map[string]bool{}
+	for _, list := range []openapi3.Parameters{route.PathItem.Parameters, route.Operation.Parameters} {
+		for _, p := range list {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+				known[p.Value.Name] = true
+			}
+		}
+	}
+	for name := range r.URL.Query() {
+		if !known[name] {
+			return fmt.Sprintf("unknown query parameter %q", name)
+		}
+	}
+	return ""
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return false
+	}
+	if tok == s.opts.Token {
+		return true
+	}
+	return s.oauth.validAccess(tok, s.opts.Now())
+}
+
+// fikenError is the shape of Fiken's error answers.
+type fikenError struct {
+	Logref  string `json:"logref,omitempty"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, []fikenError{{Logref: http.StatusText(status), Message: msg}})
+}
+
+func writeValidationError(w http.ResponseWriter, err error) {
+	var msgs []fikenError
+	var me openapi3.MultiError
+	if errors.As(err, &me) {
+		for _, e := range me {
+			msgs = append(msgs, fikenError{Logref: "validation", Message: oneLine(e.Error())})
+		}
+	} else {
+		msgs = append(msgs, fikenError{Logref: "validation", Message: oneLine(err.Error())})
+	}
+	writeJSON(w, http.StatusBadRequest, msgs)
+}
+
+func oneLine(s string) string {
+	if i := strings.Index(s, "\nSchema:"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// resetConn closes the client's connection without an answer.
+func resetConn(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}, status: http.StatusOK} }
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int)      { r.status = status }

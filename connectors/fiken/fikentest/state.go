@@ -1,0 +1,553 @@
+package fikentest
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// state is the company's books. One mutex guards it: the API handles one
+// request at a time anyway, and the back office must not race it.
+type state struct {
+	srv *Server
+	mu  sync.Mutex
+
+	nextID           int64
+	company          Company
+	products         map[int64]*Product
+	contacts         map[int64]*Contact
+	invoices         map[int64]*Invoice
+	sales            map[int64]*Sale
+	creditNotes      map[int64]*CreditNote
+	bankAccounts     []*BankAccount
+	accounts         []Account
+	invoiceCounter   *int64
+	creditCounter    *int64
+	customerNumber   int64
+	saleTransactions int64
+}
+
+func newState(s *Server) *state {
+	return &state{
+		srv:         s,
+		nextID:      1000,
+		products:    map[int64]*Product{},
+		contacts:    map[int64]*Contact{},
+		invoices:    map[int64]*Invoice{},
+		sales:       map[int64]*Sale{},
+		creditNotes: map[int64]*CreditNote{},
+	}
+}
+
+func (st *state) id() int64 {
+	st.nextID++
+	return st.nextID
+}
+
+func (st *state) today() string { return st.srv.opts.Now().Format("2006-01-02") }
+
+// sortedKeys returns ids in creation order (ids only grow).
+func sortedKeys[T any](m map[int64]T) []int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// apiError is a refusal with Fiken's status and message.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &apiError{status: 400, msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(what string, id any) error {
+	return &apiError{status: 404, msg: fmt.Sprintf("%s %v not found", what, id)}
+}
+
+// salesVatTypes are the VAT types valid on sales.
+func salesVatTypes() []string {
+	return []string{"HIGH", "MEDIUM", "LOW", "RAW_FISH", "NONE", "EXEMPT", "EXEMPT_IMPORT_EXPORT", "EXEMPT_REVERSE", "OUTSIDE"}
+}
+
+// vatRate is the rate in percent of a sales VAT type.
+func vatRate(t string) (float64, bool) {
+	switch t {
+	case "HIGH":
+		return 25, true
+	case "MEDIUM":
+		return 15, true
+	case "LOW":
+		return 12, true
+	case "RAW_FISH":
+		return 11.11, true
+	case "NONE", "EXEMPT", "EXEMPT_IMPORT_EXPORT", "EXEMPT_REVERSE", "OUTSIDE":
+		return 0, true
+	}
+	return 0, false
+}
+
+// checkIncome refuses an income account that does not exist or does not
+// allow the VAT type, as Fiken does (3100 is VAT-exempt sales, 3200 sales
+// outside the VAT area; 3000 is ordinary taxable sales).
+func (st *state) checkIncome(account, vatType string) error {
+	if _, ok := vatRate(vatType); !ok {
+		return badRequest("Invalid vatType %q for sales. Valid: HIGH, MEDIUM, LOW, RAW_FISH, NONE, EXEMPT, EXEMPT_IMPORT_EXPORT, EXEMPT_REVERSE, OUTSIDE", vatType)
+	}
+	found := false
+	for _, a := range st.accounts {
+		if a.Code == account {
+			found = true
+		}
+	}
+	if !found || !strings.HasPrefix(account, "3") {
+		return badRequest("Account %s is not a valid income account", account)
+	}
+	n, _ := strconv.Atoi(account[:min(4, len(account))])
+	var allowed []string
+	switch {
+	case n >= 3000 && n < 3100:
+		allowed = []string{"HIGH", "MEDIUM", "LOW", "RAW_FISH", "NONE"}
+	case n >= 3100 && n < 3200:
+		allowed = []string{"EXEMPT", "EXEMPT_IMPORT_EXPORT", "EXEMPT_REVERSE", "NONE"}
+	case n >= 3200 && n < 3300:
+		allowed = []string{"OUTSIDE", "EXEMPT_IMPORT_EXPORT", "NONE"}
+	default:
+		return nil
+	}
+	if !slices.Contains(allowed, vatType) {
+		return badRequest("VAT type %s is not valid for account %s (mva-type %s kan ikke brukes på konto %s)", vatType, account, vatType, account)
+	}
+	return nil
+}
+
+func (st *state) bankAccountByCode(code string) *BankAccount {
+	for _, b := range st.bankAccounts {
+		if b.AccountCode == code {
+			return b
+		}
+	}
+	return nil
+}
+
+// lineRequest is invoiceLineRequest.
+type lineRequest struct {
+	Net           *int64   `json:"net"`
+	Vat           *int64   `json:"vat"`
+	VatType       string   `json:"vatType"`
+	Gross         *int64   `json:"gross"`
+	VatInPercent  *float64 `json:"vatInPercent"`
+	UnitPrice     *int64   `json:"unitPrice"`
+	Quantity      float64  `json:"quantity"`
+	Discount      float64  `json:"discount"`
+	ProductName   string   `json:"productName"`
+	ProductID     int64    `json:"productId"`
+	Description   string   `json:"description"`
+	Comment       string   `json:"comment"`
+	IncomeAccount string   `json:"incomeAccount"`
+}
+
+// invoiceRequest is the body of POST /invoices.
+type invoiceRequest struct {
+	UUID            string        `json:"uuid"`
+	IssueDate       string        `json:"issueDate"`
+	DueDate         string        `json:"dueDate"`
+	Lines           []lineRequest `json:"lines"`
+	OurReference    string        `json:"ourReference"`
+	YourReference   string        `json:"yourReference"`
+	OrderReference  string        `json:"orderReference"`
+	CustomerID      int64         `json:"customerId"`
+	ContactPersonID int64         `json:"contactPersonId"`
+	BankAccountCode string        `json:"bankAccountCode"`
+	Currency        string        `json:"currency"`
+	InvoiceText     string        `json:"invoiceText"`
+	Cash            bool          `json:"cash"`
+	PaymentAccount  string        `json:"paymentAccount"`
+	ProjectID       int64         `json:"projectId"`
+	RoundingType    string        `json:"roundingType"`
+}
+
+func round(f float64) int64 { return int64(math.Round(f)) }
+
+// buildLine prices one line from the request and, for product lines, the
+// product: the line's values win, the product fills the rest.
+func (st *state) buildLine(i int, lr lineRequest) (InvoiceLine, error) {
+	l := InvoiceLine{Quantity: lr.Quantity, Discount: lr.Discount, Description: lr.Description, Comment: lr.Comment,
+		VatType: lr.VatType, IncomeAccount: lr.IncomeAccount, ProductName: lr.ProductName}
+	if lr.Quantity <= 0 {
+		return l, badRequest("lines[%d].quantity must be positive", i)
+	}
+	var unit *int64 = lr.UnitPrice
+	if lr.ProductID != 0 {
+		p, ok := st.products[lr.ProductID]
+		if !ok {
+			return l, badRequest("lines[%d]: product %d not found", i, lr.ProductID)
+		}
+		l.ProductID = p.ProductID
+		l.ProductName = p.Name
+		if l.VatType == "" {
+			l.VatType = p.VatType
+		}
+		if l.IncomeAccount == "" {
+			l.IncomeAccount = p.IncomeAccount
+		}
+		if unit == nil {
+			unit = p.UnitPrice
+		}
+		if l.Description == "" {
+			l.Description = p.Name
+		}
+	}
+	if l.VatType == "" && lr.VatInPercent != nil {
+		for _, t := range salesVatTypes() {
+			if r, _ := vatRate(t); r == *lr.VatInPercent && r != 0 {
+				l.VatType = t
+			}
+		}
+	}
+	if l.VatType == "" {
+		return l, badRequest("lines[%d]: vatType or vatInPercent is required when the line has no product", i)
+	}
+	if l.IncomeAccount == "" {
+		return l, badRequest("lines[%d]: incomeAccount is required when the line has no product", i)
+	}
+	if err := st.checkIncome(l.IncomeAccount, l.VatType); err != nil {
+		return l, err
+	}
+	rate, _ := vatRate(l.VatType)
+	switch {
+	case unit != nil:
+		l.UnitPrice = *unit
+		l.Net = round(float64(*unit) * lr.Quantity * (100 - lr.Discount) / 100)
+	case lr.Net != nil:
+		l.Net = *lr.Net
+		l.UnitPrice = round(float64(*lr.Net) / lr.Quantity)
+	case lr.Gross != nil:
+		l.Net = round(float64(*lr.Gross) / (1 + rate/100))
+		l.UnitPrice = round(float64(l.Net) / lr.Quantity)
+	default:
+		return l, badRequest("lines[%d]: unitPrice (or net/gross) is required when the line has no product price", i)
+	}
+	if lr.Vat != nil {
+		l.Vat = *lr.Vat
+	} else {
+		l.Vat = round(float64(l.Net) * rate / 100)
+	}
+	l.Gross = l.Net + l.Vat
+	l.NetInNok, l.VatInNok, l.GrossInNok = l.Net, l.Vat, l.Gross
+	l.VatInPercent = rate
+	return l, nil
+}
+
+// kidMod10 appends a MOD10 (Luhn) check digit, as Norwegian KID numbers do.
+func kidMod10(base string) string {
+	sum := 0
+	double := true
+	for i := len(base) - 1; i >= 0; i-- {
+		d := int(base[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return base + strconv.Itoa((10-sum%10)%10)
+}
+
+// createInvoice books an invoice: number from the counter, KID, a sale for
+// the receivable (settled at once for cash invoices), product stock drawn
+// down. Everything is checked before anything changes.
+func (st *state) createInvoice(req invoiceRequest) (*Invoice, error) {
+	if st.invoiceCounter == nil {
+		return nil, badRequest("Invoice counter has not been initialized. Create it with POST /companies/%s/invoices/counter before the first invoice (fakturanummer-teller mangler)", st.company.Slug)
+	}
+	cust, ok := st.contacts[req.CustomerID]
+	if !ok {
+		return nil, badRequest("customerId %d: contact not found", req.CustomerID)
+	}
+	if !cust.Customer {
+		return nil, badRequest("customerId %d: contact is not a customer", req.CustomerID)
+	}
+	bank := st.bankAccountByCode(req.BankAccountCode)
+	if bank == nil || bank.Inactive {
+		return nil, badRequest("bankAccountCode %s: no active bank account with that code", req.BankAccountCode)
+	}
+	if req.Cash {
+		if req.PaymentAccount == "" {
+			return nil, badRequest("paymentAccount is required for cash invoices")
+		}
+		if st.bankAccountByCode(req.PaymentAccount) == nil {
+			return nil, badRequest("paymentAccount %s: no bank account with that code", req.PaymentAccount)
+		}
+	}
+	if req.DueDate < req.IssueDate {
+		return nil, badRequest("dueDate %s is before issueDate %s", req.DueDate, req.IssueDate)
+	}
+	if req.Currency != "" && req.Currency != "NOK" {
+		return nil, badRequest("the emulator invoices in NOK only")
+	}
+	if req.UUID != "" {
+		for _, inv := range st.invoices {
+			if inv.InvoiceDraftUUID == req.UUID {
+				return nil, badRequest("an invoice with uuid %s already exists", req.UUID)
+			}
+		}
+	}
+	lines := make([]InvoiceLine, 0, len(req.Lines))
+	for i, lr := range req.Lines {
+		l, err := st.buildLine(i, lr)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, l)
+	}
+	today := st.today()
+	*st.invoiceCounter++
+	inv := &Invoice{
+		InvoiceID: st.id(), CreatedDate: today, LastModifiedDate: today,
+		InvoiceNumber: *st.invoiceCounter, IssueDate: req.IssueDate, DueDate: req.DueDate,
+		Cash: req.Cash, InvoiceText: req.InvoiceText, YourReference: req.YourReference,
+		OurReference: req.OurReference, OrderReference: req.OrderReference,
+		InvoiceDraftUUID: req.UUID, Lines: lines, Currency: "NOK",
+		BankAccountNumber: bank.BankAccountNumber, AssociatedCreditNotes: []int64{}, Dispatches: []Dispatch{},
+		customerID: cust.ContactID,
+	}
+	if inv.InvoiceDraftUUID == "" {
+		inv.InvoiceDraftUUID = st.srv.uuid()
+	}
+	inv.Kid = kidMod10(strconv.FormatInt(inv.InvoiceNumber, 10))
+	if cust.Address != nil {
+		a := *cust.Address
+		inv.Address = &a
+	}
+	var orderLines []OrderLine
+	for _, l := range lines {
+		inv.Net += l.Net
+		inv.Vat += l.Vat
+		desc := l.Description
+		if desc == "" {
+			desc = l.ProductName
+		}
+		if desc == "" {
+			desc = "Fakturalinje"
+		}
+		orderLines = append(orderLines, OrderLine{Description: desc, NetPrice: l.Net, Vat: l.Vat, Account: l.IncomeAccount, VatType: l.VatType})
+	}
+	inv.Gross = inv.Net + inv.Vat
+	inv.NetInNok, inv.VatInNok, inv.GrossInNok = inv.Net, inv.Vat, inv.Gross
+	st.saleTransactions++
+	sale := &Sale{
+		SaleID: st.id(), LastModifiedDate: today, TransactionID: 500000 + st.saleTransactions,
+		SaleNumber: strconv.FormatInt(inv.InvoiceNumber, 10), Date: req.IssueDate, Kind: "invoice",
+		NetAmount: inv.Net, VatAmount: inv.Vat, OutstandingBalance: inv.Gross, Lines: orderLines,
+		Currency: "NOK", DueDate: req.DueDate, Kid: inv.Kid, SalePayments: []Payment{},
+		customerID: cust.ContactID, gross: inv.Gross,
+	}
+	if req.Cash {
+		sale.Kind = "cash_sale"
+	}
+	inv.saleID = sale.SaleID
+	st.invoices[inv.InvoiceID] = inv
+	st.sales[sale.SaleID] = sale
+	for _, l := range lines {
+		if p := st.products[l.ProductID]; p != nil && p.Stock != nil {
+			v := *p.Stock - l.Quantity
+			p.Stock = &v
+			p.LastModifiedDate = today
+		}
+	}
+	if req.Cash {
+		st.addPayment(sale, Payment{Date: req.IssueDate, Account: req.PaymentAccount, Amount: inv.Gross})
+	}
+	return inv, nil
+}
+
+// addPayment registers a payment on a sale; the sale is settled when the
+// payments cover its gross.
+func (st *state) addPayment(sale *Sale, p Payment) Payment {
+	p.PaymentID = st.id()
+	if p.Currency == "" {
+		p.Currency = "NOK"
+	}
+	sale.SalePayments = append(sale.SalePayments, p)
+	sale.TotalPaid += p.Amount
+	sale.OutstandingBalance = sale.gross - sale.TotalPaid
+	if sale.OutstandingBalance <= 0 && !sale.Settled {
+		sale.Settled = true
+		sale.SettledDate = p.Date
+	}
+	st.touchSale(sale)
+	return p
+}
+
+// touchSale bumps the modification date of a sale and its invoice, so
+// incremental readers see payments and credit notes.
+func (st *state) touchSale(sale *Sale) {
+	today := st.today()
+	sale.LastModifiedDate = today
+	for _, inv := range st.invoices {
+		if inv.saleID == sale.SaleID {
+			inv.LastModifiedDate = today
+		}
+	}
+}
+
+func (st *state) fullCreditNote(invoiceID int64, issueDate, text string) (*CreditNote, error) {
+	inv, ok := st.invoices[invoiceID]
+	if !ok {
+		return nil, badRequest("invoiceId %d: invoice not found", invoiceID)
+	}
+	if st.creditCounter == nil {
+		return nil, badRequest("Credit note counter has not been initialized. Create it with POST /companies/%s/creditNotes/counter (kreditnotanummer-teller mangler)", st.company.Slug)
+	}
+	if len(inv.AssociatedCreditNotes) > 0 {
+		return nil, badRequest("invoice %d is already credited", invoiceID)
+	}
+	*st.creditCounter++
+	cn := &CreditNote{
+		CreditNoteID: st.id(), CreditNoteNumber: *st.creditCounter, Net: inv.Net, Vat: inv.Vat, Gross: inv.Gross,
+		NetInNok: inv.Net, VatInNok: inv.Vat, GrossInNok: inv.Gross, CreditNoteText: text,
+		OrderReference: inv.OrderReference, Address: Address{Country: "Norge"}, Lines: slices.Clone(inv.Lines),
+		Currency: inv.Currency, IssueDate: issueDate, LastModifiedDate: st.today(), Settled: true,
+		AssociatedInvoiceID: inv.InvoiceID, customerID: inv.customerID,
+	}
+	if inv.Address != nil {
+		cn.Address = *inv.Address
+	}
+	st.creditNotes[cn.CreditNoteID] = cn
+	inv.AssociatedCreditNotes = append(inv.AssociatedCreditNotes, cn.CreditNoteID)
+	sale := st.sales[inv.saleID]
+	sale.Settled = true
+	sale.SettledDate = issueDate
+	sale.OutstandingBalance = 0
+	st.touchSale(sale)
+	return cn, nil
+}
+
+// sendMethods picks the first method of the priority list that can reach
+// the customer, like Fiken; "auto" expands to EHF, eFaktura, SMS, email.
+func sendMethod(methods []string, cust *Contact, email, mobile string) (string, bool) {
+	var expanded []string
+	for _, m := range methods {
+		if m == "auto" {
+			expanded = append(expanded, "ehf", "efaktura", "sms", "email")
+			continue
+		}
+		expanded = append(expanded, m)
+	}
+	for _, m := range expanded {
+		switch m {
+		case "ehf":
+			if cust.OrganizationNumber != "" {
+				return m, true
+			}
+		case "efaktura":
+			// eFaktura reaches people (through their bank or Vipps), not
+			// companies.
+			if cust.OrganizationNumber == "" && (cust.PhoneNumber != "" || mobile != "") {
+				return m, true
+			}
+		case "sms":
+			if mobile != "" || cust.PhoneNumber != "" {
+				return m, true
+			}
+		case "email":
+			if email != "" || cust.Email != "" {
+				return m, true
+			}
+		case "letter":
+			if cust.Address != nil && cust.Address.StreetAddress != "" && cust.Address.PostCode != "" {
+				return m, true
+			}
+		}
+	}
+	return "", false
+}
+
+// render returns a copy of an invoice with its customer and sale as they
+// are now.
+func (st *state) renderInvoice(inv *Invoice) Invoice {
+	out := *inv
+	out.Lines = slices.Clone(inv.Lines)
+	out.AssociatedCreditNotes = slices.Clone(inv.AssociatedCreditNotes)
+	out.Dispatches = slices.Clone(inv.Dispatches)
+	if c := st.contacts[inv.customerID]; c != nil {
+		cc := *c
+		out.Customer = &cc
+	}
+	if s := st.sales[inv.saleID]; s != nil {
+		rs := st.renderSale(s)
+		out.Sale = &rs
+	}
+	return out
+}
+
+func (st *state) renderSale(s *Sale) Sale {
+	out := *s
+	out.Lines = slices.Clone(s.Lines)
+	out.SalePayments = slices.Clone(s.SalePayments)
+	if c := st.contacts[s.customerID]; c != nil {
+		cc := *c
+		out.Customer = &cc
+	}
+	return out
+}
+
+func (st *state) renderCreditNote(cn *CreditNote) CreditNote {
+	out := *cn
+	out.Lines = slices.Clone(cn.Lines)
+	if c := st.contacts[cn.customerID]; c != nil {
+		cc := *c
+		out.Customer = &cc
+	} else {
+		out.Customer = &Contact{Name: "?", ContactPerson: []ContactPerson{}}
+	}
+	return out
+}
+
+// matchDate applies Fiken's date filter family (x, xLe, xLt, xGe, xGt) for
+// the query parameter base name to a record's date.
+func matchDate(q url.Values, param, value string) bool {
+	checks := []struct {
+		suffix string
+		ok     func(a, b string) bool
+	}{
+		{"", func(a, b string) bool { return a == b }},
+		{"Le", func(a, b string) bool { return a <= b }},
+		{"Lt", func(a, b string) bool { return a < b }},
+		{"Ge", func(a, b string) bool { return a >= b }},
+		{"Gt", func(a, b string) bool { return a > b }},
+	}
+	for _, c := range checks {
+		if v := q.Get(param + c.suffix); v != "" && !c.ok(value, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchString applies an exact-match filter when the parameter is set.
+func matchString(q url.Values, param, value string) bool {
+	v, ok := q[param]
+	return !ok || (len(v) > 0 && v[0] == value)
+}
+
+// matchBool applies a boolean filter when the parameter is set.
+func matchBool(q url.Values, param string, value bool) bool {
+	v := q.Get(param)
+	return v == "" || v == strconv.FormatBool(value)
+}
