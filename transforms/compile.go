@@ -10,6 +10,7 @@ package transforms
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/optimizer"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -139,24 +141,25 @@ func Compile(src string, env map[string]any, opts ...Option) (*Program, error) {
 	patcher := &linkPatcher{src: &source, entities: cfg.entities}
 
 	c := conf.CreateNew()
-	exprOpts := []expr.Option{
-		expr.Env(envType(env)),
-		expr.MaxNodes(cfg.maxNodes),
-		expr.Patch(patcher),
-	}
-	for _, o := range exprOpts {
+	for _, o := range []expr.Option{expr.Env(envType(env)), expr.MaxNodes(cfg.maxNodes)} {
 		o(c)
 	}
 	for _, s := range specs {
 		c.Functions[s.name] = &builtin.Function{Name: s.name, Func: s.fn, Validate: s.validate}
 	}
-	c.Check()
 
-	tree, err := checker.ParseCheck(source.parsed, c)
+	// Parse, patch and check by hand rather than with expr.Patch: with a
+	// patcher, expr type-checks twice and the second pass trusts the
+	// call types of the first, hiding errors inside call arguments.
+	tree, err := parser.ParseWithConfig(source.parsed, c)
+	if err != nil {
+		return nil, compileError(err, &source, tree, env, specs, cfg.maxNodes)
+	}
+	ast.Walk(&tree.Node, patcher)
 	if patcher.err != nil {
 		return nil, patcher.err
 	}
-	if err != nil {
+	if _, err := checker.Check(tree, c); err != nil {
 		return nil, compileError(err, &source, tree, env, specs, cfg.maxNodes)
 	}
 	result := tree.Node.Type()
@@ -226,7 +229,11 @@ func (p *Program) Run(env map[string]any) (any, error) {
 	if err != nil {
 		return nil, p.runError(err)
 	}
-	if p.expectBool {
+	if !p.expectBool {
+		out, _ = normalize(out)
+		return out, nil
+	}
+	{
 		switch b := out.(type) {
 		case bool:
 			return b, nil
@@ -236,7 +243,76 @@ func (p *Program) Run(env map[string]any) (any, error) {
 			return nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("expression result is %s, not bool", valueType(out))}
 		}
 	}
-	return out, nil
+}
+
+// normalize converts the integer and float kinds expr produces (int from
+// literals and mixed arithmetic, uint64 from YAML vars) to the record
+// representation, int64 and float64, so results compare equal to record
+// values. Lists and maps are copied only when something inside changes: they
+// may belong to the caller's record.
+func normalize(v any) (any, bool) {
+	switch x := v.(type) {
+	case nil, string, bool, int64, float64:
+		return v, false
+	case int:
+		return int64(x), true
+	case []any:
+		var out []any
+		for i, e := range x {
+			n, changed := normalize(e)
+			if changed && out == nil {
+				out = slices.Clone(x)
+			}
+			if out != nil {
+				out[i] = n
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case map[string]any:
+		var out map[string]any
+		for k, e := range x {
+			n, changed := normalize(e)
+			if changed && out == nil {
+				out = make(map[string]any, len(x))
+				for k2, e2 := range x {
+					out[k2] = e2
+				}
+			}
+			if out != nil {
+				out[k] = n
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case int8:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case uint:
+		if uint64(x) <= math.MaxInt64 {
+			return int64(x), true
+		}
+	case uint8:
+		return int64(x), true
+	case uint16:
+		return int64(x), true
+	case uint32:
+		return int64(x), true
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x), true
+		}
+	case float32:
+		return float64(x), true
+	}
+	return v, false
 }
 
 // runError converts the VM's error to *Error, keeping the cause.

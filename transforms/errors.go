@@ -3,6 +3,7 @@ package transforms
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -28,6 +29,17 @@ func compileError(err error, src *source, tree *parser.Tree, env map[string]any,
 	case strings.HasPrefix(e.Message, "unknown name "):
 		name := strings.TrimPrefix(e.Message, "unknown name ")
 		e.Suggestion = suggest(name, nameCandidates(env, specs))
+		if vars, ok := env[varsName].(map[string]any); ok && e.Suggestion == "" {
+			// A forgotten "vars." prefix.
+			if k := suggestOrSame(name, slices.Collect(maps.Keys(vars))); k != "" {
+				e.Suggestion = varsName + "." + k
+			}
+		}
+	case strings.HasPrefix(e.Message, "cannot use ") && tree != nil:
+		// Point at the offending argument rather than at the call.
+		if from, ok := argumentAt(tree.Node, fe.Location, e.Message, specs); ok {
+			e.Line, e.Column = src.pos(from)
+		}
 	case strings.HasPrefix(e.Message, "unknown field ") && tree != nil:
 		field := strings.TrimPrefix(e.Message, "unknown field ")
 		if m := memberAt(tree.Node, fe.Location); m != nil {
@@ -65,12 +77,44 @@ func nameCandidates(env map[string]any, specs []funcSpec) []string {
 	for _, b := range builtin.Builtins {
 		c = append(c, b.Name)
 	}
-	if vars, ok := env[varsName].(map[string]any); ok {
-		for k := range vars {
-			c = append(c, varsName+"."+k)
+	return c
+}
+
+// argumentAt finds the argument a function's type error is about: the call
+// is at loc and the message names the parameter ("cannot use T as NAME (").
+func argumentAt(root ast.Node, loc file.Location, msg string, specs []funcSpec) (int, bool) {
+	_, rest, ok := strings.Cut(msg, " as ")
+	if !ok {
+		return 0, false
+	}
+	paramName, _, ok := strings.Cut(rest, " (")
+	if !ok {
+		return 0, false
+	}
+	var call *ast.CallNode
+	walk(root, func(n ast.Node) {
+		if c, ok := n.(*ast.CallNode); ok && call == nil && c.Location() == loc {
+			call = c
+		}
+	})
+	if call == nil {
+		return 0, false
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return 0, false
+	}
+	for _, s := range specs {
+		if s.name != id.Value {
+			continue
+		}
+		for i, p := range s.params {
+			if p.name == paramName && i < len(call.Arguments) {
+				return call.Arguments[i].Location().From, true
+			}
 		}
 	}
-	return c
+	return 0, false
 }
 
 // memberAt finds the member access whose property is at loc.
@@ -111,12 +155,21 @@ func memberPath(n ast.Node) string {
 // suggest returns the candidate nearest to name by edit distance, if it is
 // near enough to be a plausible typo; ties go to the alphabetically first.
 func suggest(name string, candidates []string) string {
+	return nearest(name, candidates, false)
+}
+
+// suggestOrSame is suggest that may also return name itself.
+func suggestOrSame(name string, candidates []string) string {
+	return nearest(name, candidates, true)
+}
+
+func nearest(name string, candidates []string, same bool) string {
 	best, bestDist := "", -1
 	limit := max(1, (utf8.RuneCountInString(name)+2)/3)
 	sorted := slices.Clone(candidates)
 	slices.Sort(sorted)
 	for _, c := range sorted {
-		if c == name {
+		if c == name && !same {
 			continue
 		}
 		d := editDistance(strings.ToLower(name), strings.ToLower(c))
