@@ -1,0 +1,683 @@
+package file
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/synk-etl/synk/pipeline"
+)
+
+// row is one decoded line of a file. A row that could not be converted
+// keeps what is needed to report it (raw, err) and to write it back
+// unchanged on a rewrite (cells or raw), so writing through synk never
+// destroys data synk could not read.
+type row struct {
+	line int
+	key  string // "" when the key itself is missing or unreadable
+	rec  pipeline.Record
+	// raw is the original JSONL line, or the CSV record re-encoded.
+	raw []byte
+	// cells are a bad CSV row's cells in declared-field order.
+	cells []string
+	err   error
+	// syntax marks CSV syntax errors: nothing of the row is known, so a
+	// rewrite would drop it.
+	syntax bool
+}
+
+// checkEvery is how many rows pass between context checks while decoding.
+const checkEvery = 1024
+
+// decode streams the rows of r to fn in file order. Conversion problems and
+// duplicate keys come as rows with err set; a returned error (I/O, a header
+// without the key column, fn's error) ends the decode.
+func decode(ctx context.Context, r io.Reader, s *spec, fn func(row) error) error {
+	seen := map[string]int{}
+	n := 0
+	// check runs on rows whose every field converted: the key must be there
+	// and not repeat an earlier row's.
+	check := func(key string, line int) error {
+		if key == "" {
+			return fmt.Errorf("%s line %d: missing key %q", s.path, line, s.key)
+		}
+		if first, dup := seen[key]; dup {
+			return fmt.Errorf("%s line %d: duplicate key %q (first at line %d)", s.path, line, key, first)
+		}
+		seen[key] = line
+		return nil
+	}
+	emit := func(rw row) error {
+		n++
+		if n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		return fn(rw)
+	}
+	if s.format == formatJSONL {
+		return decodeJSONL(r, s, check, emit)
+	}
+	return decodeCSV(r, s, check, emit)
+}
+
+func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: header: %w", s.path, err)
+	}
+	// col[i] is the header position of declared field i, or -1.
+	col := make([]int, len(s.fields))
+	for i := range col {
+		col[i] = -1
+	}
+	seenCol := map[string]bool{}
+	for j, h := range header {
+		if j == 0 {
+			h = strings.TrimPrefix(h, "\uFEFF") // spreadsheet exports start with a BOM
+		}
+		h = strings.TrimSpace(h)
+		if seenCol[h] {
+			return fmt.Errorf("%s: header names column %q twice", s.path, h)
+		}
+		seenCol[h] = true
+		if i := s.fieldIndex(h); i >= 0 {
+			col[i] = j
+		}
+	}
+	if col[s.keyIdx] < 0 {
+		return fmt.Errorf("%s: header has no key column %q", s.path, s.key)
+	}
+	width := len(header)
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return fmt.Errorf("%s: %w", s.path, err)
+			}
+			if err := emit(row{line: pe.StartLine, syntax: true, err: fmt.Errorf("%s line %d: %w", s.path, pe.StartLine, pe.Err)}); err != nil {
+				return err
+			}
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		if err := emit(csvRow(s, col, width, rec, line, check)); err != nil {
+			return err
+		}
+	}
+}
+
+func csvRow(s *spec, col []int, width int, cells []string, line int, check func(string, int) error) row {
+	rw := row{line: line}
+	if len(cells) != width {
+		rw.err = fmt.Errorf("%s line %d: %d fields, the header has %d", s.path, line, len(cells), width)
+	}
+	rec := make(pipeline.Record, len(s.fields))
+	for i, f := range s.fields {
+		var cell string
+		if j := col[i]; j >= 0 && j < len(cells) {
+			cell = cells[j]
+		}
+		v, err := convert(f.Type, cell, formatCSV)
+		if err != nil {
+			if rw.err == nil {
+				rw.err = fmt.Errorf("%s line %d: field %q: %w", s.path, line, f.Name, err)
+			}
+			if i == s.keyIdx {
+				rw.key = cell
+			}
+			continue
+		}
+		rec[f.Name] = v
+		if i == s.keyIdx && v != nil {
+			rw.key = keyString(v)
+		}
+	}
+	if rw.err == nil {
+		rw.err = check(rw.key, line)
+	}
+	if rw.err == nil {
+		rw.rec = rec
+		return rw
+	}
+	rw.cells = make([]string, len(s.fields))
+	for i := range s.fields {
+		if j := col[i]; j >= 0 && j < len(cells) {
+			rw.cells[i] = cells[j]
+		}
+	}
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write(cells) // writes to a bytes.Buffer cannot fail
+	w.Flush()
+	rw.raw = bytes.TrimRight(b.Bytes(), "\n")
+	return rw
+}
+
+func decodeJSONL(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for line := 1; ; line++ {
+		b, err := br.ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s line %d: %w", s.path, line, err)
+		}
+		if t := bytes.TrimSpace(b); len(t) > 0 {
+			if err := emit(jsonlRow(s, t, line, check)); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+func jsonlRow(s *spec, b []byte, line int, check func(string, int) error) row {
+	rw := row{line: line, raw: append([]byte(nil), b...)}
+	obj, err := decodeObject(b)
+	if err != nil {
+		rw.err = fmt.Errorf("%s line %d: %w", s.path, line, err)
+		return rw
+	}
+	rec := make(pipeline.Record, len(s.fields))
+	for i, f := range s.fields {
+		v, err := convert(f.Type, obj[f.Name], formatJSONL)
+		if err != nil {
+			if rw.err == nil {
+				rw.err = fmt.Errorf("%s line %d: field %q: %w", s.path, line, f.Name, err)
+			}
+			if i == s.keyIdx {
+				rw.key = rawKey(obj[f.Name])
+			}
+			continue
+		}
+		rec[f.Name] = v
+		if i == s.keyIdx && v != nil {
+			rw.key = keyString(v)
+		}
+	}
+	if rw.err == nil {
+		rw.err = check(rw.key, line)
+	}
+	if rw.err == nil {
+		rw.rec = rec
+	}
+	return rw
+}
+
+// decodeObject parses one JSONL line: exactly one JSON object, numbers kept
+// as json.Number so int fields do not lose precision through float64.
+func decodeObject(b []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("invalid JSON: more than one value on the line")
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("want a JSON object, got %s", jsonKind(v))
+	}
+	return obj, nil
+}
+
+func rawKey(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// keyString is the Write.Key form of a converted key value.
+func keyString(v any) string {
+	switch v := v.(type) {
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case string:
+		return v
+	}
+	return fmt.Sprint(v)
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number, float64, int64, int:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// convert turns a value read from a file (a CSV cell, a JSON value with
+// json.Number numbers) or given by the engine (int, int64, float64, bool,
+// string, time.Time, []any, map[string]any) into the declared type's record
+// form. The result is what a read of the written file gives back, so a sink
+// returns exactly what the next read will see: an empty CSV cell is nil
+// whatever the type, since CSV cannot tell "" from missing.
+func convert(t pipeline.FieldType, v any, format string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if s, ok := v.(string); ok && s == "" && (format == formatCSV || t != pipeline.TypeString) {
+		return nil, nil
+	}
+	switch t {
+	case pipeline.TypeString:
+		switch v := v.(type) {
+		case string:
+			return v, nil
+		case json.Number:
+			return v.String(), nil
+		}
+		if n, ok := number(v); ok {
+			return formatFloat(n), nil
+		}
+		if i, ok := integer(v); ok {
+			return strconv.FormatInt(i, 10), nil
+		}
+	case pipeline.TypeInt:
+		if i, ok := integer(v); ok {
+			return i, nil
+		}
+		var text string
+		switch v := v.(type) {
+		case string:
+			text = strings.TrimSpace(v)
+		case json.Number:
+			text = v.String()
+		default:
+			if f, ok := number(v); ok {
+				if i, ok := integral(f); ok {
+					return i, nil
+				}
+				return nil, fmt.Errorf("%v is not a whole number", f)
+			}
+			return nil, fmt.Errorf("want an int, got %s", jsonKind(v))
+		}
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return i, nil
+		}
+		if f, err := strconv.ParseFloat(text, 64); err == nil {
+			if i, ok := integral(f); ok {
+				return i, nil
+			}
+		}
+		return nil, fmt.Errorf("cannot read %q as an int", text)
+	case pipeline.TypeFloat:
+		var f float64
+		switch v := v.(type) {
+		case string:
+			p, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read %q as a float", v)
+			}
+			f = p
+		case json.Number:
+			p, err := strconv.ParseFloat(v.String(), 64)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read %q as a float", v.String())
+			}
+			f = p
+		default:
+			n, ok := number(v)
+			if !ok {
+				i, ok := integer(v)
+				if !ok {
+					return nil, fmt.Errorf("want a float, got %s", jsonKind(v))
+				}
+				n = float64(i)
+			}
+			f = n
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%v is not a finite number", f)
+		}
+		return f, nil
+	case pipeline.TypeBool:
+		switch v := v.(type) {
+		case bool:
+			return v, nil
+		case string:
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "true", "1", "yes":
+				return true, nil
+			case "false", "0", "no":
+				return false, nil
+			}
+			return nil, fmt.Errorf("cannot read %q as a bool (true/false, 1/0, yes/no)", v)
+		case json.Number:
+			switch v.String() {
+			case "1":
+				return true, nil
+			case "0":
+				return false, nil
+			}
+			return nil, fmt.Errorf("cannot read %s as a bool (true/false, 1/0, yes/no)", v)
+		}
+	case pipeline.TypeDate:
+		switch v := v.(type) {
+		case time.Time:
+			return v.Format(time.DateOnly), nil
+		case string:
+			d, err := time.Parse(time.DateOnly, strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("cannot read %q as a date (want YYYY-MM-DD)", v)
+			}
+			return d.Format(time.DateOnly), nil
+		}
+	case pipeline.TypeTime:
+		switch v := v.(type) {
+		case time.Time:
+			return v.Format(time.RFC3339Nano), nil
+		case string:
+			tm, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("cannot read %q as a time (want RFC 3339, e.g. 2024-05-01T12:00:00Z)", v)
+			}
+			return tm.Format(time.RFC3339Nano), nil
+		}
+	case pipeline.TypeList:
+		j, err := jsonValue(v)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := j.([]any); !ok && j != nil {
+			return nil, fmt.Errorf("want a list, got %s", jsonKind(j))
+		}
+		return j, nil
+	case pipeline.TypeObject:
+		j, err := jsonValue(v)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := j.(map[string]any); !ok && j != nil {
+			return nil, fmt.Errorf("want an object, got %s", jsonKind(j))
+		}
+		return j, nil
+	case pipeline.TypeAny:
+		if format == formatCSV {
+			if s, ok := v.(string); ok {
+				return s, nil
+			}
+			b, err := marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			return string(b), nil
+		}
+		return normalize(v)
+	default:
+		return nil, fmt.Errorf("unsupported type %s", t)
+	}
+	return nil, fmt.Errorf("want a %s, got %s", t, jsonKind(v))
+}
+
+// jsonValue reads a list or object: a JSON text (a CSV cell) or a value.
+func jsonValue(v any) (any, error) {
+	if s, ok := v.(string); ok {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var j any
+		if err := dec.Decode(&j); err != nil {
+			return nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return nil, errors.New("invalid JSON: more than one value")
+		}
+		return numbers(j), nil
+	}
+	return normalize(v)
+}
+
+// normalize passes a value through JSON so nested numbers come out as the
+// engine's int64/float64, exactly as a later read decodes them.
+func normalize(v any) (any, error) {
+	b, err := marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var j any
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	return numbers(j), nil
+}
+
+// numbers replaces json.Number with int64 when whole and in range, else
+// float64: the same choice for "1", "1.0" and "1e0", since all three are
+// written back as 1 and must read back as they were stored.
+func numbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
+			return i
+		}
+		f, _ := strconv.ParseFloat(v.String(), 64)
+		if i, ok := integral(f); ok && math.Abs(f) < 1e21 {
+			return i
+		}
+		return f
+	case []any:
+		for i := range v {
+			v[i] = numbers(v[i])
+		}
+	case map[string]any:
+		for k := range v {
+			v[k] = numbers(v[k])
+		}
+	}
+	return v
+}
+
+// marshal is json.Marshal without HTML escaping, so "<" stays readable.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode JSON: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+func integer(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int:
+		return int64(v), true
+	case int8:
+		return int64(v), true
+	case int16:
+		return int64(v), true
+	case int32:
+		return int64(v), true
+	case int64:
+		return v, true
+	case uint8:
+		return int64(v), true
+	case uint16:
+		return int64(v), true
+	case uint32:
+		return int64(v), true
+	case uint:
+		if uint64(v) <= math.MaxInt64 {
+			return int64(v), true
+		}
+	case uint64:
+		if v <= math.MaxInt64 {
+			return int64(v), true
+		}
+	}
+	return 0, false
+}
+
+func number(v any) (float64, bool) {
+	switch v := v.(type) {
+	case float64:
+		return v, true
+	case float32:
+		return float64(v), true
+	}
+	return 0, false
+}
+
+// integral returns f as an int64 when it is a whole number in range.
+func integral(f float64) (int64, bool) {
+	if f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// formatFloat writes a float the way JSON does: plain digits for ordinary
+// magnitudes, an exponent for very large or small ones; always read back
+// exactly by strconv.ParseFloat.
+func formatFloat(f float64) string {
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// cellText is a stored value as a CSV cell.
+func cellText(v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case float64:
+		return formatFloat(v), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	}
+	b, err := marshal(v)
+	return string(b), err
+}
+
+// encodeCSV writes rows with a header of the declared fields, in declared
+// order. Bad rows go back as they were read.
+func encodeCSV(w io.Writer, s *spec, rows []*entry) error {
+	cw := csv.NewWriter(w)
+	cells := make([]string, len(s.fields))
+	for i, f := range s.fields {
+		cells[i] = f.Name
+	}
+	if err := writeCSVRecord(cw, w, cells); err != nil {
+		return err
+	}
+	for _, e := range rows {
+		if e.rec == nil {
+			if err := writeCSVRecord(cw, w, e.cells); err != nil {
+				return err
+			}
+			continue
+		}
+		for i, f := range s.fields {
+			c, err := cellText(e.rec[f.Name])
+			if err != nil {
+				return fmt.Errorf("field %q: %w", f.Name, err)
+			}
+			cells[i] = c
+		}
+		if err := writeCSVRecord(cw, w, cells); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// writeCSVRecord writes one record; a record of one empty cell would come
+// out as an empty line, which readers skip, so it is written quoted.
+func writeCSVRecord(cw *csv.Writer, w io.Writer, cells []string) error {
+	if len(cells) == 1 && cells[0] == "" {
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "\"\"\n")
+		return err
+	}
+	return cw.Write(cells)
+}
+
+// encodeJSONL writes one object per line with the declared fields in
+// declared order; bad lines go back verbatim.
+func encodeJSONL(w io.Writer, s *spec, rows []*entry) error {
+	names := make([][]byte, len(s.fields))
+	for i, f := range s.fields {
+		b, err := marshal(f.Name)
+		if err != nil {
+			return err
+		}
+		names[i] = b
+	}
+	var line []byte
+	for _, e := range rows {
+		line = line[:0]
+		if e.rec == nil {
+			line = append(line, e.raw...)
+		} else {
+			line = append(line, '{')
+			for i, f := range s.fields {
+				if i > 0 {
+					line = append(line, ',')
+				}
+				line = append(line, names[i]...)
+				line = append(line, ':')
+				b, err := marshal(e.rec[f.Name])
+				if err != nil {
+					return fmt.Errorf("field %q: %w", f.Name, err)
+				}
+				line = append(line, b...)
+			}
+			line = append(line, '}')
+		}
+		line = append(line, '\n')
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
