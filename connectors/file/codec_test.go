@@ -19,8 +19,8 @@ import (
 
 func allTypes() Fields {
 	return fields(
-	"id", "int", "name", "string", "email", "string", "price", "float", "active", "bool",
-	"updated", "time", "born", "date", "tags", "list", "meta", "object", "note", "any")
+		"id", "int", "name", "string", "email", "string", "price", "float", "active", "bool",
+		"updated", "time", "born", "date", "tags", "list", "meta", "object", "note", "any")
 }
 
 func TestReadGolden(t *testing.T) {
