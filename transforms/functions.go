@@ -195,18 +195,18 @@ func valueType(v any) string {
 	return typeName(reflect.TypeOf(v))
 }
 
-// vatTypeForRate maps a Norwegian sales VAT rate in hundredths of a percent
-// to Fiken's vatType. 0 % sales are EXEMPT (fritatt); the other 0 % types
+// vatTypeForRate maps a Norwegian sales VAT rate in ten-thousandths of a
+// percent (four decimals, so 25.001 is not taken for 25) to Fiken's vatType. 0 % sales are EXEMPT (fritatt); the other 0 % types
 // (OUTSIDE, EXEMPT_IMPORT_EXPORT, ...) have to be set explicitly.
-func vatTypeForRate(hundredths int64) (string, bool) {
-	switch hundredths {
-	case 2500:
+func vatTypeForRate(rate int64) (string, bool) {
+	switch rate {
+	case 25_0000:
 		return "HIGH", true
-	case 1500:
+	case 15_0000:
 		return "MEDIUM", true
-	case 1200:
+	case 12_0000:
 		return "LOW", true
-	case 1111:
+	case 11_1100:
 		return "RAW_FISH", true
 	case 0:
 		return "EXEMPT", true
@@ -397,11 +397,11 @@ func fnVatType(args ...any) (any, error) {
 	if nilFirst(args) {
 		return nil, nil
 	}
-	hundredths, err := scaledInt(args[0], 2)
+	rate, err := scaledInt(args[0], 4)
 	if err != nil {
 		return nil, fmt.Errorf("vat_type(%s): %w", showValue(args[0]), err)
 	}
-	t, ok := vatTypeForRate(hundredths)
+	t, ok := vatTypeForRate(rate)
 	if !ok {
 		return nil, fmt.Errorf("vat_type: no Fiken sales vat type for rate %s %%", showValue(args[0]))
 	}
