@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/synk-etl/synk/connectors/file"
 	"github.com/synk-etl/synk/pipeline"
 )
 
@@ -56,9 +57,17 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	g := &globals{reg: reg}
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	root.PersistentFlags().StringVar(&g.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (127.0.0.1 when no host is given)")
 	emulate := &cobra.Command{Use: "emulate", Short: "Serve a local emulator of a connected system"}
 	emulate.AddCommand(newEmulateFikenCmd(), newEmulatePrestashopCmd())
 	root.AddCommand(
+		newValidateCmd(g),
+		newPlanCmd(g),
+		newApplyCmd(g),
+		newSQLCmd(g),
+		newSchemaCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print synk's version",
@@ -69,4 +78,6 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 	return root
 }
 
-func registerConnectors(reg *pipeline.Registry) {}
+func registerConnectors(reg *pipeline.Registry) {
+	file.Register(reg)
+}

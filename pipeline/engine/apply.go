@@ -1,0 +1,475 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sourcegraph/conc"
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/spec"
+)
+
+// Result counts what a run did.
+type Result struct {
+	Planned  int
+	Applied  int
+	Failed   int
+	Rejected int
+	Plan     *pipeline.Plan
+}
+
+// ErrStalePlan is returned when a saved plan no longer matches the systems.
+var ErrStalePlan = errors.New("plan is stale")
+
+// Apply plans and applies. With saved not nil, the fresh plan must equal
+// the saved one (same snapshot, same changes), or nothing is applied.
+func (r *Runner) Apply(ctx context.Context, saved *pipeline.Plan) (*Result, error) {
+	pl, err := r.plan(ctx, "apply")
+	if err != nil {
+		r.finishRun(nil, err)
+		r.opts.Metrics.RunsTotal.WithLabelValues(r.p.Name, "failed").Inc()
+		return nil, err
+	}
+	if saved != nil {
+		if err := sameChanges(saved, pl.plan); err != nil {
+			r.finishRun(nil, err)
+			return nil, err
+		}
+	}
+	res, err := r.apply(ctx, pl)
+	r.finishRun(res, err)
+	status := "success"
+	switch {
+	case err != nil:
+		status = "failed"
+	case res.Failed > 0 || res.Rejected > 0:
+		status = "partial"
+	}
+	r.opts.Metrics.RunsTotal.WithLabelValues(r.p.Name, status).Inc()
+	return res, err
+}
+
+func sameChanges(saved, fresh *pipeline.Plan) error {
+	if saved.Pipeline != fresh.Pipeline {
+		return fmt.Errorf("%w: it was made for pipeline %s, not %s", ErrStalePlan, saved.Pipeline, fresh.Pipeline)
+	}
+	if saved.Snapshot != fresh.Snapshot {
+		return fmt.Errorf("%w: the systems or the state changed since it was made (run synk plan again)", ErrStalePlan)
+	}
+	a, _ := json.Marshal(saved.Changes)
+	b, _ := json.Marshal(fresh.Changes)
+	if string(a) != string(b) {
+		return fmt.Errorf("%w: the pipeline now plans different changes (run synk plan again)", ErrStalePlan)
+	}
+	return nil
+}
+
+func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
+	res := &Result{Planned: len(pl.works), Rejected: len(pl.rejects), Plan: pl.plan}
+	if err := r.insertRejects(ctx, r.store.DB, pl.rejects); err != nil {
+		return res, err
+	}
+	byEntity := map[string][]*work{}
+	for _, w := range pl.works {
+		byEntity[w.entity.Name] = append(byEntity[w.entity.Name], w)
+	}
+	var mu sync.Mutex
+	for _, level := range levels(r.p.Entities) {
+		var wg conc.WaitGroup
+		for _, e := range level {
+			wg.Go(func() {
+				a, f, rj := r.applyEntity(ctx, e, byEntity[e.Name])
+				mu.Lock()
+				res.Applied += a
+				res.Failed += f
+				res.Rejected += rj
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+	}
+	// Pairs whose writes all succeeded (or that needed none) get their new
+	// base; the rest keep the old one and are planned again next run.
+	if err := r.saveBases(ctx, pl.pairs); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// levels groups entities so that each level only needs earlier levels.
+func levels(ents []*spec.Entity) [][]*spec.Entity {
+	depth := map[string]int{}
+	var out [][]*spec.Entity
+	for _, e := range ents { // ents are already in dependency order
+		d := 0
+		for _, n := range e.Needs {
+			if depth[n]+1 > d {
+				d = depth[n] + 1
+			}
+		}
+		depth[e.Name] = d
+		for len(out) <= d {
+			out = append(out, nil)
+		}
+		out[d] = append(out[d], e)
+	}
+	return out
+}
+
+type outcome struct {
+	status string // applied, failed, rejected
+	err    error
+}
+
+func (r *Runner) applyEntity(ctx context.Context, e *spec.Entity, works []*work) (applied, failed, rejected int) {
+	if len(works) == 0 {
+		return
+	}
+	if r.opts.Progress != nil {
+		r.opts.Progress.Start(e.Name, len(works))
+	}
+	max := 0
+	for _, s := range []spec.Side{e.Left, e.Right} {
+		if n := r.conns[s.Conn.Name].limiter.Limits().MaxInFlight; n > 0 {
+			max += n
+		} else {
+			max += 16
+		}
+	}
+	var mu sync.Mutex
+	p := pool.New().WithMaxGoroutines(max)
+	for _, w := range works {
+		p.Go(func() {
+			o := r.applyOne(ctx, w)
+			log := r.log.With("entity", e.Name, "key", w.change.SourceKey, "run_id", r.runID)
+			mu.Lock()
+			defer mu.Unlock()
+			switch o.status {
+			case "applied":
+				applied++
+			case "rejected":
+				rejected++
+				log.Warn("change rejected", "flow", w.change.Flow, "action", w.change.Action, "err", r.p.Redact(o.err.Error()))
+			default:
+				failed++
+				log.Error("change failed", "flow", w.change.Flow, "action", w.change.Action, "err", r.p.Redact(o.err.Error()))
+			}
+			if o.status != "applied" && w.pair != nil {
+				w.pair.failedFlows = append(w.pair.failedFlows, w.flow)
+			}
+			r.opts.Metrics.ChangesApplied.WithLabelValues(e.Name, string(w.change.Action), o.status).Inc()
+			if r.opts.Progress != nil {
+				r.opts.Progress.Done(e.Name, 1)
+			}
+		})
+	}
+	p.Wait()
+	return
+}
+
+func (r *Runner) applyOne(ctx context.Context, w *work) outcome {
+	if err := ctx.Err(); err != nil {
+		return r.record(ctx, w, outcome{"failed", err})
+	}
+	sink, ok := r.conns[w.flow.To.Conn.Name].connector.(pipeline.Sink)
+	if !ok {
+		return r.record(ctx, w, outcome{"failed", fmt.Errorf("connection %s cannot be written", w.flow.To.Conn.Name)})
+	}
+	if len(w.change.Waits) > 0 {
+		// Links it waited for were made by earlier entities in this run.
+		vals, err := r.mapRecord(ctx, w.flow, w.source, nil)
+		if err != nil {
+			return r.record(ctx, w, outcome{"rejected", err})
+		}
+		for k := range w.write.Set {
+			w.write.Set[k] = vals[k]
+			w.change.After[k] = vals[k]
+		}
+	}
+	switch w.change.Action {
+	case pipeline.Create:
+		return r.applyCreate(ctx, sink, w)
+	case pipeline.Update:
+		_, err := sink.Update(ctx, w.write)
+		return r.record(ctx, w, classify(err))
+	default:
+		err := sink.Delete(ctx, w.write)
+		o := classify(err)
+		if o.status == "applied" {
+			r.links.remove(w.entity.Name, w.pair.leftKey)
+			w.pair.deleted = true
+		}
+		return r.record(ctx, w, o)
+	}
+}
+
+func classify(err error) outcome {
+	if err == nil {
+		return outcome{status: "applied"}
+	}
+	var re *pipeline.RecordError
+	if errors.As(err, &re) {
+		return outcome{"rejected", err}
+	}
+	return outcome{"failed", err}
+}
+
+// applyCreate journals the intent, creates, and on an ambiguous failure
+// asks the sink's Finder whether the create happened anyway.
+func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) outcome {
+	id := newRunID()
+	wb, _ := json.Marshal(w.write.Set)
+	r.stateMu.Lock()
+	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, now(), NULL)`,
+		id, r.runID, w.entity.Name, w.flow.Name(), w.flow.To.Conn.Name, w.flow.To.Resource.Name, w.write.IdempotencyKey, w.change.SourceKey, string(wb))
+	r.stateMu.Unlock()
+	if err != nil {
+		return r.record(ctx, w, outcome{"failed", fmt.Errorf("journal intent: %w", err)})
+	}
+	rec, err := sink.Create(ctx, w.write)
+	o := classify(err)
+	if o.status == "failed" {
+		if finder, ok := sink.(pipeline.Finder); ok {
+			// The request may have reached the system: look before anyone
+			// creates again. ctx may be cancelled; the lookup still runs.
+			found, ok, ferr := finder.Find(context.WithoutCancel(ctx), w.write)
+			switch {
+			case ferr == nil && ok:
+				rec, o = found, outcome{status: "applied"}
+			case ferr == nil:
+				r.resolveIntent(ctx, id, "failed", "")
+				return r.record(ctx, w, o)
+			}
+		}
+		if o.status == "failed" {
+			return r.record(ctx, w, o) // intent stays pending: next run looks it up first
+		}
+	}
+	if o.status == "rejected" {
+		r.resolveIntent(ctx, id, "failed", "")
+		return r.record(ctx, w, o)
+	}
+	key := keyString(rec[w.flow.To.Resource.Key])
+	if key == "" {
+		return r.record(ctx, w, outcome{"failed", fmt.Errorf("%s returned no %s for the created record", w.flow.To, w.flow.To.Resource.Key)})
+	}
+	w.change.TargetKey = key
+	left, right := w.change.SourceKey, key
+	if w.flow.Reverse {
+		left, right = key, w.change.SourceKey
+	}
+	base := map[string]any(w.write.Set)
+	r.stateMu.Lock()
+	err = r.commitCreate(ctx, w, id, left, right, base)
+	r.stateMu.Unlock()
+	if err != nil {
+		return outcome{"failed", fmt.Errorf("record create of %s %s: %w", w.flow.To, key, err)}
+	}
+	r.links.add(w.entity.Name, left, right)
+	return outcome{status: "applied"}
+}
+
+// commitCreate stores the outcome, the link, the base and resolves the
+// journal intent in one transaction.
+func (r *Runner) commitCreate(ctx context.Context, w *work, id, left, right string, base map[string]any) error {
+	ctx = context.WithoutCancel(ctx)
+	tx, err := r.store.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE synk.journal SET status = 'done', target_key = ?, resolved_at = now() WHERE id = ?`, w.change.TargetKey, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.links VALUES (?, ?, ?, ?, now())`, w.entity.Name, left, right, r.runID); err != nil {
+		return err
+	}
+	bv, _ := json.Marshal(base)
+	lv, rv := "{}", string(bv)
+	if w.flow.Reverse {
+		lv, rv = rv, lv
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.base VALUES (?, ?, ?, '', '', ?, ?, ?, now())`,
+		w.entity.Name, left, right, lv, rv, w.entity.Fingerprint); err != nil {
+		return err
+	}
+	if err := r.insertChange(ctx, tx, w, "applied", ""); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (r *Runner) resolveIntent(ctx context.Context, id, status, key string) {
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	_, _ = r.store.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE synk.journal SET status = ?, target_key = ?, resolved_at = now() WHERE id = ?`, status, key, id)
+}
+
+func (r *Runner) record(ctx context.Context, w *work, o outcome) outcome {
+	msg := ""
+	if o.err != nil {
+		msg = o.err.Error()
+	}
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	if err := r.insertChange(context.WithoutCancel(ctx), r.store.DB, w, o.status, msg); err != nil && o.err == nil {
+		return outcome{"failed", err}
+	}
+	return o
+}
+
+// saveBases writes links made by matching and the base of every pair
+// evaluated this run. A side that was written gets an empty hash, so its
+// next read is compared again (and found equal) rather than trusted.
+func (r *Runner) saveBases(ctx context.Context, pairs []*pair) error {
+	ctx = context.WithoutCancel(ctx)
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	tx, err := r.store.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, p := range pairs {
+		e := p.entity
+		if p.deleted {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM synk.links WHERE entity = ? AND left_key = ?`, e.Name, p.leftKey); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM synk.base WHERE entity = ? AND left_key = ?`, e.Name, p.leftKey); err != nil {
+				return err
+			}
+			continue
+		}
+		if p.newLink {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.links VALUES (?, ?, ?, ?, now())`, e.Name, p.leftKey, p.rightKey, r.runID); err != nil {
+				return err
+			}
+			r.links.add(e.Name, p.leftKey, p.rightKey)
+		}
+		bl, br := p.newBaseLeft, p.newBaseRight
+		lh, rh := p.leftHash, p.rightHash
+		for _, w := range p.works {
+			if w.flow.Reverse {
+				lh = ""
+			} else {
+				rh = ""
+			}
+		}
+		for _, f := range p.failedFlows {
+			lh, rh = "", ""
+			if f.Reverse {
+				bl = p.baseLeft
+			} else {
+				br = p.baseRight
+			}
+		}
+		lv, _ := json.Marshal(bl)
+		rv, _ := json.Marshal(br)
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.base VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())`,
+			e.Name, p.leftKey, p.rightKey, lh, rh, string(lv), string(rv), e.Fingerprint); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// recover resolves create intents a crash or a lost response left pending:
+// the sink's Finder says whether the record exists; found ones are linked,
+// missing ones are marked failed so the plan may create them again.
+func (r *Runner) recover(ctx context.Context) error {
+	rows, err := r.store.DB.QueryContext(ctx, `SELECT id, entity, flow, connection, resource, idempotency_key, source_key, CAST(write AS VARCHAR)
+		FROM synk.journal WHERE status = 'pending' ORDER BY created_at`)
+	if err != nil {
+		return fmt.Errorf("read journal: %w", err)
+	}
+	type intent struct{ id, entity, flow, conn, resource, idem, source, write string }
+	var intents []intent
+	for rows.Next() {
+		var it intent
+		var wr sql.NullString
+		if err := rows.Scan(&it.id, &it.entity, &it.flow, &it.conn, &it.resource, &it.idem, &it.source, &wr); err != nil {
+			rows.Close()
+			return err
+		}
+		it.write = wr.String
+		intents = append(intents, it)
+	}
+	rows.Close()
+	for _, it := range intents {
+		e := r.p.Entity(it.entity)
+		c := r.conns[it.conn]
+		if e == nil || c == nil {
+			continue // the pipeline no longer has it; keep the intent for when it does
+		}
+		var flow *spec.Flow
+		for _, f := range e.Flows {
+			if f.Name() == it.flow {
+				flow = f
+			}
+		}
+		finder, ok := c.connector.(pipeline.Finder)
+		if flow == nil || !ok {
+			continue
+		}
+		set, _ := decode(it.write)
+		rec, found, err := finder.Find(ctx, pipeline.Write{Resource: it.resource, IdempotencyKey: it.idem, Set: set})
+		if err != nil {
+			r.log.Warn("journal lookup failed; the create stays on hold", "entity", it.entity, "key", it.source, "err", r.p.Redact(err.Error()))
+			continue
+		}
+		if !found {
+			if _, err := r.store.DB.ExecContext(ctx, `UPDATE synk.journal SET status = 'failed', resolved_at = now() WHERE id = ?`, it.id); err != nil {
+				return err
+			}
+			continue
+		}
+		key := keyString(rec[flow.To.Resource.Key])
+		left, right := it.source, key
+		if flow.Reverse {
+			left, right = key, it.source
+		}
+		if err := r.linkRecovered(ctx, it.id, e, flow, left, right, key, set); err != nil {
+			return err
+		}
+		r.log.Info("recovered a create from the journal", "entity", it.entity, "key", it.source, "target_key", key)
+	}
+	return nil
+}
+
+func (r *Runner) linkRecovered(ctx context.Context, id string, e *spec.Entity, f *spec.Flow, left, right, key string, set pipeline.Record) error {
+	tx, err := r.store.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE synk.journal SET status = 'done', target_key = ?, resolved_at = now() WHERE id = ?`, key, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.links VALUES (?, ?, ?, ?, now())`, e.Name, left, right, r.runID); err != nil {
+		return err
+	}
+	bv, _ := json.Marshal(map[string]any(set))
+	lv, rv := "{}", string(bv)
+	if f.Reverse {
+		lv, rv = rv, lv
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.base VALUES (?, ?, ?, '', '', ?, ?, ?, now())`,
+		e.Name, left, right, lv, rv, e.Fingerprint); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	r.links.add(e.Name, left, right)
+	return nil
+}

@@ -1,0 +1,160 @@
+// Package engine runs a loaded pipeline: it snapshots both sides of every
+// entity into the state file, pairs records, plans changes and applies them
+// with per-connection limits, a journal for exactly-once creates, and the
+// links and base that make two-way flows converge.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/spec"
+	"github.com/synk-etl/synk/pipeline/state"
+)
+
+// Options tune a Runner.
+type Options struct {
+	Metrics *pipeline.Metrics
+	Logger  *slog.Logger
+	// Full forces full reads of every resource.
+	Full bool
+	// Retry is the HTTP retry policy; zero means pipeline.DefaultRetryPolicy.
+	Retry pipeline.RetryPolicy
+	// HTTPTimeout bounds one HTTP request; zero means 60 s.
+	HTTPTimeout time.Duration
+	// Progress, if set, is told about applied changes.
+	Progress Progress
+}
+
+// Progress receives apply progress, per entity.
+type Progress interface {
+	Start(entity string, total int)
+	Done(entity string, n int)
+}
+
+// Runner runs one pipeline against one state file.
+type Runner struct {
+	p     *spec.Pipeline
+	store *state.Store
+	opts  Options
+	log   *slog.Logger
+	conns map[string]*conn
+	runID string
+	// fullRead records which sides were read in full this run (deletions
+	// are only planned from full reads).
+	fullRead map[string]bool
+	links    *linkCache
+	mu       sync.Mutex
+	// stateMu serialises writes to the state file from concurrent changes.
+	stateMu sync.Mutex
+}
+
+type conn struct {
+	spec      *spec.Connection
+	connector pipeline.Connector
+	limiter   *pipeline.Limiter
+}
+
+// New opens every connection of p.
+func New(ctx context.Context, p *spec.Pipeline, store *state.Store, opts Options) (*Runner, error) {
+	if opts.Metrics == nil {
+		opts.Metrics = pipeline.NewMetrics(nil)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Retry.MaxAttempts == 0 {
+		opts.Retry = pipeline.DefaultRetryPolicy
+	}
+	if opts.HTTPTimeout == 0 {
+		opts.HTTPTimeout = 60 * time.Second
+	}
+	r := &Runner{p: p, store: store, opts: opts, conns: map[string]*conn{}, fullRead: map[string]bool{},
+		log: opts.Logger.With("pipeline", p.Name)}
+	r.links = newLinkCache(r)
+	for _, c := range p.Connections {
+		name := c.Name
+		lim := pipeline.NewLimiter(c.Limits, func(d time.Duration) {
+			opts.Metrics.RateLimitWait.WithLabelValues(name).Add(d.Seconds())
+		})
+		env := pipeline.Env{
+			Connection: name,
+			Limiter:    lim,
+			HTTP:       pipeline.NewHTTPClient(name, lim, opts.Metrics, opts.Retry, opts.HTTPTimeout),
+			Logger:     r.log.With("connection", name),
+			BaseDir:    p.Dir,
+			StateDir:   filepath.Dir(store.Path),
+		}
+		cn, err := c.Type.Open(ctx, env, c.Config)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("open connection %s: %s", name, p.Redact(err.Error()))
+		}
+		r.conns[name] = &conn{spec: c, connector: cn, limiter: lim}
+	}
+	return r, nil
+}
+
+// Close closes every connection that holds resources.
+func (r *Runner) Close() error {
+	var errs []error
+	for _, c := range r.conns {
+		if cl, ok := c.connector.(io.Closer); ok {
+			errs = append(errs, cl.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Connector returns an opened connection's connector (for `synk check`).
+func (r *Runner) Connector(name string) pipeline.Connector {
+	if c, ok := r.conns[name]; ok {
+		return c.connector
+	}
+	return nil
+}
+
+func newRunID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+func (r *Runner) beginRun(ctx context.Context, mode string) error {
+	r.runID = newRunID()
+	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.runs (run_id, pipeline, mode, started_at, status) VALUES (?, ?, ?, now(), 'running')`,
+		r.runID, r.p.Name, mode)
+	return err
+}
+
+// RunID is the id of the current (or last) run.
+func (r *Runner) RunID() string { return r.runID }
+
+func (r *Runner) finishRun(res *Result, runErr error) {
+	status := "success"
+	switch {
+	case runErr != nil:
+		status = "failed"
+	case res != nil && (res.Failed > 0 || res.Rejected > 0):
+		status = "partial"
+	}
+	var applied, failed, rejected, planned int
+	if res != nil {
+		applied, failed, rejected, planned = res.Applied, res.Failed, res.Rejected, res.Planned
+	}
+	msg := ""
+	if runErr != nil {
+		msg = r.p.Redact(runErr.Error())
+	}
+	_, _ = r.store.DB.ExecContext(context.Background(), `UPDATE synk.runs SET finished_at = now(), status = ?, planned = ?, applied = ?, failed = ?, rejected = ?, error = ? WHERE run_id = ?`,
+		status, planned, applied, failed, rejected, msg, r.runID)
+}

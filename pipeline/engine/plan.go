@@ -1,0 +1,671 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/spec"
+	"github.com/synk-etl/synk/pipeline/state"
+	"github.com/synk-etl/synk/transforms"
+)
+
+// work is a planned change with what apply needs besides the public Change.
+type work struct {
+	change pipeline.Change
+	entity *spec.Entity
+	flow   *spec.Flow
+	write  pipeline.Write
+	source pipeline.Record
+	pair   *pair
+}
+
+// pair is a linked (or newly matched) left/right record pair and the base
+// row it will have once its changes are applied.
+type pair struct {
+	entity              *spec.Entity
+	leftKey, rightKey   string
+	left, right         pipeline.Record
+	leftHash, rightHash string
+	baseLeft, baseRight map[string]any
+	hasBase             bool
+	newLink             bool
+	// newBase* are the base values after a fully successful apply.
+	newBaseLeft, newBaseRight map[string]any
+	works                     []*work
+	// Set by apply.
+	failedFlows []*spec.Flow
+	deleted     bool
+}
+
+// planned is the internal result of Plan, consumed by Apply.
+type planned struct {
+	plan    *pipeline.Plan
+	works   []*work
+	pairs   []*pair // pairs whose base or link changes even without writes
+	rejects []pipeline.Reject
+}
+
+// Plan recovers unresolved journal intents, snapshots both sides and plans
+// every entity. It writes nothing to any system.
+func (r *Runner) Plan(ctx context.Context) (*pipeline.Plan, error) {
+	pl, err := r.plan(ctx, "plan")
+	if err != nil {
+		r.finishRun(nil, err)
+		return nil, err
+	}
+	if err := r.recordPlanned(ctx, pl); err != nil {
+		return nil, err
+	}
+	res := &Result{Planned: len(pl.works), Rejected: len(pl.rejects)}
+	r.finishRun(res, nil)
+	return pl.plan, nil
+}
+
+func (r *Runner) plan(ctx context.Context, mode string) (*planned, error) {
+	if err := r.beginRun(ctx, mode); err != nil {
+		return nil, fmt.Errorf("record run: %w", err)
+	}
+	if err := r.recover(ctx); err != nil {
+		return nil, err
+	}
+	rejects, err := r.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fp, err := r.snapshotFingerprint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pl := &planned{plan: &pipeline.Plan{Pipeline: r.p.Name, RunID: r.runID, CreatedAt: time.Now().UTC(), Snapshot: fp,
+		Summary: pipeline.Summary{}}, rejects: rejects}
+	for _, e := range r.p.Entities {
+		if err := r.planEntity(ctx, e, pl); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", e.Name, err)
+		}
+	}
+	for i, w := range pl.works {
+		w.change.Seq = i + 1
+		pl.plan.Changes = append(pl.plan.Changes, w.change)
+	}
+	pl.plan.Rejects = pl.rejects
+	for _, e := range r.p.Entities {
+		for _, a := range []pipeline.Action{pipeline.Create, pipeline.Update, pipeline.Delete} {
+			r.opts.Metrics.ChangesPlanned.WithLabelValues(e.Name, string(a)).Set(float64(pl.plan.Summary[e.Name][a]))
+		}
+	}
+	return pl, nil
+}
+
+func (pl *planned) count(entity string, a pipeline.Action, n int) {
+	if pl.plan.Summary[entity] == nil {
+		pl.plan.Summary[entity] = map[pipeline.Action]int{}
+	}
+	pl.plan.Summary[entity][a] += n
+}
+
+func (pl *planned) reject(e *spec.Entity, s spec.Side, key string, reason string) {
+	pl.rejects = append(pl.rejects, pipeline.Reject{Entity: e.Name, Connection: s.Conn.Name, Resource: s.Resource.Name, Key: key, Reason: reason})
+}
+
+func (r *Runner) planEntity(ctx context.Context, e *spec.Entity, pl *planned) error {
+	if _, err := r.links.get(ctx, e.Name); err != nil {
+		return err
+	}
+	pending, err := r.pendingIntents(ctx, e)
+	if err != nil {
+		return err
+	}
+	// Pairs that changed on either side since the last sync (or whose
+	// entity definition changed).
+	q := fmt.Sprintf(`SELECT l.left_key, l.right_key, CAST(a._raw AS VARCHAR), CAST(b._raw AS VARCHAR), a._hash, b._hash,
+		CAST(base.left_values AS VARCHAR), CAST(base.right_values AS VARCHAR), base.left_key IS NOT NULL
+		FROM synk.links l
+		LEFT JOIN %s a ON a._key = l.left_key
+		LEFT JOIN %s b ON b._key = l.right_key
+		LEFT JOIN synk.base base ON base.entity = l.entity AND base.left_key = l.left_key
+		WHERE l.entity = ? AND (base.left_key IS NULL OR base.left_hash IS DISTINCT FROM a._hash
+			OR base.right_hash IS DISTINCT FROM b._hash OR base.fingerprint IS DISTINCT FROM ?)
+		ORDER BY l.left_key`, table(e.Left), table(e.Right))
+	rows, err := r.store.DB.QueryContext(ctx, q, e.Name, e.Fingerprint)
+	if err != nil {
+		return err
+	}
+	var pairs []*pair
+	for rows.Next() {
+		var lk, rk string
+		var lraw, rraw, lh, rh, bl, br sql.NullString
+		var hasBase bool
+		if err := rows.Scan(&lk, &rk, &lraw, &rraw, &lh, &rh, &bl, &br, &hasBase); err != nil {
+			rows.Close()
+			return err
+		}
+		p := &pair{entity: e, leftKey: lk, rightKey: rk, leftHash: lh.String, rightHash: rh.String, hasBase: hasBase}
+		if p.left, err = decodeSide(e.Left, lraw.String); err != nil {
+			pl.reject(e, e.Left, lk, "stored record unreadable: "+err.Error())
+			continue
+		}
+		if p.right, err = decodeSide(e.Right, rraw.String); err != nil {
+			pl.reject(e, e.Right, rk, "stored record unreadable: "+err.Error())
+			continue
+		}
+		p.baseLeft, p.baseRight = decodeBase(bl.String), decodeBase(br.String)
+		pairs = append(pairs, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	matched, err := r.matchUnlinked(ctx, e, pl, pending)
+	if err != nil {
+		return err
+	}
+	pairs = append(pairs, matched...)
+	for _, p := range pairs {
+		r.planPair(ctx, p, pl)
+	}
+	return nil
+}
+
+func table(s spec.Side) string { return state.Ident(s.Conn.Name) + "." + state.Ident(s.Resource.Name) }
+
+func decodeSide(s spec.Side, raw string) (pipeline.Record, error) {
+	rec, err := decode(raw)
+	if err != nil || rec == nil {
+		return rec, err
+	}
+	return rec, state.Coerce(s.Resource, rec)
+}
+
+func decodeBase(raw string) map[string]any {
+	if raw == "" {
+		return map[string]any{}
+	}
+	rec, err := decode(raw)
+	if err != nil || rec == nil {
+		return map[string]any{}
+	}
+	return rec
+}
+
+// pendingIntents are source keys whose earlier create is still unresolved:
+// creating them again could duplicate, so they wait.
+func (r *Runner) pendingIntents(ctx context.Context, e *spec.Entity) (map[string]bool, error) {
+	rows, err := r.store.DB.QueryContext(ctx, `SELECT flow, source_key FROM synk.journal WHERE entity = ? AND status = 'pending'`, e.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var f, k string
+		if err := rows.Scan(&f, &k); err != nil {
+			return nil, err
+		}
+		out[f+"\x00"+k] = true
+	}
+	return out, rows.Err()
+}
+
+type unlinked struct {
+	key  string
+	rec  pipeline.Record
+	hash string
+}
+
+func (r *Runner) loadUnlinked(ctx context.Context, e *spec.Entity, s spec.Side, col string) ([]unlinked, error) {
+	q := fmt.Sprintf(`SELECT _key, CAST(_raw AS VARCHAR), _hash FROM %s a WHERE NOT EXISTS
+		(SELECT 1 FROM synk.links l WHERE l.entity = ? AND l.%s = a._key) ORDER BY _key`, table(s), col)
+	rows, err := r.store.DB.QueryContext(ctx, q, e.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []unlinked
+	for rows.Next() {
+		var u unlinked
+		var raw string
+		if err := rows.Scan(&u.key, &raw, &u.hash); err != nil {
+			return nil, err
+		}
+		if u.rec, err = decodeSide(s, raw); err != nil {
+			continue
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// matchUnlinked pairs unlinked records with the entity's match rules, in
+// order: the first rule that finds exactly one candidate wins; two
+// candidates are a reject naming both, never a guess. What stays unmatched
+// is planned as a create by the flows that may create.
+func (r *Runner) matchUnlinked(ctx context.Context, e *spec.Entity, pl *planned, pending map[string]bool) ([]*pair, error) {
+	lefts, err := r.loadUnlinked(ctx, e, e.Left, "left_key")
+	if err != nil {
+		return nil, err
+	}
+	rights, err := r.loadUnlinked(ctx, e, e.Right, "right_key")
+	if err != nil {
+		return nil, err
+	}
+	var pairs []*pair
+	leftDone := make([]bool, len(lefts))
+	rightDone := make([]bool, len(rights))
+	ambiguous := map[string]bool{}
+	for _, rule := range e.Match {
+		if len(lefts) == 0 || len(rights) == 0 {
+			break
+		}
+		rIdx := map[string][]int{}
+		for i, u := range rights {
+			if rightDone[i] {
+				continue
+			}
+			if v := r.ruleValue(rule.Right, u.rec); v != "" {
+				rIdx[v] = append(rIdx[v], i)
+			}
+		}
+		lIdx := map[string][]int{}
+		for i, u := range lefts {
+			if leftDone[i] {
+				continue
+			}
+			if v := r.ruleValue(rule.Left, u.rec); v != "" {
+				lIdx[v] = append(lIdx[v], i)
+			}
+		}
+		for v, ls := range lIdx {
+			rs := rIdx[v]
+			if len(rs) == 0 {
+				continue
+			}
+			if len(ls) > 1 || len(rs) > 1 {
+				var lk, rk []string
+				for _, i := range ls {
+					lk = append(lk, lefts[i].key)
+				}
+				for _, i := range rs {
+					rk = append(rk, rights[i].key)
+				}
+				for _, i := range ls {
+					if !ambiguous[lefts[i].key] {
+						ambiguous[lefts[i].key] = true
+						pl.reject(e, e.Left, lefts[i].key, fmt.Sprintf("match %q is ambiguous: %s %s ⇄ %s %s; fix the data, synk never guesses",
+							rule.Left.Source(), e.Left, strings.Join(lk, ","), e.Right, strings.Join(rk, ",")))
+					}
+					leftDone[i] = true
+				}
+				for _, i := range rs {
+					rightDone[i] = true
+				}
+				continue
+			}
+			li, ri := ls[0], rs[0]
+			leftDone[li], rightDone[ri] = true, true
+			pairs = append(pairs, &pair{entity: e, leftKey: lefts[li].key, rightKey: rights[ri].key,
+				left: lefts[li].rec, right: rights[ri].rec, leftHash: lefts[li].hash, rightHash: rights[ri].hash,
+				baseLeft: map[string]any{}, baseRight: map[string]any{}, newLink: true})
+		}
+	}
+	sort.Slice(pairs, func(i, j int) bool { return pairs[i].leftKey < pairs[j].leftKey })
+	for i, u := range lefts {
+		if !leftDone[i] {
+			r.planCreate(ctx, e, false, u, pl, pending)
+		}
+	}
+	for i, u := range rights {
+		if !rightDone[i] {
+			r.planCreate(ctx, e, true, u, pl, pending)
+		}
+	}
+	return pairs, nil
+}
+
+func (r *Runner) ruleValue(p *transforms.Program, rec pipeline.Record) string {
+	v, err := p.Run(r.env(rec, nil))
+	if err != nil {
+		return ""
+	}
+	return keyString(normalize(v))
+}
+
+// env is the expression environment for one record.
+func (r *Runner) env(rec pipeline.Record, link transforms.Link) map[string]any {
+	env := make(map[string]any, len(rec)+2)
+	for k, v := range rec {
+		env[k] = v
+	}
+	env["vars"] = r.p.Vars
+	if link != nil {
+		env["link"] = link
+	}
+	return env
+}
+
+// planCreate plans creates of an unmatched record by the flows whose source
+// is its side (reverse=false: a left record).
+func (r *Runner) planCreate(ctx context.Context, e *spec.Entity, reverse bool, u unlinked, pl *planned, pending map[string]bool) {
+	for _, f := range e.Flows {
+		if f.Reverse != reverse || !f.Create {
+			continue
+		}
+		if pending[f.Name()+"\x00"+u.key] {
+			pl.reject(e, f.From, u.key, "an earlier create is unresolved (its result could not be looked up); it is retried after a successful lookup, never blindly")
+			continue
+		}
+		if ok, err := r.where(f, u.rec); err != nil {
+			pl.reject(e, f.From, u.key, err.Error())
+			continue
+		} else if !ok {
+			continue
+		}
+		waits := map[string]bool{}
+		vals, err := r.mapRecord(ctx, f, u.rec, waits)
+		if err != nil {
+			pl.reject(e, f.From, u.key, err.Error())
+			continue
+		}
+		w := &work{entity: e, flow: f, source: u.rec, change: pipeline.Change{Entity: e.Name, Flow: f.Name(), FlowIndex: f.Index,
+			Action: pipeline.Create, SourceKey: u.key, After: vals, Waits: sortedKeys(waits)}}
+		for _, m := range f.Map {
+			w.change.Fields = append(w.change.Fields, m.Field)
+		}
+		sort.Strings(w.change.Fields)
+		w.write = pipeline.Write{Resource: f.To.Resource.Name, IdempotencyKey: idempotencyKey(r.p.Name, e, f, u.key), Set: pipeline.Record(vals)}
+		pl.works = append(pl.works, w)
+		pl.count(e.Name, pipeline.Create, 1)
+		r.links.pending(e.Name, !reverse, u.key)
+	}
+}
+
+func idempotencyKey(pipelineName string, e *spec.Entity, f *spec.Flow, sourceKey string) string {
+	return pipelineName + "/" + e.Name + "/" + f.From.String() + "/" + sourceKey
+}
+
+func sortedKeys(m map[string]bool) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *Runner) where(f *spec.Flow, rec pipeline.Record) (bool, error) {
+	if f.Where == nil {
+		return true, nil
+	}
+	v, err := f.Where.Run(r.env(rec, r.linkFunc(context.Background(), f, nil)))
+	if err != nil {
+		return false, fmt.Errorf("where %s: %v", f.Where.Source(), err)
+	}
+	b, _ := v.(bool)
+	return b, nil
+}
+
+// mapRecord evaluates every mapping of f on rec. With waits not nil, links
+// to records created earlier in this run are recorded as waits instead of
+// failing.
+func (r *Runner) mapRecord(ctx context.Context, f *spec.Flow, rec pipeline.Record, waits map[string]bool) (map[string]any, error) {
+	env := r.env(rec, r.linkFunc(ctx, f, waits))
+	out := make(map[string]any, len(f.Map))
+	for _, m := range f.Map {
+		v, err := m.Expr.Run(env)
+		if err != nil {
+			if errors.Is(err, transforms.ErrUnresolvedLink) {
+				return nil, fmt.Errorf("map %s: %v", m.Field, err)
+			}
+			return nil, fmt.Errorf("map %s = %s: %v", m.Field, m.Expr.Source(), err)
+		}
+		nv := normalize(v)
+		if len(waits) == 0 {
+			fld, _ := f.To.Resource.Field(m.Field)
+			if nv, err = toField(fld, nv); err != nil {
+				return nil, fmt.Errorf("map %s = %s: %v", m.Field, m.Expr.Source(), err)
+			}
+		}
+		out[m.Field] = nv
+	}
+	return out, nil
+}
+
+// planPair plans the flows of one linked pair and its new base.
+func (r *Runner) planPair(ctx context.Context, p *pair, pl *planned) {
+	e := p.entity
+	p.newBaseLeft, p.newBaseRight = clone(p.baseLeft), clone(p.baseRight)
+	twoWay := false
+	for _, f := range e.Flows {
+		if f.Reverse != e.Flows[0].Reverse {
+			twoWay = true
+		}
+	}
+	for _, f := range e.Flows {
+		src, tgt, srcKey, tgtKey := p.left, p.right, p.leftKey, p.rightKey
+		base, newBase := p.baseRight, p.newBaseRight
+		srcFull, tgtFull := r.fullRead[e.Left.String()], r.fullRead[e.Right.String()]
+		if f.Reverse {
+			src, tgt, srcKey, tgtKey = p.right, p.left, p.rightKey, p.leftKey
+			base, newBase = p.baseLeft, p.newBaseLeft
+			srcFull, tgtFull = tgtFull, srcFull
+		}
+		switch {
+		case src == nil && tgt == nil:
+			continue
+		case src == nil:
+			if srcFull && f.Delete != spec.DeleteOff {
+				r.planDelete(p, f, srcKey, tgtKey, tgt, pl)
+			}
+			continue
+		case tgt == nil:
+			if tgtFull {
+				pl.reject(e, f.To, tgtKey, fmt.Sprintf("linked to %s %s but gone from %s; synk will not recreate it on its own", f.From, srcKey, f.To))
+				p.failedFlows = append(p.failedFlows, f)
+			}
+			continue
+		}
+		if ok, err := r.where(f, src); err != nil {
+			pl.reject(e, f.From, srcKey, err.Error())
+			p.failedFlows = append(p.failedFlows, f)
+			continue
+		} else if !ok {
+			continue
+		}
+		waits := map[string]bool{}
+		vals, err := r.mapRecord(ctx, f, src, waits)
+		if err != nil {
+			pl.reject(e, f.From, srcKey, err.Error())
+			p.failedFlows = append(p.failedFlows, f)
+			continue
+		}
+		w := &work{entity: e, flow: f, source: src, pair: p, change: pipeline.Change{Entity: e.Name, Flow: f.Name(), FlowIndex: f.Index,
+			Action: pipeline.Update, SourceKey: srcKey, TargetKey: tgtKey, Before: map[string]any{}, After: map[string]any{}, Waits: sortedKeys(waits)}}
+		set := pipeline.Record{}
+		for _, m := range f.Map {
+			nv, cur := vals[m.Field], tgt[m.Field]
+			b, hasB := base[m.Field]
+			if equal(nv, cur) {
+				newBase[m.Field] = nv
+				continue
+			}
+			write, reason := r.decide(m, f, p, nv, cur, b, hasB, twoWay, src, tgt)
+			if reason != "" {
+				// Kept unresolved: the pair is evaluated again next run.
+				pl.reject(e, f.To, tgtKey, reason)
+				p.failedFlows = append(p.failedFlows, f)
+			}
+			if !write || !f.Update {
+				if m.Overwrite == spec.OverwriteNever || m.Overwrite == spec.OverwriteIfEmpty || (m.Overwrite == spec.OverwriteWhenChanged && !hasChanged(nv, b, hasB)) {
+					newBase[m.Field] = nv
+				}
+				continue
+			}
+			set[m.Field] = nv
+			w.change.Before[m.Field], w.change.After[m.Field] = cur, nv
+			w.change.Fields = append(w.change.Fields, m.Field)
+			newBase[m.Field] = nv
+		}
+		if len(set) == 0 {
+			continue
+		}
+		sort.Strings(w.change.Fields)
+		w.write = pipeline.Write{Resource: f.To.Resource.Name, Key: tgtKey, Current: tgt, Set: set}
+		p.works = append(p.works, w)
+		pl.works = append(pl.works, w)
+		pl.count(e.Name, pipeline.Update, 1)
+	}
+	pl.pairs = append(pl.pairs, p)
+}
+
+func hasChanged(nv, b any, hasB bool) bool { return !hasB || !equal(nv, b) }
+
+// decide applies a field's overwrite rule and the entity's conflict policy.
+func (r *Runner) decide(m *spec.Mapping, f *spec.Flow, p *pair, nv, cur, b any, hasB, twoWay bool, src, tgt pipeline.Record) (bool, string) {
+	switch m.Overwrite {
+	case spec.OverwriteAlways:
+		return true, ""
+	case spec.OverwriteNever:
+		return false, ""
+	case spec.OverwriteIfEmpty:
+		return isEmpty(cur), ""
+	case spec.OverwriteWhen:
+		v, err := m.When.Run(map[string]any{"source": nv, "target": cur, "base": b, "vars": r.p.Vars, "record": map[string]any(src)})
+		if err != nil {
+			return false, fmt.Sprintf("overwrite rule for %s: %v", m.Field, err)
+		}
+		ok, _ := v.(bool)
+		return ok, ""
+	}
+	srcChanged := !hasB || !equal(nv, b)
+	if !srcChanged {
+		return false, "" // the other side's edit survives
+	}
+	tgtChanged := !hasB || !equal(cur, b)
+	if !twoWay || !tgtChanged {
+		return true, ""
+	}
+	e := p.entity
+	switch e.Conflict {
+	case spec.ConflictSkip:
+		return false, fmt.Sprintf("conflict on %s: both sides changed it since the last sync (%s → %v, %s has %v); conflict: skip leaves it to you",
+			m.Field, f.From, nv, f.To, cur)
+	case spec.ConflictNewest:
+		st, sok := modified(src)
+		tt, tok := modified(tgt)
+		if sok && tok {
+			return st.After(tt), ""
+		}
+		return !f.Reverse, "" // no timestamps: the first flow's source wins
+	default:
+		return f.From.Conn.Name == e.Conflict, ""
+	}
+}
+
+var modifiedFields = []string{"date_upd", "lastModifiedDate", "lastModified", "updated_at", "updated", "modified"}
+
+func modified(rec pipeline.Record) (time.Time, bool) {
+	for _, name := range modifiedFields {
+		s, ok := rec[name].(string)
+		if !ok || s == "" {
+			continue
+		}
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+func (r *Runner) planDelete(p *pair, f *spec.Flow, srcKey, tgtKey string, tgt pipeline.Record, pl *planned) {
+	e := p.entity
+	w := &work{entity: e, flow: f, pair: p, change: pipeline.Change{Entity: e.Name, Flow: f.Name(), FlowIndex: f.Index,
+		Action: pipeline.Delete, SourceKey: srcKey, TargetKey: tgtKey}}
+	w.write = pipeline.Write{Resource: f.To.Resource.Name, Key: tgtKey, Current: tgt}
+	if f.Delete == spec.DeleteDeactivate {
+		af := f.To.Resource.ActiveField
+		if b, _ := tgt[af].(bool); !b {
+			return // already inactive
+		}
+		w.change.Action = pipeline.Update
+		w.change.Fields = []string{af}
+		w.change.Before, w.change.After = map[string]any{af: tgt[af]}, map[string]any{af: false}
+		w.write.Set = pipeline.Record{af: false}
+		pl.count(e.Name, pipeline.Update, 1)
+	} else {
+		pl.count(e.Name, pipeline.Delete, 1)
+	}
+	p.works = append(p.works, w)
+	pl.works = append(pl.works, w)
+}
+
+func clone(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// recordPlanned stores the plan's changes and rejects in the state file.
+func (r *Runner) recordPlanned(ctx context.Context, pl *planned) error {
+	tx, err := r.store.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, w := range pl.works {
+		if err := r.insertChange(ctx, tx, w, "planned", ""); err != nil {
+			return err
+		}
+	}
+	if err := r.insertRejects(ctx, tx, pl.rejects); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (r *Runner) insertChange(ctx context.Context, ex execer, w *work, status, errMsg string) error {
+	before, _ := json.Marshal(w.change.Before)
+	after, _ := json.Marshal(w.change.After)
+	fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
+	_, err := ex.ExecContext(ctx, `INSERT INTO synk.changes VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS VARCHAR[]), ?, ?, ?, ?, now())`,
+		r.runID, w.change.Seq, w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey, w.change.TargetKey,
+		fields, string(before), string(after), status, r.p.Redact(errMsg))
+	return err
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	return out
+}
+
+func (r *Runner) insertRejects(ctx context.Context, ex execer, rejects []pipeline.Reject) error {
+	for _, rj := range rejects {
+		if _, err := ex.ExecContext(ctx, `INSERT INTO synk.rejects VALUES (?, ?, ?, ?, ?, ?, NULL, now())`,
+			r.runID, rj.Entity, rj.Connection, rj.Resource, rj.Key, r.p.Redact(rj.Reason)); err != nil {
+			return err
+		}
+		if rj.Entity != "" {
+			r.opts.Metrics.Rejects.WithLabelValues(rj.Entity).Inc()
+		}
+	}
+	return nil
+}

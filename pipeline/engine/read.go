@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/spec"
+	"github.com/synk-etl/synk/pipeline/state"
+)
+
+// sides lists every resource an entity reads, once.
+func (r *Runner) sides() []spec.Side {
+	seen := map[string]bool{}
+	var out []spec.Side
+	for _, e := range r.p.Entities {
+		for _, s := range []spec.Side{e.Left, e.Right} {
+			if !seen[s.String()] {
+				seen[s.String()] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// snapshot reads every side into the state file, concurrently across
+// resources (each connection's limiter bounds its own requests).
+func (r *Runner) snapshot(ctx context.Context) ([]pipeline.Reject, error) {
+	p := pool.NewWithResults[[]pipeline.Reject]().WithContext(ctx).WithMaxGoroutines(4)
+	for _, s := range r.sides() {
+		p.Go(func(ctx context.Context) ([]pipeline.Reject, error) {
+			return r.readSide(ctx, s)
+		})
+	}
+	res, err := p.Wait()
+	var rejects []pipeline.Reject
+	for _, r := range res {
+		rejects = append(rejects, r...)
+	}
+	return rejects, err
+}
+
+type emitter struct {
+	side    spec.Side
+	loader  *state.Loader
+	seen    map[string]bool
+	rejects []pipeline.Reject
+	n       int64
+}
+
+func (e *emitter) Emit(rec pipeline.Record) error {
+	key := keyString(rec[e.side.Resource.Key])
+	if key == "" {
+		return e.Reject("", nil, fmt.Errorf("record has no %s", e.side.Resource.Key))
+	}
+	if e.seen[key] {
+		return e.Reject(key, nil, fmt.Errorf("duplicate %s %s in one read", e.side.Resource.Key, key))
+	}
+	e.seen[key] = true
+	if err := state.Coerce(e.side.Resource, rec); err != nil {
+		return e.Reject(key, nil, err)
+	}
+	raw, hash, err := encode(rec)
+	if err != nil {
+		return e.Reject(key, nil, err)
+	}
+	e.n++
+	return e.loader.Add(state.Row{Key: key, Hash: hash, Raw: raw, Record: rec})
+}
+
+func (e *emitter) Reject(key string, raw []byte, reason error) error {
+	e.rejects = append(e.rejects, pipeline.Reject{Connection: e.side.Conn.Name, Resource: e.side.Resource.Name,
+		Key: key, Reason: "read: " + reason.Error()})
+	return nil
+}
+
+func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, error) {
+	c := r.conns[s.Conn.Name]
+	src, ok := c.connector.(pipeline.Source)
+	if !ok {
+		return nil, fmt.Errorf("connection %s (%s) cannot be read", s.Conn.Name, s.Conn.Type.Name)
+	}
+	full, since, runsSinceFull, err := r.cursor(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now().UTC()
+	loader, err := r.store.NewLoader(ctx, s.Conn.Name, s.Resource, full)
+	if err != nil {
+		return nil, err
+	}
+	em := &emitter{side: s, loader: loader, seen: map[string]bool{}}
+	q := pipeline.ReadQuery{}
+	if !full {
+		q.Since = since
+	}
+	if err := src.Read(ctx, s.Resource.Name, q, em); err != nil {
+		loader.Abort()
+		return nil, fmt.Errorf("read %s: %s", s, r.p.Redact(err.Error()))
+	}
+	if _, err := loader.Commit(ctx); err != nil {
+		return nil, err
+	}
+	r.opts.Metrics.RecordsRead.WithLabelValues(s.Conn.Name, s.Resource.Name).Add(float64(em.n))
+	if full {
+		runsSinceFull = 0
+	} else {
+		runsSinceFull++
+	}
+	r.mu.Lock()
+	r.fullRead[s.String()] = full
+	r.mu.Unlock()
+	_, err = r.store.DB.ExecContext(ctx, `INSERT OR REPLACE INTO synk.cursors VALUES (?, ?, ?, ?)`,
+		s.Conn.Name, s.Resource.Name, started, runsSinceFull)
+	r.log.Debug("read", "connection", s.Conn.Name, "resource", s.Resource.Name, "records", em.n, "full", full)
+	return em.rejects, err
+}
+
+// cursor decides between a full and an incremental read.
+func (r *Runner) cursor(ctx context.Context, s spec.Side) (full bool, since time.Time, runsSinceFull int64, err error) {
+	if !s.Resource.Incremental || r.opts.Full {
+		return true, time.Time{}, 0, nil
+	}
+	err = r.store.DB.QueryRowContext(ctx, `SELECT read_started_at, runs_since_full FROM synk.cursors WHERE connection = ? AND resource = ?`,
+		s.Conn.Name, s.Resource.Name).Scan(&since, &runsSinceFull)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, time.Time{}, 0, nil
+	}
+	if err != nil {
+		return false, time.Time{}, 0, fmt.Errorf("read cursor %s: %w", s, err)
+	}
+	if s.Conn.FullEvery > 0 && runsSinceFull+1 >= int64(s.Conn.FullEvery) {
+		return true, time.Time{}, runsSinceFull, nil
+	}
+	return false, since, runsSinceFull, nil
+}
+
+// snapshotFingerprint hashes every side's keys and hashes plus the state
+// that planning reads, so a saved plan can tell it is stale.
+func (r *Runner) snapshotFingerprint(ctx context.Context) (string, error) {
+	var parts []string
+	for _, s := range r.sides() {
+		var h sql.NullString
+		q := fmt.Sprintf(`SELECT CAST(bit_xor(hash(_key || ':' || _hash)) AS VARCHAR) || ':' || CAST(count(*) AS VARCHAR) FROM %s.%s`,
+			state.Ident(s.Conn.Name), state.Ident(s.Resource.Name))
+		if err := r.store.DB.QueryRowContext(ctx, q).Scan(&h); err != nil {
+			return "", fmt.Errorf("fingerprint %s: %w", s, err)
+		}
+		parts = append(parts, s.String()+"="+h.String)
+	}
+	var h sql.NullString
+	if err := r.store.DB.QueryRowContext(ctx, `SELECT CAST(bit_xor(hash(entity || left_key || coalesce(right_key,'') || coalesce(left_hash,'') || coalesce(right_hash,'') || coalesce(CAST(left_values AS VARCHAR),'') || coalesce(CAST(right_values AS VARCHAR),''))) AS VARCHAR) FROM synk.base`).Scan(&h); err != nil {
+		return "", err
+	}
+	parts = append(parts, "base="+h.String)
+	sort.Strings(parts)
+	b, _ := json.Marshal(parts)
+	return strconv.FormatUint(xxhash.Sum64(b), 16), nil
+}

@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/synk-etl/synk/pipeline"
+)
+
+// normalize turns expression results into record values: int64, float64,
+// string, bool, nil, []any, map[string]any.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case nil, string, bool, int64, float64:
+		return x
+	case int:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x)
+		}
+		return float64(x)
+	case uint:
+		return int64(x)
+	case float32:
+		return float64(x)
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case pipeline.Record:
+		return normalize(map[string]any(x))
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = normalize(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = normalize(e)
+		}
+		return l
+	case []map[string]any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = normalize(e)
+		}
+		return l
+	case []string:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = e
+		}
+		return l
+	}
+	return fmt.Sprint(v)
+}
+
+// toField converts a normalized value to a target field's type.
+func toField(f pipeline.Field, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch f.Type {
+	case pipeline.TypeInt:
+		switch x := v.(type) {
+		case int64:
+			return x, nil
+		case float64:
+			if x == math.Trunc(x) {
+				return int64(x), nil
+			}
+			return nil, fmt.Errorf("%v is not a whole number", x)
+		case string:
+			if x == "" {
+				return nil, nil
+			}
+			return strconv.ParseInt(x, 10, 64)
+		}
+	case pipeline.TypeFloat:
+		switch x := v.(type) {
+		case int64:
+			return float64(x), nil
+		case float64:
+			return x, nil
+		case string:
+			if x == "" {
+				return nil, nil
+			}
+			return strconv.ParseFloat(x, 64)
+		}
+	case pipeline.TypeBool:
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case int64:
+			return x != 0, nil
+		case string:
+			return strconv.ParseBool(x)
+		}
+	case pipeline.TypeString, pipeline.TypeDate, pipeline.TypeTime:
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case int64, bool:
+			return fmt.Sprint(x), nil
+		case float64:
+			return strconv.FormatFloat(x, 'f', -1, 64), nil
+		}
+	case pipeline.TypeList:
+		if l, ok := v.([]any); ok {
+			return l, nil
+		}
+	case pipeline.TypeObject:
+		if m, ok := v.(map[string]any); ok {
+			return m, nil
+		}
+	default:
+		return v, nil
+	}
+	return nil, fmt.Errorf("%s value %v (%T) does not fit", f.Type, v, v)
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// equal compares record values the way a person would: 1 == 1.0, nil == "",
+// lists and objects by content.
+func equal(a, b any) bool {
+	if isEmpty(a) && isEmpty(b) {
+		return true
+	}
+	switch x := a.(type) {
+	case int64:
+		switch y := b.(type) {
+		case int64:
+			return x == y
+		case float64:
+			return float64(x) == y
+		}
+		return false
+	case float64:
+		switch y := b.(type) {
+		case int64:
+			return x == float64(y)
+		case float64:
+			return x == y || math.Abs(x-y) < 1e-9*math.Max(1, math.Abs(x))
+		}
+		return false
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case []any, map[string]any:
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		return bytes.Equal(ja, jb)
+	}
+	return false
+}
+
+// encode returns a record's canonical JSON and its hash.
+func encode(rec pipeline.Record) (raw string, hash string, err error) {
+	b, err := json.Marshal(map[string]any(rec))
+	if err != nil {
+		return "", "", err
+	}
+	return string(b), strconv.FormatUint(xxhash.Sum64(b), 16), nil
+}
+
+func decode(raw string) (pipeline.Record, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	d := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, err
+	}
+	return pipeline.Record(normalize(m).(map[string]any)), nil
+}
+
+// keyString formats a record key for links and state.
+func keyString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+// keyValue converts a stored key back to the type of the resource's key field.
+func keyValue(res pipeline.Resource, key string) any {
+	if f, ok := res.Field(res.Key); ok && f.Type == pipeline.TypeInt {
+		if i, err := strconv.ParseInt(key, 10, 64); err == nil {
+			return i
+		}
+	}
+	return key
+}
