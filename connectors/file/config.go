@@ -23,7 +23,7 @@ import (
 type Config struct {
 	// Dir is the base directory of the resources' files; relative to the
 	// pipeline file's directory. Empty means that directory itself.
-	Dir string `yaml:"dir" json:"dir,omitempty" jsonschema:"description=Base directory of the files; relative to the pipeline file's directory"`
+	Dir string `yaml:"dir,omitempty" json:"dir,omitempty" jsonschema:"description=Base directory of the files; relative to the pipeline file's directory"`
 	// Resources are the files, by resource name.
 	Resources map[string]ResourceConfig `yaml:"resources" json:"resources" jsonschema:"description=One entry per file; the key is the resource name used in flows (conn.resource)"`
 }
@@ -33,14 +33,14 @@ type ResourceConfig struct {
 	// Path is the file, relative to Dir (or absolute).
 	Path string `yaml:"path" json:"path" jsonschema:"description=File path relative to dir; .csv or .jsonl"`
 	// Format is csv or jsonl; empty means "by the path's extension".
-	Format string `yaml:"format" json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,description=Overrides the format the extension implies"`
+	Format string `yaml:"format,omitempty" json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,description=Overrides the format the extension implies"`
 	// Key is the field that identifies a record.
 	Key string `yaml:"key" json:"key" jsonschema:"description=The key field (must be declared in fields; int or string)"`
 	// Fields are the declared fields in column order.
 	Fields Fields `yaml:"fields" json:"fields"`
 	// GenerateKey lets a create without a key value get one: max(int key)+1,
 	// or a random UUID for string keys.
-	GenerateKey bool `yaml:"generate_key" json:"generate_key,omitempty" jsonschema:"description=Assign a key on create when none is given: max+1 for int keys, a UUID for string keys"`
+	GenerateKey bool `yaml:"generate_key,omitempty" json:"generate_key,omitempty" jsonschema:"description=Assign a key on create when none is given: max+1 for int keys\\, a UUID for string keys"`
 }
 
 // FieldDecl is one declared field: a name and a type name as written.

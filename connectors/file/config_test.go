@@ -1,11 +1,14 @@
 package file
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/goccy/go-yaml"
 	"github.com/google/go-cmp/cmp"
+	"github.com/invopop/jsonschema"
 
 	"github.com/synk-etl/synk/pipeline"
 )
@@ -205,4 +208,46 @@ func TestRegister(t *testing.T) {
 func is[T any](v any) bool {
 	_, ok := v.(T)
 	return ok
+}
+
+// TestSchema reflects the config the way `synk schema` does: optional
+// settings must not be required, and fields must offer the type names.
+func TestSchema(t *testing.T) {
+	r := &jsonschema.Reflector{FieldNameTag: "yaml", DoNotReference: true, ExpandedStruct: true, Anonymous: true}
+	b, err := json.Marshal(r.ReflectFromType(reflect.TypeOf(&Config{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Required   []string `json:"required"`
+		Properties struct {
+			Resources struct {
+				AdditionalProperties struct {
+					Required   []string `json:"required"`
+					Properties map[string]struct {
+						Description          string `json:"description"`
+						AdditionalProperties struct {
+							Enum []string `json:"enum"`
+						} `json:"additionalProperties"`
+					} `json:"properties"`
+				} `json:"additionalProperties"`
+			} `json:"resources"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	res := s.Properties.Resources.AdditionalProperties
+	if diff := cmp.Diff([]string{"resources"}, s.Required); diff != "" {
+		t.Errorf("connection required (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"path", "key", "fields"}, res.Required); diff != "" {
+		t.Errorf("resource required (-want +got):\n%s", diff)
+	}
+	if got := res.Properties["fields"].AdditionalProperties.Enum; len(got) != len(validTypes()) {
+		t.Errorf("fields offers types %v", got)
+	}
+	if d := res.Properties["generate_key"].Description; !strings.Contains(d, "int keys, a UUID for string keys") {
+		t.Errorf("generate_key description cut short: %q", d)
+	}
 }
