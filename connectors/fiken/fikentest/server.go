@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -334,7 +335,11 @@ func (s *Server) currentFaults() Faults {
 // answer is buffered so it can be validated, dropped or mangled.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	n := s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
+	// The request stops being in flight when its answer is ready, before
+	// the bytes go out: a client that sees the answer (or a reset) may
+	// send its next request at once.
+	release := sync.OnceFunc(func() { s.inFlight.Add(-1) })
+	defer release()
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead
 	s.mu.Lock()
 	s.stats.Requests++
@@ -373,6 +378,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.draw(f.ResetRate) {
+		release()
 		resetConn(w)
 		return
 	}
@@ -448,6 +454,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.dispatch(rec, r, route, params, body)
 
 	if write && rec.status < 300 && s.draw(f.DropAfterCommitRate) {
+		release()
 		resetConn(w)
 		return
 	}
@@ -460,6 +467,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	for k, v := range rec.header {
 		w.Header()[k] = v
 	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	release()
 	w.WriteHeader(rec.status)
 	_, _ = w.Write(out)
 }

@@ -1,0 +1,779 @@
+package fiken
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/synk-etl/synk/pipeline"
+)
+
+// Register adds the "fiken" connector type.
+func Register(reg *pipeline.Registry) {
+	reg.Register(pipeline.ConnectorType{
+		Name:      "fiken",
+		NewConfig: func() any { return &Config{} },
+		Resources: func(any) ([]pipeline.Resource, error) { return Resources(), nil },
+		Open: func(ctx context.Context, env pipeline.Env, cfg any) (pipeline.Connector, error) {
+			c, ok := cfg.(*Config)
+			if !ok {
+				return nil, fmt.Errorf("fiken: config is %T, want *fiken.Config", cfg)
+			}
+			return Open(ctx, env, c)
+		},
+		// Fiken's documented limits: one request in flight, 4 per second.
+		DefaultLimits: pipeline.Limits{MaxInFlight: 1, Rate: 4},
+	})
+}
+
+// Connector is an open Fiken connection: a pipeline Source, Sink, Finder
+// and Checker.
+type Connector struct {
+	client *Client
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Open opens a connection with env.HTTP (which limits and retries).
+func Open(_ context.Context, env pipeline.Env, cfg *Config) (*Connector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("fiken: %w", err)
+	}
+	var auth Authorizer = StaticToken(cfg.Token)
+	if cfg.OAuth != nil {
+		file := cfg.OAuth.TokenFile
+		switch {
+		case file != "" && !filepath.IsAbs(file):
+			file = filepath.Join(env.BaseDir, file)
+		case file == "" && env.StateDir != "":
+			file = filepath.Join(env.StateDir, "fiken-"+env.Connection+".token.json")
+		}
+		o, err := NewOAuth(env.HTTP, cfg.tokenURL(), cfg.OAuth.ClientID, cfg.OAuth.ClientSecret, cfg.OAuth.RefreshToken, file)
+		if err != nil {
+			return nil, fmt.Errorf("fiken: %w", err)
+		}
+		auth = o
+	}
+	client := NewClient(env.HTTP, cfg.baseURL(), cfg.Company, auth)
+	if cfg.PageSize > 0 {
+		client.PageSize = cfg.PageSize
+	}
+	return New(client, env.Logger), nil
+}
+
+// New wraps a client as a pipeline connector.
+func New(client *Client, logger *slog.Logger) *Connector {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Connector{client: client, log: logger, now: time.Now}
+}
+
+// Client returns the underlying REST client.
+func (c *Connector) Client() *Client { return c.client }
+
+// Read implements pipeline.Source. Incremental resources read what changed
+// since q.Since minus one day: Fiken's lastModified filter has whole days.
+func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQuery, out pipeline.Emitter) error {
+	res, ok := resourceByName(resource)
+	if !ok {
+		return fmt.Errorf("fiken: unknown resource %q", resource)
+	}
+	query := url.Values{}
+	if res.Incremental && !q.Since.IsZero() {
+		query.Set("lastModifiedGe", q.Since.Add(-24*time.Hour).Format(time.DateOnly))
+	}
+	err := c.client.List(ctx, listPath(resource), query, func(raw json.RawMessage) error {
+		rec, key, err := decodeRecord(res, raw)
+		if err != nil {
+			return out.Reject(key, raw, err)
+		}
+		return out.Emit(rec)
+	})
+	if err != nil {
+		return fmt.Errorf("fiken: read %s: %w", resource, err)
+	}
+	return nil
+}
+
+// getRecord reads one record back as the resource's record.
+func (c *Connector) getRecord(ctx context.Context, resource string, id int64) (pipeline.Record, error) {
+	res, _ := resourceByName(resource)
+	p := c.client.companyPath(fmt.Sprintf("/%s/%d", resource, id))
+	resp, err := c.client.do(ctx, http.MethodGet, p, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	rec, _, err := decodeRecord(res, resp.body)
+	return rec, err
+}
+
+// recordErr turns a refusal of the record itself into a
+// *pipeline.RecordError, so the engine rejects that change only.
+func recordErr(resource, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *APIError
+	var re *pipeline.RecordError
+	switch {
+	case errors.As(err, &re):
+		return err
+	case errors.As(err, &ae) && ae.validation():
+		return &pipeline.RecordError{Resource: resource, Key: key, Err: err}
+	}
+	return err
+}
+
+// invalid is a write the connector refuses before sending it.
+func invalid(resource, key string, format string, args ...any) error {
+	return &pipeline.RecordError{Resource: resource, Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+// writable copies the fields of set that may be sent: declared, not
+// read-only; anything else is an error naming the field.
+func writable(resource string, set pipeline.Record, extra ...string) (map[string]any, error) {
+	res, _ := resourceByName(resource)
+	out := map[string]any{}
+	for k, v := range set {
+		f, ok := res.Field(k)
+		switch {
+		case contains(extra, k):
+		case !ok:
+			return nil, fmt.Errorf("field %q is not a %s field", k, resource)
+		case f.ReadOnly:
+			return nil, fmt.Errorf("field %q of %s is read-only", k, resource)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// strictInto encodes m as JSON and decodes it into v, refusing unknown
+// fields and wrong types before Fiken sees them.
+func strictInto(m any, v any) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// toMap is v as a JSON object.
+func toMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+// Create implements pipeline.Sink: POST, then the record read back from
+// the Location. POSTs are never retried here; after an ambiguous failure
+// the engine asks Find.
+func (c *Connector) Create(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	switch w.Resource {
+	case ResProducts:
+		body, err := writable(ResProducts, w.Set)
+		if err != nil {
+			return nil, invalid(w.Resource, w.Key, "%w", err)
+		}
+		if _, ok := body["active"]; !ok {
+			body["active"] = true
+		}
+		var p Product
+		if err := strictInto(body, &p); err != nil {
+			return nil, invalid(w.Resource, w.Key, "product: %w", err)
+		}
+		id, err := c.client.CreateProduct(ctx, p)
+		if err != nil {
+			return nil, recordErr(w.Resource, w.Key, err)
+		}
+		return c.getRecord(ctx, ResProducts, id)
+	case ResContacts:
+		ct, err := contactFrom(nil, w.Set)
+		if err != nil {
+			return nil, invalid(w.Resource, w.Key, "contact: %w", err)
+		}
+		id, err := c.client.CreateContact(ctx, ct)
+		if err != nil {
+			return nil, recordErr(w.Resource, w.Key, err)
+		}
+		return c.getRecord(ctx, ResContacts, id)
+	case ResInvoices:
+		return c.createInvoice(ctx, w)
+	case ResCreditNotes:
+		return c.createCreditNote(ctx, w)
+	}
+	return nil, fmt.Errorf("fiken: %s cannot be created", w.Resource)
+}
+
+// contactFrom builds a contact from a base record (nil on create) with set
+// on top. Flattened address fields go into address; an address without a
+// country gets "Norge", which Fiken requires.
+func contactFrom(base map[string]any, set pipeline.Record) (Contact, error) {
+	flat := []string{"streetAddress", "streetAddressLine2", "city", "postCode", "country"}
+	body, err := writable(ResContacts, set)
+	if err != nil {
+		return Contact{}, err
+	}
+	m := map[string]any{}
+	for k, v := range base {
+		m[k] = v
+	}
+	for k, v := range body {
+		if !contains(flat, k) {
+			if v == nil {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+	}
+	addr, _ := m["address"].(map[string]any)
+	if addr == nil {
+		addr = map[string]any{}
+	} else {
+		cp := map[string]any{}
+		for k, v := range addr {
+			cp[k] = v
+		}
+		addr = cp
+	}
+	for _, k := range flat {
+		if v, ok := body[k]; ok {
+			if v == nil || v == "" {
+				delete(addr, k)
+			} else {
+				addr[k] = v
+			}
+		}
+	}
+	if len(addr) > 0 {
+		if c, _ := addr["country"].(string); c == "" {
+			addr["country"] = "Norge"
+		}
+		m["address"] = addr
+	}
+	if _, ok := m["customer"]; !ok && base == nil {
+		m["customer"] = true
+	}
+	var ct Contact
+	if err := strictInto(m, &ct); err != nil {
+		return Contact{}, err
+	}
+	return ct, nil
+}
+
+// Update implements pipeline.Sink. Products and contacts are PUT whole:
+// the record is read fresh and Set merged on top, so edits made in Fiken
+// since the last read survive. Invoices take actions only (send, payment,
+// creditNote, dueDate, sentManually): Fiken invoices are immutable.
+func (c *Connector) Update(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	id, err := keyID(w.Resource, w.Key)
+	if err != nil {
+		return nil, invalid(w.Resource, w.Key, "%w", err)
+	}
+	switch w.Resource {
+	case ResProducts:
+		if _, err := writable(ResProducts, w.Set); err != nil {
+			return nil, invalid(w.Resource, w.Key, "%w", err)
+		}
+		cur, err := c.client.GetProduct(ctx, id)
+		if err != nil {
+			return nil, recordErr(w.Resource, w.Key, err)
+		}
+		if err := c.putProduct(ctx, id, cur, w.Set); err != nil {
+			return nil, recordErr(w.Resource, w.Key, err)
+		}
+		return c.getRecord(ctx, ResProducts, id)
+	case ResContacts:
+		cur, err := c.client.GetContact(ctx, id)
+		if err != nil {
+			return nil, recordErr(w.Resource, w.Key, err)
+		}
+		cur.clearReadOnly()
+		base, err := toMap(cur)
+		if err != nil {
+			return nil, err
+		}
+		ct, err := contactFrom(base, w.Set)
+		if err != nil {
+			return nil, invalid(w.Resource, w.Key, "contact: %w", err)
+		}
+		if err := c.client.UpdateContact(ctx, id, ct); err != nil {
+			return nil, recordErr(w.Resource, w.Key, err)
+		}
+		return c.getRecord(ctx, ResContacts, id)
+	case ResInvoices:
+		return c.updateInvoice(ctx, id, w)
+	}
+	return nil, fmt.Errorf("fiken: %s cannot be updated", w.Resource)
+}
+
+func (c *Connector) putProduct(ctx context.Context, id int64, cur Product, set pipeline.Record) error {
+	cur.clearReadOnly()
+	m, err := toMap(cur)
+	if err != nil {
+		return err
+	}
+	for k, v := range set {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	var p Product
+	if err := strictInto(m, &p); err != nil {
+		return invalid(ResProducts, fmt.Sprint(id), "product: %w", err)
+	}
+	return c.client.UpdateProduct(ctx, id, p)
+}
+
+// Delete implements pipeline.Sink without deleting: Fiken keeps products
+// and contacts that appear on invoices, so a product is deactivated
+// (active=false) and a contact made inactive.
+func (c *Connector) Delete(ctx context.Context, w pipeline.Write) error {
+	id, err := keyID(w.Resource, w.Key)
+	if err != nil {
+		return invalid(w.Resource, w.Key, "%w", err)
+	}
+	switch w.Resource {
+	case ResProducts:
+		cur, err := c.client.GetProduct(ctx, id)
+		if err != nil {
+			return recordErr(w.Resource, w.Key, err)
+		}
+		if !cur.Active {
+			return nil
+		}
+		return recordErr(w.Resource, w.Key, c.putProduct(ctx, id, cur, pipeline.Record{"active": false}))
+	case ResContacts:
+		cur, err := c.client.GetContact(ctx, id)
+		if err != nil {
+			return recordErr(w.Resource, w.Key, err)
+		}
+		if cur.Inactive {
+			return nil
+		}
+		cur.Inactive = true
+		return recordErr(w.Resource, w.Key, c.client.UpdateContact(ctx, id, cur))
+	}
+	return fmt.Errorf("fiken: %s cannot be deleted", w.Resource)
+}
+
+// InvoiceUUID is the invoice uuid synk sends for an idempotency key: a
+// name-based (v5) uuid, so Find can look the invoice up by
+// invoiceDraftUuid after a lost answer.
+func InvoiceUUID(idempotencyKey string) string {
+	return uuid.NewSHA1(invoiceNamespace(), []byte(idempotencyKey)).String()
+}
+
+func invoiceNamespace() uuid.UUID { return uuid.MustParse("6f1c2a43-5b0e-5d55-9a52-4e0f9b6c1f0a") }
+
+func (c *Connector) createInvoice(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	body, err := writable(ResInvoices, w.Set)
+	if err != nil {
+		return nil, invalid(w.Resource, w.Key, "%w", err)
+	}
+	send := body["send"]
+	for _, k := range []string{"creditNote", "payment"} {
+		if body[k] != nil {
+			return nil, invalid(w.Resource, w.Key, "%s is an update action on an existing invoice, not part of a create", k)
+		}
+	}
+	delete(body, "send")
+	delete(body, "creditNote")
+	delete(body, "payment")
+	for k, v := range body {
+		if v == nil {
+			delete(body, k)
+		}
+	}
+	if _, ok := body["uuid"]; !ok && w.IdempotencyKey != "" {
+		body["uuid"] = InvoiceUUID(w.IdempotencyKey)
+	}
+	var req InvoiceRequest
+	if err := strictInto(body, &req); err != nil {
+		return nil, invalid(w.Resource, w.Key, "invoice: %w", err)
+	}
+	var sendReq *SendInvoiceRequest
+	if send != nil {
+		sr, err := parseSend(send)
+		if err != nil {
+			return nil, invalid(w.Resource, w.Key, "send: %w", err)
+		}
+		sendReq = &sr
+	}
+	id, err := c.client.CreateInvoice(ctx, req)
+	if err != nil {
+		return nil, recordErr(w.Resource, w.Key, err)
+	}
+	if sendReq != nil {
+		sendReq.InvoiceID = id
+		if err := c.client.SendInvoice(ctx, *sendReq); err != nil {
+			// The invoice exists: hand it back with the error so the
+			// engine can link it; an update with send retries the
+			// dispatch.
+			rec, gerr := c.getRecord(ctx, ResInvoices, id)
+			if gerr != nil {
+				return nil, fmt.Errorf("invoice %d created, then send failed: %w", id, err)
+			}
+			return rec, fmt.Errorf("invoice %d created, then send failed: %w", id, err)
+		}
+	}
+	return c.getRecord(ctx, ResInvoices, id)
+}
+
+// parseSend reads the send action: a list of methods in priority order, or
+// an object {method, recipientEmail, recipientName, message, mobileNumber,
+// organizationNumber, emailSendOption, includeDocumentAttachments}.
+func parseSend(v any) (SendInvoiceRequest, error) {
+	sr := SendInvoiceRequest{IncludeDocumentAttachments: true}
+	m, isMap := v.(map[string]any)
+	if r, ok := v.(pipeline.Record); ok {
+		m, isMap = r, true
+	}
+	var methods any = v
+	if isMap {
+		methods = m["method"]
+		rest := map[string]any{}
+		for k, x := range m {
+			if k != "method" && x != nil {
+				rest[k] = x
+			}
+		}
+		rest["invoiceId"] = 0
+		if _, ok := rest["includeDocumentAttachments"]; !ok {
+			rest["includeDocumentAttachments"] = true
+		}
+		if err := strictInto(rest, &sr); err != nil {
+			return sr, err
+		}
+	}
+	switch x := methods.(type) {
+	case string:
+		sr.Method = []string{x}
+	case []string:
+		sr.Method = x
+	case []any:
+		for _, el := range x {
+			s, ok := el.(string)
+			if !ok {
+				return sr, fmt.Errorf("method list holds %T, want strings", el)
+			}
+			sr.Method = append(sr.Method, s)
+		}
+	default:
+		return sr, fmt.Errorf("want a method list (ehf, efaktura, email, sms, letter, auto), got %T", methods)
+	}
+	if len(sr.Method) == 0 {
+		return sr, errors.New("no send method")
+	}
+	for _, m := range sr.Method {
+		switch m {
+		case "ehf", "efaktura", "email", "sms", "letter", "auto":
+		default:
+			return sr, fmt.Errorf("unknown send method %q (ehf, efaktura, email, sms, letter, auto)", m)
+		}
+	}
+	return sr, nil
+}
+
+// updateInvoice runs the actions in Set. Each is guarded by a fresh read so
+// a retried update never sends, pays or credits twice.
+func (c *Connector) updateInvoice(ctx context.Context, id int64, w pipeline.Write) (pipeline.Record, error) {
+	for k := range w.Set {
+		switch k {
+		case "send", "payment", "creditNote", "dueDate", "sentManually":
+		default:
+			return nil, invalid(w.Resource, w.Key, "invoice field %q cannot change: Fiken invoices are immutable (correct with a credit note)", k)
+		}
+	}
+	inv, err := c.client.GetInvoice(ctx, id)
+	if err != nil {
+		return nil, recordErr(w.Resource, w.Key, err)
+	}
+	var newDue string
+	if v, ok := w.Set["dueDate"].(string); ok && v != inv.DueDate {
+		newDue = v
+	}
+	var sentManually *bool
+	if v, ok := w.Set["sentManually"].(bool); ok && v != inv.SentManually {
+		sentManually = &v
+	}
+	if newDue != "" || sentManually != nil {
+		if err := c.client.UpdateInvoice(ctx, id, newDue, sentManually); err != nil {
+			return nil, recordErr(w.Resource, w.Key, err)
+		}
+	}
+	if v := w.Set["payment"]; v != nil {
+		if err := c.payInvoice(ctx, inv, v); err != nil {
+			return nil, recordErr(w.Resource, w.Key, err)
+		}
+	}
+	if v := w.Set["creditNote"]; v != nil && v != false {
+		if len(inv.AssociatedCreditNotes) == 0 {
+			req := FullCreditNoteRequest{InvoiceID: id, IssueDate: c.now().Format(time.DateOnly)}
+			if m, ok := asMap(v); ok {
+				if err := strictInto(m, &struct {
+					IssueDate      *string `json:"issueDate"`
+					CreditNoteText *string `json:"creditNoteText"`
+				}{&req.IssueDate, &req.CreditNoteText}); err != nil {
+					return nil, invalid(w.Resource, w.Key, "creditNote: %w", err)
+				}
+			} else if v != true {
+				return nil, invalid(w.Resource, w.Key, "creditNote: want true or {issueDate, creditNoteText}, got %T", v)
+			}
+			if _, err := c.client.CreateFullCreditNote(ctx, req); err != nil {
+				return nil, recordErr(w.Resource, w.Key, err)
+			}
+		}
+	}
+	if v := w.Set["send"]; v != nil {
+		sr, err := parseSend(v)
+		if err != nil {
+			return nil, invalid(w.Resource, w.Key, "send: %w", err)
+		}
+		if len(inv.Dispatches) == 0 {
+			sr.InvoiceID = id
+			if err := c.client.SendInvoice(ctx, sr); err != nil {
+				return nil, recordErr(w.Resource, w.Key, err)
+			}
+		}
+	}
+	return c.getRecord(ctx, ResInvoices, id)
+}
+
+func asMap(v any) (map[string]any, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		return x, true
+	case pipeline.Record:
+		return x, true
+	}
+	return nil, false
+}
+
+// payInvoice registers a payment on the invoice's sale: {account, amount
+// (default: the outstanding balance), date (default today)}. A settled sale
+// or an identical payment already there means it was done before.
+func (c *Connector) payInvoice(ctx context.Context, inv Invoice, v any) error {
+	m, ok := asMap(v)
+	if !ok {
+		return invalid(ResInvoices, fmt.Sprint(inv.InvoiceID), "payment: want {account, amount, date}, got %T", v)
+	}
+	var p Payment
+	if err := strictInto(m, &p); err != nil {
+		return invalid(ResInvoices, fmt.Sprint(inv.InvoiceID), "payment: %w", err)
+	}
+	if inv.Sale == nil {
+		return fmt.Errorf("invoice %d has no sale", inv.InvoiceID)
+	}
+	sale, err := c.client.GetSale(ctx, inv.Sale.SaleID)
+	if err != nil {
+		return err
+	}
+	if sale.Settled {
+		return nil
+	}
+	if p.Date == "" {
+		p.Date = c.now().Format(time.DateOnly)
+	}
+	if p.Amount == 0 {
+		p.Amount = sale.OutstandingBalance
+	}
+	if p.Account == "" {
+		return invalid(ResInvoices, fmt.Sprint(inv.InvoiceID), "payment: account is required (e.g. 1920:10001)")
+	}
+	for _, old := range sale.SalePayments {
+		if old.Date == p.Date && old.Amount == p.Amount && old.Account == p.Account {
+			return nil
+		}
+	}
+	_, err = c.client.AddSalePayment(ctx, sale.SaleID, p)
+	return err
+}
+
+func (c *Connector) createCreditNote(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	body, err := writable(ResCreditNotes, w.Set)
+	if err != nil {
+		return nil, invalid(w.Resource, w.Key, "%w", err)
+	}
+	if body["issueDate"] == nil {
+		body["issueDate"] = c.now().Format(time.DateOnly)
+	}
+	var req FullCreditNoteRequest
+	if err := strictInto(body, &req); err != nil {
+		return nil, invalid(w.Resource, w.Key, "credit note: %w", err)
+	}
+	if req.InvoiceID == 0 {
+		return nil, invalid(w.Resource, w.Key, "credit note: invoiceId (the invoice to credit in full) is required")
+	}
+	id, err := c.client.CreateFullCreditNote(ctx, req)
+	if err != nil {
+		return nil, recordErr(w.Resource, w.Key, err)
+	}
+	return c.getRecord(ctx, ResCreditNotes, id)
+}
+
+// Find implements pipeline.Finder: invoices by their deterministic uuid
+// (invoiceDraftUuid), then orderReference; contacts by memberNumberString,
+// then organizationNumber, then email; products by productNumber; credit
+// notes through the invoice they credit.
+func (c *Connector) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, bool, error) {
+	str := func(k string) string {
+		s, _ := w.Set[k].(string)
+		return strings.TrimSpace(s)
+	}
+	var tries []url.Values
+	switch w.Resource {
+	case ResProducts:
+		if v := str("productNumber"); v != "" {
+			tries = append(tries, url.Values{"productNumber": {v}})
+		}
+	case ResContacts:
+		for _, k := range []string{"memberNumberString", "organizationNumber", "email"} {
+			if v := str(k); v != "" {
+				tries = append(tries, url.Values{k: {v}})
+			}
+		}
+	case ResInvoices:
+		u := str("uuid")
+		if u == "" && w.IdempotencyKey != "" {
+			u = InvoiceUUID(w.IdempotencyKey)
+		}
+		if u != "" {
+			tries = append(tries, url.Values{"invoiceDraftUuid": {u}})
+		}
+		if v := str("orderReference"); v != "" {
+			tries = append(tries, url.Values{"orderReference": {v}})
+		}
+	case ResCreditNotes:
+		invID, ok := w.Set["invoiceId"].(int64)
+		if !ok {
+			return nil, false, nil
+		}
+		inv, err := c.client.GetInvoice(ctx, invID)
+		if err != nil {
+			var ae *APIError
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+				return nil, false, nil
+			}
+			return nil, false, fmt.Errorf("fiken: find credit note: %w", err)
+		}
+		if len(inv.AssociatedCreditNotes) == 0 {
+			return nil, false, nil
+		}
+		rec, err := c.getRecord(ctx, ResCreditNotes, inv.AssociatedCreditNotes[0])
+		return rec, err == nil, err
+	default:
+		return nil, false, fmt.Errorf("fiken: cannot find %s", w.Resource)
+	}
+	res, _ := resourceByName(w.Resource)
+	for _, q := range tries {
+		var found []pipeline.Record
+		err := c.client.List(ctx, listPath(w.Resource), q, func(raw json.RawMessage) error {
+			rec, _, err := decodeRecord(res, raw)
+			if err != nil {
+				return err
+			}
+			found = append(found, rec)
+			return nil
+		})
+		if err != nil {
+			return nil, false, fmt.Errorf("fiken: find %s by %s: %w", w.Resource, q.Encode(), err)
+		}
+		switch len(found) {
+		case 0:
+			continue
+		case 1:
+			return found[0], true, nil
+		default:
+			return nil, false, fmt.Errorf("fiken: find %s: %d records match %s; resolve the duplicates in Fiken", w.Resource, len(found), q.Encode())
+		}
+	}
+	return nil, false, nil
+}
+
+// Check implements pipeline.Checker: token, company and API module,
+// accounts, bank account, invoice counter.
+func (c *Connector) Check(ctx context.Context) []pipeline.CheckResult {
+	var out []pipeline.CheckResult
+	add := func(name string, err error, okDetail string) bool {
+		if err != nil {
+			out = append(out, pipeline.CheckResult{Name: name, OK: false, Detail: err.Error()})
+			return false
+		}
+		out = append(out, pipeline.CheckResult{Name: name, OK: true, Detail: okDetail})
+		return true
+	}
+	if _, err := c.client.User(ctx); !add("fiken token", err, "accepted") {
+		return out
+	}
+	co, err := c.client.GetCompany(ctx)
+	if err == nil && !co.HasAPIAccess {
+		err = errors.New("the company has no API access: activate Fiken's API module (Innstillinger → Moduler → API)")
+	}
+	if !add("fiken company", err, fmt.Sprintf("%s (%s)", co.Name, c.client.Company())) {
+		return out
+	}
+	accounts, err := c.client.ListAccounts(ctx, nil)
+	if err == nil {
+		var missing []string
+		for _, want := range []string{"1500", "3000"} {
+			found := false
+			for _, a := range accounts {
+				if a.Code == want {
+					found = true
+				}
+			}
+			if !found {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) > 0 {
+			err = fmt.Errorf("accounts %s are missing from the chart of accounts", strings.Join(missing, ", "))
+		}
+	}
+	add("fiken accounts", err, fmt.Sprintf("%d accounts, 1500 and 3000 present", len(accounts)))
+	banks, err := c.client.ListBankAccounts(ctx, url.Values{"inactive": {"false"}})
+	var codes []string
+	for _, b := range banks {
+		codes = append(codes, b.AccountCode)
+	}
+	if err == nil && len(banks) == 0 {
+		err = errors.New("no active bank account: invoices need a bankAccountCode (1920:xxxxx)")
+	}
+	add("fiken bank account", err, strings.Join(codes, ", "))
+	counter, err := c.client.GetInvoiceCounter(ctx)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		err = errors.New("the invoice counter is not initialised, so the first invoice will fail: " + hintFor(0, "invoice counter"))
+	}
+	add("fiken invoice counter", err, fmt.Sprintf("next invoice number %d", counter.Value+1))
+	return out
+}
