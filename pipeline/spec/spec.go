@@ -481,7 +481,7 @@ func (l *loader) loadFlow(ent *Entity, i int, n *node) *Flow {
 		return nil
 	}
 	f := &Flow{Index: i, From: from, To: to, Pos: n.pos()}
-	if i == 0 {
+	if ent.Left.Conn == nil {
 		ent.Left, ent.Right = from, to
 	} else {
 		switch {
