@@ -253,7 +253,7 @@ func (c *Conn) Delete(ctx context.Context, w pipeline.Write) error {
 // Find looks a create up by the key value in w.Set. Without one (a
 // generated key) it reports not found: the rewrite is atomic, so a create
 // either happened and returned, or left the file as it was.
-func (c *Conn) Find(_ context.Context, w pipeline.Write) (pipeline.Record, bool, error) {
+func (c *Conn) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, bool, error) {
 	s, err := c.spec(w.Resource)
 	if err != nil {
 		return nil, false, err
@@ -267,7 +267,7 @@ func (c *Conn) Find(_ context.Context, w pipeline.Write) (pipeline.Record, bool,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t, err := c.table(s, w.Resource)
+	t, err := c.table(ctx, s, w.Resource)
 	if err != nil {
 		return nil, false, err
 	}
@@ -313,7 +313,7 @@ func (c *Conn) write(ctx context.Context, resource string, change func(*spec, *t
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		t, err := c.table(s, resource)
+		t, err := c.table(ctx, s, resource)
 		if err != nil {
 			return err
 		}
@@ -336,7 +336,7 @@ func (c *Conn) write(ctx context.Context, resource string, change func(*spec, *t
 
 // table returns the resource's in-memory table, loading the file the first
 // time and again if someone else changed it since. Caller holds c.mu.
-func (c *Conn) table(s *spec, resource string) (*table, error) {
+func (c *Conn) table(ctx context.Context, s *spec, resource string) (*table, error) {
 	if c.closed {
 		return nil, fmt.Errorf("file connection %s is closed", c.name)
 	}
@@ -351,7 +351,7 @@ func (c *Conn) table(s *spec, resource string) (*table, error) {
 		}
 		c.log.Warn("file changed on disk since synk last wrote it; reloading", "resource", resource, "path", path)
 	}
-	t, err := load(path, s)
+	t, err := load(ctx, path, s)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +369,7 @@ func sameFile(a, b fs.FileInfo) bool {
 
 // load reads a whole file for writing. A CSV row with a syntax error makes
 // the file unwritable: nothing of it is known, and a rewrite would drop it.
-func load(path string, s *spec) (*table, error) {
+func load(ctx context.Context, path string, s *spec) (*table, error) {
 	t := &table{index: map[string]*entry{}, badKeys: map[string]int{}}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -379,7 +379,7 @@ func load(path string, s *spec) (*table, error) {
 		return nil, fmt.Errorf("load %s: %w", s.path, err)
 	}
 	defer f.Close()
-	err = decode(context.Background(), f, s, func(rw row) error {
+	err = decode(ctx, f, s, func(rw row) error {
 		if rw.syntax {
 			return fmt.Errorf("%w; fix the file by hand: rewriting it would lose that row", rw.err)
 		}
