@@ -303,16 +303,20 @@ func (s *Server) seed() error {
 			continue
 		}
 		clock = clock.Add(2 * time.Hour)
+		// Modules cycle wire, card, Vipps: wire orders 0 and 6 stay
+		// unpaid, 3 is paid and shipped, 9 is cancelled.
 		var path []int64
-		switch i % 6 {
-		case 0:
-			path = []int64{StatePaymentAccepted, StateProcessing, StateShipped}
-		case 1:
+		switch i % 12 {
+		case 1, 7:
 			path = []int64{StateProcessing, StateShipped, StateDelivered}
 		case 3:
-			path = []int64{StateCanceled}
-		case 4:
+			path = []int64{StatePaymentAccepted, StateProcessing, StateShipped}
+		case 4, 10:
 			path = []int64{StateProcessing}
+		case 5:
+			path = []int64{StateCanceled}
+		case 9:
+			path = []int64{StateCanceled}
 		}
 		for _, st := range path {
 			clock = clock.Add(3 * time.Hour)

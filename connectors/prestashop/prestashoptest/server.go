@@ -96,6 +96,8 @@ type Stats struct {
 	Reads    int            `json:"reads"`
 	Writes   int            `json:"writes"`
 	ByMethod map[string]int `json:"by_method"` // "POST products" → n
+	// MaxInFlight is the most /api requests seen at once.
+	MaxInFlight int `json:"max_in_flight"`
 }
 
 // Server is a running emulator.
@@ -115,6 +117,7 @@ type Server struct {
 	stats    Stats
 	writes   []RecordedWrite
 	window   []time.Time
+	inFlight int
 }
 
 // NewServer starts an emulator listening on opts.Addr.
@@ -285,6 +288,15 @@ type response struct {
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	s.mu.Lock()
+	s.inFlight++
+	s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.inFlight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	f, retryAfter, limited := s.admit()
 	if f.Latency > 0 || f.Jitter > 0 {
 		d := f.Latency

@@ -1,0 +1,1206 @@
+package prestashop
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/synk-etl/synk/pipeline"
+)
+
+// Register adds the "prestashop" connector type.
+func Register(reg *pipeline.Registry) {
+	reg.Register(pipeline.ConnectorType{
+		Name:      "prestashop",
+		NewConfig: func() any { return &Config{} },
+		Resources: func(config any) ([]pipeline.Resource, error) {
+			if _, ok := config.(*Config); !ok {
+				return nil, fmt.Errorf("prestashop: config is %T, want *prestashop.Config", config)
+			}
+			return Resources(), nil
+		},
+		Open: func(ctx context.Context, env pipeline.Env, config any) (pipeline.Connector, error) {
+			cfg, ok := config.(*Config)
+			if !ok {
+				return nil, fmt.Errorf("prestashop: config is %T, want *prestashop.Config", config)
+			}
+			return Open(ctx, env, cfg)
+		},
+		DefaultLimits: pipeline.Limits{MaxInFlight: DefaultConcurrency},
+	})
+}
+
+// resSpec is how synk uses one webservice resource.
+type resSpec struct {
+	name string
+	// since is the date field incremental reads filter on ("" = full reads).
+	since                  string
+	create, update, delete bool
+	active                 string
+	// writable limits the fields a sink writes; nil = every field the
+	// facts allow.
+	writable []string
+}
+
+func specs() []resSpec {
+	return []resSpec{
+		{name: "products", since: "date_upd", create: true, update: true, delete: true, active: "active"},
+		{name: "combinations", create: true, update: true, delete: true},
+		{name: "stock_availables", update: true, writable: []string{"quantity", "out_of_stock", "location"}},
+		{name: "customers", since: "date_upd", create: true, update: true, delete: true, active: "active"},
+		{name: "addresses", since: "date_upd", create: true, update: true, delete: true},
+		{name: "orders", since: "date_upd", update: true, writable: []string{"current_state", "note"}},
+		{name: "order_details"},
+		{name: "order_states", create: true, update: true},
+		{name: "order_histories", since: "date_add", create: true},
+		{name: "order_payments", since: "date_add"},
+		{name: "currencies"},
+		{name: "countries"},
+		{name: "taxes"},
+		{name: "tax_rules"},
+		{name: "tax_rule_groups", since: "date_upd"},
+	}
+}
+
+// hiddenFields are read but never exposed: password hashes and tokens.
+func hiddenField(resource, field string) bool {
+	switch field {
+	case "passwd", "secure_key", "reset_password_token", "reset_password_validity", "last_passwd_gen":
+		return resource == "customers" || resource == "orders"
+	}
+	return false
+}
+
+// computedField reports the fields synk adds to a resource's records;
+// they are never sent (customers.address is handled by Create).
+func computedField(resource, field string) bool {
+	switch resource + "." + field {
+	case "products.tax_rate", "orders.order_rows", "customers.address":
+		return true
+	}
+	return false
+}
+
+// orderRowFields are the element fields of orders.order_rows.
+func orderRowFields() []pipeline.Field {
+	return []pipeline.Field{
+		{Name: "id", Type: pipeline.TypeInt, ReadOnly: true},
+		{Name: "product_id", Type: pipeline.TypeInt, ReadOnly: true},
+		{Name: "product_attribute_id", Type: pipeline.TypeInt, ReadOnly: true},
+		{Name: "product_quantity", Type: pipeline.TypeInt, ReadOnly: true},
+		{Name: "product_name", Type: pipeline.TypeString, ReadOnly: true},
+		{Name: "product_reference", Type: pipeline.TypeString, ReadOnly: true},
+		{Name: "product_ean13", Type: pipeline.TypeString, ReadOnly: true},
+		{Name: "product_isbn", Type: pipeline.TypeString, ReadOnly: true},
+		{Name: "product_upc", Type: pipeline.TypeString, ReadOnly: true},
+		{Name: "product_price", Type: pipeline.TypeFloat, ReadOnly: true},
+		{Name: "id_customization", Type: pipeline.TypeInt, ReadOnly: true},
+		{Name: "unit_price_tax_incl", Type: pipeline.TypeFloat, ReadOnly: true},
+		{Name: "unit_price_tax_excl", Type: pipeline.TypeFloat, ReadOnly: true},
+	}
+}
+
+// addressFields are the members of the create-only customers.address.
+func addressFields() []pipeline.Field {
+	var out []pipeline.Field
+	for _, f := range Facts()["addresses"].Fields {
+		if f.Writable() && f.Name != "id" && f.Name != "id_customer" && f.Kind != KindVirtual {
+			out = append(out, pipeline.Field{Name: f.Name, Type: f.PipelineType()})
+		}
+	}
+	return out
+}
+
+// Resources declares the resources and typed fields; no I/O.
+func Resources() []pipeline.Resource {
+	facts := Facts()
+	var out []pipeline.Resource
+	for _, sp := range specs() {
+		fact := facts[sp.name]
+		r := pipeline.Resource{Name: sp.name, Key: "id", Incremental: sp.since != "",
+			Create: sp.create, Update: sp.update, Delete: sp.delete, ActiveField: sp.active}
+		for _, f := range fact.Fields {
+			if f.Hidden || hiddenField(sp.name, f.Name) {
+				continue
+			}
+			ro := !sp.writableField(f)
+			r.Fields = append(r.Fields, pipeline.Field{Name: f.Name, Type: f.PipelineType(), ReadOnly: ro})
+			if f.I18n {
+				r.Fields = append(r.Fields, pipeline.Field{Name: f.Name + "_i18n", Type: pipeline.TypeObject, ReadOnly: ro})
+			}
+		}
+		switch sp.name {
+		case "products":
+			r.Fields = append(r.Fields, pipeline.Field{Name: "tax_rate", Type: pipeline.TypeFloat, ReadOnly: true})
+		case "orders":
+			r.Fields = append(r.Fields, pipeline.Field{Name: "order_rows", Type: pipeline.TypeList, ReadOnly: true, Fields: orderRowFields()})
+		case "customers":
+			r.Fields = append(r.Fields, pipeline.Field{Name: "address", Type: pipeline.TypeObject, Fields: addressFields()})
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (sp resSpec) writableField(f FieldFact) bool {
+	if f.Name == "id" || !f.Writable() || f.Kind == KindVirtual || !(sp.create || sp.update) {
+		return false
+	}
+	if sp.writable == nil {
+		return true
+	}
+	for _, w := range sp.writable {
+		if w == f.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// Connector is an open PrestaShop connection. It implements
+// pipeline.Source, Sink, Finder and Checker.
+type Connector struct {
+	client   *Client
+	s        settings
+	facts    map[string]ResourceFact
+	specs    map[string]resSpec
+	log      *slog.Logger
+	parallel int
+
+	mu        sync.Mutex
+	taxRates  map[int64]float64
+	languages []string
+
+	stateMu sync.Mutex
+	states  map[string]int64 // order state name → id, found or created
+}
+
+// Open opens a connection; it makes no request.
+func Open(_ context.Context, env pipeline.Env, cfg *Config) (*Connector, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, fmt.Errorf("prestashop %s: %w", env.Connection, err)
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	parallel := s.Concurrency
+	if env.Limiter != nil {
+		if m := env.Limiter.Limits().MaxInFlight; m > 0 {
+			parallel = m
+		}
+	}
+	c := &Connector{
+		client:   NewClient(env.HTTP, s.URL, s.Key, ClientOptions{Auth: s.Auth, Shop: s.Shop}),
+		s:        s,
+		facts:    Facts(),
+		specs:    map[string]resSpec{},
+		log:      log,
+		parallel: parallel,
+		states:   map[string]int64{},
+	}
+	for _, sp := range specs() {
+		c.specs[sp.name] = sp
+	}
+	return c, nil
+}
+
+// Client returns the connection's webservice client.
+func (c *Connector) Client() *Client { return c.client }
+
+func (c *Connector) lookup(resource string) (resSpec, ResourceFact, error) {
+	sp, ok := c.specs[resource]
+	if !ok {
+		return resSpec{}, ResourceFact{}, fmt.Errorf("prestashop: unknown resource %q", resource)
+	}
+	return sp, c.facts[resource], nil
+}
+
+// Read reads a resource page by page, sorted by id. With q.Since and an
+// incremental resource it reads what changed since then, less the overlap.
+func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQuery, out pipeline.Emitter) error {
+	sp, fact, err := c.lookup(resource)
+	if err != nil {
+		return err
+	}
+	lq := ListQuery{Display: "full", Sort: "[id_ASC]"}
+	if sp.since != "" && !q.Since.IsZero() {
+		lq.Date = true
+		lq.Filters = map[string]string{sp.since: "[" + c.s.since(q.Since) + ",9999-12-31 23:59:59]"}
+	}
+	var rates map[int64]float64
+	if resource == "products" {
+		if rates, err = c.TaxRates(ctx); err != nil {
+			return fmt.Errorf("read products: %w", err)
+		}
+	}
+	return c.listAll(ctx, resource, lq, func(o Object) error {
+		rec, err := c.record(resource, fact, o, rates)
+		if err != nil {
+			return out.Reject(o.Fields["id"], o.Raw, err)
+		}
+		return out.Emit(rec)
+	})
+}
+
+// listAll pages through a list: one page first, so a small or unchanged
+// resource costs one request, then pages in parallel.
+func (c *Connector) listAll(ctx context.Context, resource string, lq ListQuery, fn func(Object) error) error {
+	size := c.s.PageSize
+	lq.Offset, lq.Limit = 0, size
+	first, err := c.client.List(ctx, resource, lq)
+	if err != nil {
+		return fmt.Errorf("list %s page 0: %w", resource, err)
+	}
+	for _, o := range first {
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	if len(first) < size {
+		return nil
+	}
+	return c.client.listFrom(ctx, resource, lq, size, size, c.parallel, func(page []Object) error {
+		for _, o := range page {
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// record types an object for the pipeline: every declared field present
+// (nil when the shop did not send it), multilingual fields for the
+// configured language plus name_i18n, secrets dropped.
+func (c *Connector) record(resource string, fact ResourceFact, o Object, rates map[int64]float64) (pipeline.Record, error) {
+	m, err := Typed(fact, o, c.s.lang, false)
+	if err != nil {
+		return nil, err
+	}
+	rec := pipeline.Record(m)
+	for _, f := range fact.Fields {
+		if f.Hidden || hiddenField(resource, f.Name) {
+			delete(rec, f.Name)
+			continue
+		}
+		if _, ok := rec[f.Name]; !ok {
+			rec[f.Name] = nil
+			if f.I18n {
+				rec[f.Name+"_i18n"] = nil
+			}
+		}
+	}
+	switch resource {
+	case "products":
+		rec["tax_rate"] = nil
+		if g, ok := rec["id_tax_rules_group"].(int64); ok {
+			if r, ok := rates[g]; ok {
+				rec["tax_rate"] = r
+			} else if g == 0 {
+				rec["tax_rate"] = 0.0
+			}
+		}
+	case "customers":
+		rec["address"] = nil
+	case "orders":
+		rows := []any{}
+		for i, it := range o.Assoc["order_rows"] {
+			row := map[string]any{}
+			for _, f := range orderRowFields() {
+				s, ok := it[f.Name]
+				if !ok {
+					row[f.Name] = nil
+					continue
+				}
+				v, err := typedValue(FieldFact{Name: f.Name, Kind: kindOf(f.Type)}, s)
+				if err != nil {
+					return nil, fmt.Errorf("order_rows[%d].%s: %w", i, f.Name, err)
+				}
+				row[f.Name] = v
+			}
+			rows = append(rows, row)
+		}
+		rec["order_rows"] = rows
+	}
+	if id, ok := rec["id"].(int64); !ok || id <= 0 {
+		return nil, errors.New("record without a valid id")
+	}
+	return rec, nil
+}
+
+func kindOf(t pipeline.FieldType) Kind {
+	switch t {
+	case pipeline.TypeInt:
+		return KindInt
+	case pipeline.TypeFloat:
+		return KindFloat
+	case pipeline.TypeBool:
+		return KindBool
+	}
+	return KindString
+}
+
+// TaxRates maps tax rules groups to the VAT rate that applies in the
+// configured country, read once per connection.
+func (c *Connector) TaxRates(ctx context.Context) (map[int64]float64, error) {
+	c.mu.Lock()
+	if c.taxRates != nil {
+		defer c.mu.Unlock()
+		return c.taxRates, nil
+	}
+	c.mu.Unlock()
+	countries, err := c.client.List(ctx, "countries", ListQuery{Display: "[id,iso_code]", Filters: map[string]string{"iso_code": "[" + c.s.Country + "]"}})
+	if err != nil {
+		return nil, fmt.Errorf("resolve country %s: %w", c.s.Country, err)
+	}
+	if len(countries) == 0 {
+		return nil, fmt.Errorf("resolve country %s: not in the shop", c.s.Country)
+	}
+	country := countries[0].Fields["id"]
+	taxes := map[string]float64{}
+	if err := c.listAll(ctx, "taxes", ListQuery{Display: "[id,rate]", Sort: "[id_ASC]"}, func(o Object) error {
+		r, err := strconv.ParseFloat(strings.TrimSpace(o.Fields["rate"]), 64)
+		if err != nil {
+			return fmt.Errorf("tax %s rate %q: %w", o.Fields["id"], o.Fields["rate"], err)
+		}
+		taxes[o.Fields["id"]] = r
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read taxes: %w", err)
+	}
+	// A rule for the whole country (no state, no postcode range) wins
+	// over narrower ones; the shop's own address rarely needs those.
+	rates := map[int64]float64{}
+	whole := map[int64]bool{}
+	if err := c.listAll(ctx, "tax_rules", ListQuery{Display: "full", Sort: "[id_ASC]", Filters: map[string]string{"id_country": "[" + country + "]"}}, func(o Object) error {
+		g, err := strconv.ParseInt(strings.TrimSpace(o.Fields["id_tax_rules_group"]), 10, 64)
+		if err != nil {
+			return fmt.Errorf("tax rule %s: bad group %q", o.Fields["id"], o.Fields["id_tax_rules_group"])
+		}
+		isWhole := mustZero(o.Fields["id_state"]) && mustZero(o.Fields["zipcode_from"])
+		if _, seen := rates[g]; seen && (whole[g] || !isWhole) {
+			return nil
+		}
+		rates[g] = taxes[o.Fields["id_tax"]]
+		whole[g] = isWhole
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read tax rules: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.taxRates = rates
+	return rates, nil
+}
+
+func mustZero(s string) bool { return strings.TrimSpace(s) == "" || strings.TrimSpace(s) == "0" }
+
+// Languages returns the shop's language ids, read once; without
+// permission on languages it falls back to the configured language.
+func (c *Connector) Languages(ctx context.Context) []string {
+	c.mu.Lock()
+	if c.languages != nil {
+		defer c.mu.Unlock()
+		return c.languages
+	}
+	c.mu.Unlock()
+	langs := []string{c.s.lang}
+	objs, err := c.client.List(ctx, "languages", ListQuery{Display: "[id,active]", Sort: "[id_ASC]"})
+	if err != nil {
+		c.log.Warn("prestashop: cannot list languages; writing the configured language only", "error", err)
+	} else {
+		langs = nil
+		for _, o := range objs {
+			langs = append(langs, o.Fields["id"])
+		}
+		if len(langs) == 0 {
+			langs = []string{c.s.lang}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.languages = langs
+	return langs
+}
+
+func parseID(resource, key string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimSpace(key), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &pipeline.RecordError{Resource: resource, Key: key, Err: fmt.Errorf("key %q is not a PrestaShop id", key)}
+	}
+	return id, nil
+}
+
+// recordErr turns refusals a retry cannot fix into a RecordError.
+func recordErr(resource, key string, err error) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		switch {
+		case apiErr.Status == http.StatusBadRequest, apiErr.Status == http.StatusNotFound,
+			apiErr.Status == http.StatusMethodNotAllowed, apiErr.Code == 133, apiErr.Code == 127:
+			return &pipeline.RecordError{Resource: resource, Key: key, Err: err}
+		}
+	}
+	return err
+}
+
+// buildObject turns a Set into webservice fields: unknown fields are an
+// error, read-only and server-set ones are dropped (never sent), a
+// multilingual value goes to the configured language.
+func (c *Connector) buildObject(sp resSpec, fact ResourceFact, set pipeline.Record) (Object, error) {
+	o := NewObject()
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := set[k]
+		name, all := strings.CutSuffix(k, "_i18n")
+		f, ok := fact.Field(name)
+		if !ok || (all && !f.I18n) {
+			if computedField(sp.name, k) {
+				continue
+			}
+			return Object{}, fmt.Errorf("%s has no field %q", sp.name, k)
+		}
+		if !sp.writableField(f) {
+			c.log.Debug("prestashop: not writing a read-only field", "resource", sp.name, "field", k)
+			continue
+		}
+		if f.I18n {
+			langs := o.I18n[name]
+			if langs == nil {
+				langs = map[string]string{}
+				o.I18n[name] = langs
+			}
+			if all {
+				m, ok := v.(map[string]any)
+				if !ok && v != nil {
+					return Object{}, fmt.Errorf("%s: want an object of language id → text, got %T", k, v)
+				}
+				for id, x := range m {
+					s, err := FormatValue(x)
+					if err != nil {
+						return Object{}, fmt.Errorf("%s[%s]: %w", k, id, err)
+					}
+					if _, set := langs[id]; !set || id != c.s.lang {
+						langs[id] = s
+					}
+				}
+				continue
+			}
+			s, err := FormatValue(v)
+			if err != nil {
+				return Object{}, fmt.Errorf("%s: %w", k, err)
+			}
+			langs[c.s.lang] = s
+			continue
+		}
+		s, err := FormatValue(v)
+		if err != nil {
+			return Object{}, fmt.Errorf("%s: %w", k, err)
+		}
+		o.Fields[name] = s
+	}
+	return o, nil
+}
+
+func fieldNames(fact ResourceFact) []string {
+	names := make([]string, len(fact.Fields))
+	for i, f := range fact.Fields {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// Create creates a record. Products get every shop language filled from
+// the written one and a link_rewrite; customers get a random password
+// (never kept) and, with an "address" object, their first address.
+func (c *Connector) Create(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	sp, fact, err := c.lookup(w.Resource)
+	if err != nil {
+		return nil, err
+	}
+	if !sp.create {
+		return nil, &pipeline.RecordError{Resource: w.Resource, Err: fmt.Errorf("synk does not create %s in PrestaShop", w.Resource)}
+	}
+	o, err := c.buildObject(sp, fact, w.Set)
+	if err != nil {
+		return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.IdempotencyKey, Err: err}
+	}
+	if len(o.I18n) > 0 {
+		langs := c.Languages(ctx)
+		for _, m := range o.I18n {
+			v := m[c.s.lang]
+			for _, id := range langs {
+				if _, ok := m[id]; !ok {
+					m[id] = v
+				}
+			}
+		}
+	}
+	switch w.Resource {
+	case "products":
+		if _, ok := o.I18n["link_rewrite"]; !ok {
+			if names, ok := o.I18n["name"]; ok {
+				lr := map[string]string{}
+				for id, n := range names {
+					lr[id] = Slug(n)
+				}
+				o.I18n["link_rewrite"] = lr
+			}
+		}
+	case "customers":
+		if _, ok := o.Fields["active"]; !ok {
+			o.Fields["active"] = "1"
+		}
+		o.Fields["passwd"] = randomPassword()
+	}
+	saved, err := c.client.Create(ctx, w.Resource, fact.Node, o, fieldNames(fact))
+	if err != nil {
+		return nil, recordErr(w.Resource, w.IdempotencyKey, fmt.Errorf("create %s: %w", w.Resource, err))
+	}
+	rec, err := c.record(w.Resource, fact, saved, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: decode answer: %w", w.Resource, err)
+	}
+	if w.Resource == "products" {
+		c.fillTaxRate(ctx, rec)
+	}
+	if addr, ok := w.Set["address"].(map[string]any); ok && w.Resource == "customers" {
+		a, err := c.createAddress(ctx, rec, addr)
+		if err != nil {
+			// The customer exists; the address can be created through the
+			// addresses resource. Failing here would make a retry look for
+			// a customer that is already there.
+			c.log.Warn("prestashop: customer created without its address", "customer", rec["id"], "error", err)
+		} else {
+			rec["address"] = a
+		}
+	}
+	return rec, nil
+}
+
+func (c *Connector) fillTaxRate(ctx context.Context, rec pipeline.Record) {
+	rates, err := c.TaxRates(ctx)
+	if err != nil {
+		return
+	}
+	if g, ok := rec["id_tax_rules_group"].(int64); ok {
+		if r, ok := rates[g]; ok {
+			rec["tax_rate"] = r
+		}
+	}
+}
+
+func (c *Connector) createAddress(ctx context.Context, customer pipeline.Record, addr map[string]any) (map[string]any, error) {
+	set := pipeline.Record{}
+	for k, v := range addr {
+		set[k] = v
+	}
+	set["id_customer"] = customer["id"]
+	for _, k := range []string{"firstname", "lastname"} {
+		if _, ok := set[k]; !ok {
+			set[k] = customer[k]
+		}
+	}
+	if _, ok := set["alias"]; !ok {
+		set["alias"] = "Min adresse"
+	}
+	rec, err := c.Create(ctx, pipeline.Write{Resource: "addresses", Set: set})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any(rec), nil
+}
+
+// randomPassword is a customer's first password: random, sent once, never
+// stored or logged; customers set their own through "forgot password".
+func randomPassword() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Slug makes a link_rewrite from a name.
+func Slug(s string) string {
+	r := strings.NewReplacer("æ", "ae", "ø", "o", "å", "a", "Æ", "ae", "Ø", "o", "Å", "a", "ä", "a", "ö", "o", "ü", "u", "é", "e")
+	s = strings.ToLower(r.Replace(s))
+	var b strings.Builder
+	dash := false
+	for _, ch := range s {
+		if ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' {
+			b.WriteRune(ch)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.TrimSuffix(b.String(), "-")
+	if len(out) > 128 {
+		out = strings.TrimSuffix(out[:128], "-")
+	}
+	return out
+}
+
+// Update writes the changed fields: PATCH on 8.x; on 1.7 a full PUT of
+// the live record (read again first) with the changes merged in. Stock is
+// refused while it depends on stock; an order's current_state goes
+// through order_histories, and only when it differs from the live order.
+func (c *Connector) Update(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	sp, fact, err := c.lookup(w.Resource)
+	if err != nil {
+		return nil, err
+	}
+	if !sp.update {
+		return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.Key, Err: fmt.Errorf("synk does not update %s in PrestaShop", w.Resource)}
+	}
+	id, err := parseID(w.Resource, w.Key)
+	if err != nil {
+		return nil, err
+	}
+	set := pipeline.Record{}
+	for k, v := range w.Set {
+		set[k] = v
+	}
+	switch w.Resource {
+	case "orders":
+		if st, ok := set["current_state"]; ok {
+			delete(set, "current_state")
+			if err := c.SetOrderState(ctx, id, st); err != nil {
+				return nil, recordErr(w.Resource, w.Key, err)
+			}
+		}
+	case "stock_availables":
+		live, found, err := c.client.Get(ctx, w.Resource, id)
+		if err != nil {
+			return nil, fmt.Errorf("update stock %d: %w", id, err)
+		}
+		if !found {
+			return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.Key, Err: errors.New("stock row not found")}
+		}
+		if strings.TrimSpace(live.Fields["depends_on_stock"]) == "1" {
+			return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.Key, Err: fmt.Errorf(
+				"stock of product %s is managed by advanced stock management (depends_on_stock=1); PrestaShop refuses quantity changes through the webservice",
+				live.Fields["id_product"])}
+		}
+	case "customers":
+		delete(set, "address")
+	}
+	saved, err := c.updateFields(ctx, sp, fact, id, set)
+	if err != nil {
+		return nil, recordErr(w.Resource, w.Key, err)
+	}
+	rec, err := c.record(w.Resource, fact, saved, nil)
+	if err != nil {
+		return nil, fmt.Errorf("update %s %d: decode answer: %w", w.Resource, id, err)
+	}
+	if w.Resource == "products" {
+		c.fillTaxRate(ctx, rec)
+	}
+	return rec, nil
+}
+
+// updateFields writes set to the record id and returns it as saved; with
+// nothing writable in set it only reads the record.
+func (c *Connector) updateFields(ctx context.Context, sp resSpec, fact ResourceFact, id int64, set pipeline.Record) (Object, error) {
+	o, err := c.buildObject(sp, fact, set)
+	if err != nil {
+		return Object{}, &pipeline.RecordError{Resource: sp.name, Key: strconv.FormatInt(id, 10), Err: err}
+	}
+	if len(o.Fields) == 0 && len(o.I18n) == 0 {
+		live, found, err := c.client.Get(ctx, sp.name, id)
+		if err != nil {
+			return Object{}, err
+		}
+		if !found {
+			return Object{}, &APIError{Status: http.StatusNotFound, Method: http.MethodGet, Path: fmt.Sprintf("/api/%s/%d", sp.name, id)}
+		}
+		return live, nil
+	}
+	patch, err := c.client.SupportsPatch(ctx)
+	if err != nil {
+		return Object{}, err
+	}
+	o.Fields["id"] = strconv.FormatInt(id, 10)
+	if patch {
+		saved, err := c.client.Patch(ctx, sp.name, fact.Node, o, fieldNames(fact))
+		if err != nil {
+			return Object{}, fmt.Errorf("update %s %d: %w", sp.name, id, err)
+		}
+		return saved, nil
+	}
+	live, found, err := c.client.Get(ctx, sp.name, id)
+	if err != nil {
+		return Object{}, fmt.Errorf("update %s %d: read before PUT: %w", sp.name, id, err)
+	}
+	if !found {
+		return Object{}, &APIError{Status: http.StatusNotFound, Method: http.MethodGet, Path: fmt.Sprintf("/api/%s/%d", sp.name, id)}
+	}
+	full := putBody(fact, live)
+	for k, v := range o.Fields {
+		full.Fields[k] = v
+	}
+	for k, langs := range o.I18n {
+		m := full.I18n[k]
+		if m == nil {
+			m = map[string]string{}
+			full.I18n[k] = m
+		}
+		for id, v := range langs {
+			m[id] = v
+		}
+	}
+	saved, err := c.client.Put(ctx, sp.name, fact.Node, full, fieldNames(fact))
+	if err != nil {
+		return Object{}, fmt.Errorf("update %s %d: %w", sp.name, id, err)
+	}
+	return saved, nil
+}
+
+// putBody keeps what a full PUT may carry from a live record: the id and
+// every writable stored field, all languages; read-only, virtual, hidden
+// and server-set fields are left out.
+func putBody(fact ResourceFact, live Object) Object {
+	o := NewObject()
+	o.Fields["id"] = live.Fields["id"]
+	for _, f := range fact.Fields {
+		if f.Name == "id" || !f.Writable() || f.Kind == KindVirtual {
+			continue
+		}
+		if f.I18n {
+			if langs, ok := live.I18n[f.Name]; ok {
+				m := make(map[string]string, len(langs))
+				for id, v := range langs {
+					m[id] = v
+				}
+				o.I18n[f.Name] = m
+			}
+			continue
+		}
+		if v, ok := live.Fields[f.Name]; ok {
+			o.Fields[f.Name] = v
+		}
+	}
+	return o
+}
+
+// Delete deletes a record; one already gone counts as deleted.
+func (c *Connector) Delete(ctx context.Context, w pipeline.Write) error {
+	sp, _, err := c.lookup(w.Resource)
+	if err != nil {
+		return err
+	}
+	if !sp.delete {
+		return &pipeline.RecordError{Resource: w.Resource, Key: w.Key, Err: fmt.Errorf("synk does not delete %s in PrestaShop", w.Resource)}
+	}
+	id, err := parseID(w.Resource, w.Key)
+	if err != nil {
+		return err
+	}
+	err = c.client.Delete(ctx, w.Resource, id)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		return nil
+	}
+	if err != nil {
+		return recordErr(w.Resource, w.Key, fmt.Errorf("delete %s %d: %w", w.Resource, id, err))
+	}
+	return nil
+}
+
+// SetOrderState moves an order to a state (an id, or an order state name,
+// found or created) by POSTing order_histories, but only when the live
+// order is in another state: PrestaShop accepts the same state twice and
+// would add a second history row, e-mail and payment.
+func (c *Connector) SetOrderState(ctx context.Context, orderID int64, state any) error {
+	stateID, err := c.resolveState(ctx, state)
+	if err != nil {
+		return err
+	}
+	live, found, err := c.client.Get(ctx, "orders", orderID)
+	if err != nil {
+		return fmt.Errorf("read order %d: %w", orderID, err)
+	}
+	if !found {
+		return &pipeline.RecordError{Resource: "orders", Key: strconv.FormatInt(orderID, 10), Err: errors.New("order not found")}
+	}
+	if strings.TrimSpace(live.Fields["current_state"]) == strconv.FormatInt(stateID, 10) {
+		return nil
+	}
+	h := NewObject()
+	h.Fields["id_order"] = strconv.FormatInt(orderID, 10)
+	h.Fields["id_order_state"] = strconv.FormatInt(stateID, 10)
+	fact := c.facts["order_histories"]
+	if _, err := c.client.Create(ctx, "order_histories", fact.Node, h, fieldNames(fact)); err != nil {
+		return fmt.Errorf("set order %d state %d: %w", orderID, stateID, err)
+	}
+	return nil
+}
+
+func (c *Connector) resolveState(ctx context.Context, state any) (int64, error) {
+	switch v := state.(type) {
+	case int64:
+		return v, nil
+	case int:
+		return int64(v), nil
+	case float64:
+		if v == float64(int64(v)) {
+			return int64(v), nil
+		}
+	case string:
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+			return n, nil
+		}
+		if strings.TrimSpace(v) != "" {
+			return c.EnsureOrderState(ctx, v)
+		}
+	}
+	return 0, &pipeline.RecordError{Resource: "orders", Err: fmt.Errorf("current_state %v: want an order state id or name", state)}
+}
+
+// FindOrderState looks an order state up by name, in any language,
+// ignoring case; deleted states do not count.
+func (c *Connector) FindOrderState(ctx context.Context, name string) (int64, bool, error) {
+	want := strings.ToLower(strings.TrimSpace(name))
+	var found int64
+	err := c.listAll(ctx, "order_states", ListQuery{Display: "[id,name,deleted]", Sort: "[id_ASC]"}, func(o Object) error {
+		if found != 0 || strings.TrimSpace(o.Fields["deleted"]) == "1" {
+			return nil
+		}
+		for _, v := range o.I18n["name"] {
+			if strings.ToLower(strings.TrimSpace(v)) == want {
+				found, _ = strconv.ParseInt(o.Fields["id"], 10, 64)
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("find order state %q: %w", name, err)
+	}
+	return found, found != 0, nil
+}
+
+// EnsureOrderState returns the id of the order state with this name,
+// creating it (paid, logable, invoice; no e-mail) when the shop has none.
+func (c *Connector) EnsureOrderState(ctx context.Context, name string) (int64, error) {
+	key := strings.ToLower(strings.TrimSpace(name))
+	// One find-or-create at a time, so concurrent orders cannot create
+	// the state twice.
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	if id, ok := c.states[key]; ok {
+		return id, nil
+	}
+	id, found, err := c.FindOrderState(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	if !found {
+		o := NewObject()
+		for k, v := range map[string]string{"color": "#2E7D32", "paid": "1", "logable": "1", "invoice": "1", "send_email": "0",
+			"hidden": "0", "unremovable": "0", "delivery": "0", "shipped": "0", "pdf_invoice": "0", "pdf_delivery": "0", "deleted": "0"} {
+			o.Fields[k] = v
+		}
+		names, templates := map[string]string{}, map[string]string{}
+		for _, l := range c.Languages(ctx) {
+			names[l], templates[l] = strings.TrimSpace(name), ""
+		}
+		o.I18n["name"], o.I18n["template"] = names, templates
+		fact := c.facts["order_states"]
+		saved, err := c.client.Create(ctx, "order_states", fact.Node, o, fieldNames(fact))
+		if err != nil {
+			return 0, fmt.Errorf("create order state %q: %w", name, err)
+		}
+		id, err = strconv.ParseInt(saved.Fields["id"], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("create order state %q: bad id in answer", name)
+		}
+		c.log.Info("prestashop: created order state", "name", name, "id", id)
+	}
+	c.states[key] = id
+	return id, nil
+}
+
+// SettledStateID finds or creates the settled_state_name order state.
+func (c *Connector) SettledStateID(ctx context.Context) (int64, error) {
+	return c.EnsureOrderState(ctx, c.s.SettledStateName)
+}
+
+// Find looks for a record an earlier create may have made: products and
+// combinations by reference, customers by e-mail, addresses by
+// id_customer and alias, order states by name, order histories by order
+// and state (while the order is still in that state).
+func (c *Connector) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, bool, error) {
+	_, fact, err := c.lookup(w.Resource)
+	if err != nil {
+		return nil, false, err
+	}
+	str := func(k string) string { s, _ := FormatValue(w.Set[k]); return strings.TrimSpace(s) }
+	var match map[string]string
+	switch w.Resource {
+	case "products", "combinations":
+		match = map[string]string{"reference": str("reference")}
+	case "customers":
+		match = map[string]string{"email": str("email"), "deleted": "0"}
+	case "addresses":
+		match = map[string]string{"id_customer": str("id_customer"), "alias": str("alias"), "deleted": "0"}
+	case "order_histories":
+		match = map[string]string{"id_order": str("id_order"), "id_order_state": str("id_order_state")}
+	case "order_states":
+		name := str("name")
+		if name == "" {
+			return nil, false, nil
+		}
+		id, found, err := c.FindOrderState(ctx, name)
+		if err != nil || !found {
+			return nil, false, err
+		}
+		o, found, err := c.client.Get(ctx, "order_states", id)
+		if err != nil || !found {
+			return nil, false, err
+		}
+		rec, err := c.record(w.Resource, fact, o, nil)
+		return rec, err == nil, err
+	default:
+		return nil, false, nil
+	}
+	for k, v := range match {
+		if v == "" && k != "deleted" {
+			return nil, false, nil
+		}
+	}
+	objs, err := c.findBy(ctx, w.Resource, match)
+	if err != nil {
+		return nil, false, fmt.Errorf("find %s: %w", w.Resource, err)
+	}
+	if len(objs) == 0 {
+		return nil, false, nil
+	}
+	o := objs[0]
+	if w.Resource == "order_histories" {
+		order, found, err := c.client.Get(ctx, "orders", mustInt(match["id_order"]))
+		if err != nil {
+			return nil, false, fmt.Errorf("find order_histories: %w", err)
+		}
+		if !found || strings.TrimSpace(order.Fields["current_state"]) != match["id_order_state"] {
+			return nil, false, nil
+		}
+		o = objs[len(objs)-1]
+	}
+	rec, err := c.record(w.Resource, fact, o, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("find %s: %w", w.Resource, err)
+	}
+	if w.Resource == "products" {
+		c.fillTaxRate(ctx, rec)
+	}
+	return rec, true, nil
+}
+
+func mustInt(s string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	return n
+}
+
+// findBy lists the records whose fields equal match (case-insensitive, as
+// MySQL compares). Values the filter syntax cannot carry exactly are
+// matched client-side over a full read.
+func (c *Connector) findBy(ctx context.Context, resource string, match map[string]string) ([]Object, error) {
+	lq := ListQuery{Display: "full", Sort: "[id_ASC]", Filters: map[string]string{}}
+	for k, v := range match {
+		if !strings.ContainsAny(v, "[]|,%<>!") && v != "" {
+			lq.Filters[k] = "[" + v + "]"
+		}
+	}
+	var out []Object
+	err := c.listAll(ctx, resource, lq, func(o Object) error {
+		for k, v := range match {
+			got := strings.TrimSpace(o.Fields[k])
+			if k == "deleted" && v == "0" && got == "" {
+				continue
+			}
+			if !strings.EqualFold(got, v) {
+				return nil
+			}
+		}
+		out = append(out, o)
+		return nil
+	})
+	return out, err
+}
+
+// Check reports the key, the webservice version, the order states and the
+// payment modules seen in recent orders.
+func (c *Connector) Check(ctx context.Context) []pipeline.CheckResult {
+	var out []pipeline.CheckResult
+	if err := c.client.Ping(ctx); err != nil {
+		return append(out, pipeline.CheckResult{Name: "prestashop key", Detail: err.Error()})
+	}
+	out = append(out, pipeline.CheckResult{Name: "prestashop key", OK: true, Detail: "accepted by " + c.client.api})
+	v, err := c.client.Version(ctx)
+	if err != nil {
+		out = append(out, pipeline.CheckResult{Name: "prestashop webservice version", Detail: err.Error()})
+	} else {
+		how := "updates use PATCH"
+		if patch, _ := c.client.SupportsPatch(ctx); !patch {
+			how = "updates use full-record PUT"
+		}
+		out = append(out, pipeline.CheckResult{Name: "prestashop webservice version", OK: true, Detail: v + " (" + how + ")"})
+	}
+	states, err := c.orderStates(ctx)
+	if err != nil {
+		out = append(out, pipeline.CheckResult{Name: "prestashop order states", Detail: err.Error()})
+	} else {
+		ids := make([]int64, 0, len(states))
+		for id := range states {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		var parts []string
+		settled := "missing (created on first use)"
+		for _, id := range ids {
+			parts = append(parts, fmt.Sprintf("%d %s", id, states[id]))
+			if strings.EqualFold(states[id], c.s.SettledStateName) {
+				settled = fmt.Sprintf("id %d", id)
+			}
+		}
+		out = append(out, pipeline.CheckResult{Name: "prestashop order states", OK: len(ids) > 0,
+			Detail: fmt.Sprintf("%d states: %s; %q %s", len(ids), strings.Join(parts, ", "), c.s.SettledStateName, settled)})
+	}
+	mods, err := c.recentModules(ctx)
+	if err != nil {
+		out = append(out, pipeline.CheckResult{Name: "prestashop payment modules", Detail: err.Error()})
+	} else {
+		out = append(out, pipeline.CheckResult{Name: "prestashop payment modules", OK: true,
+			Detail: fmt.Sprintf("seen in the last %d orders: %s", recentOrders, strings.Join(mods, ", "))})
+	}
+	return out
+}
+
+const recentOrders = 500
+
+func (c *Connector) orderStates(ctx context.Context) (map[int64]string, error) {
+	states := map[int64]string{}
+	err := c.listAll(ctx, "order_states", ListQuery{Display: "[id,name,deleted]", Sort: "[id_ASC]"}, func(o Object) error {
+		if strings.TrimSpace(o.Fields["deleted"]) == "1" {
+			return nil
+		}
+		id, err := strconv.ParseInt(o.Fields["id"], 10, 64)
+		if err != nil {
+			return fmt.Errorf("order state id %q", o.Fields["id"])
+		}
+		name := o.I18n["name"][c.s.lang]
+		if name == "" {
+			for _, l := range sortedLangs(o.I18n["name"]) {
+				if name = o.I18n["name"][l]; name != "" {
+					break
+				}
+			}
+		}
+		states[id] = name
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list order states: %w", err)
+	}
+	return states, nil
+}
+
+func (c *Connector) recentModules(ctx context.Context) ([]string, error) {
+	objs, err := c.client.List(ctx, "orders", ListQuery{Display: "[id,module]", Sort: "[id_DESC]", Limit: recentOrders})
+	if err != nil {
+		return nil, fmt.Errorf("list recent orders: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, o := range objs {
+		if m := strings.TrimSpace(o.Fields["module"]); m != "" {
+			seen[m] = true
+		}
+	}
+	mods := make([]string, 0, len(seen))
+	for m := range seen {
+		mods = append(mods, m)
+	}
+	sort.Strings(mods)
+	return mods, nil
+}
+
+// CheckOrderStates reports, one line each, whether the given order state
+// ids and names exist; the settled state name is fine when missing, since
+// it is created on first use. For the pipeline's vars.
+func (c *Connector) CheckOrderStates(ctx context.Context, ids []int64, names []string) []pipeline.CheckResult {
+	states, err := c.orderStates(ctx)
+	if err != nil {
+		return []pipeline.CheckResult{{Name: "prestashop order states", Detail: err.Error()}}
+	}
+	var out []pipeline.CheckResult
+	for _, id := range ids {
+		name, ok := states[id]
+		r := pipeline.CheckResult{Name: fmt.Sprintf("prestashop order state %d", id), OK: ok, Detail: name}
+		if !ok {
+			r.Detail = "no such order state in the shop"
+		}
+		out = append(out, r)
+	}
+	for _, n := range names {
+		var hit int64
+		for id, s := range states {
+			if strings.EqualFold(strings.TrimSpace(s), strings.TrimSpace(n)) {
+				hit = id
+			}
+		}
+		r := pipeline.CheckResult{Name: fmt.Sprintf("prestashop order state %q", n), OK: hit != 0, Detail: fmt.Sprintf("id %d", hit)}
+		if hit == 0 && strings.EqualFold(n, c.s.SettledStateName) {
+			r.OK, r.Detail = true, "missing; created on first use"
+		} else if hit == 0 {
+			r.Detail = "no order state with this name"
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// CheckPaymentModules reports, one line each, whether the given payment
+// modules appear in the shop's recent orders. A module nobody paid with
+// yet is reported as not seen, which may be fine for a new shop.
+func (c *Connector) CheckPaymentModules(ctx context.Context, modules []string) []pipeline.CheckResult {
+	mods, err := c.recentModules(ctx)
+	if err != nil {
+		return []pipeline.CheckResult{{Name: "prestashop payment modules", Detail: err.Error()}}
+	}
+	seen := map[string]bool{}
+	for _, m := range mods {
+		seen[m] = true
+	}
+	var out []pipeline.CheckResult
+	for _, m := range modules {
+		r := pipeline.CheckResult{Name: fmt.Sprintf("prestashop payment module %q", m), OK: seen[m], Detail: "used in recent orders"}
+		if !seen[m] {
+			r.Detail = fmt.Sprintf("not seen in the last %d orders (seen: %s)", recentOrders, strings.Join(mods, ", "))
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Interface checks.
+var (
+	_ pipeline.Source  = (*Connector)(nil)
+	_ pipeline.Sink    = (*Connector)(nil)
+	_ pipeline.Finder  = (*Connector)(nil)
+	_ pipeline.Checker = (*Connector)(nil)
+)
