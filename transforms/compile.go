@@ -117,6 +117,8 @@ type Program struct {
 	links      []string
 	expectBool bool
 	result     reflect.Type
+	// fast, when set, evaluates the program without the VM.
+	fast func(map[string]any) (any, error)
 	// vms holds reusable VMs: a vm.VM is not safe for concurrent use but is
 	// cheap to reuse, which keeps Run free of per-call setup allocations.
 	vms sync.Pool
@@ -193,6 +195,7 @@ func Compile(src string, env map[string]any, opts ...Option) (*Program, error) {
 		links:      slices.Compact(patcher.links),
 		expectBool: cfg.expectBool,
 		result:     result,
+		fast:       fastPath(tree.Node, env, specs, &source),
 	}, nil
 }
 
@@ -220,14 +223,23 @@ func (p *Program) Type() reflect.Type {
 // with real values, plus "link" (a Link) when the program calls link. Errors
 // are *Error with the position of the failing operation and wrap the cause.
 func (p *Program) Run(env map[string]any) (any, error) {
-	m, _ := p.vms.Get().(*vm.VM)
-	if m == nil {
-		m = &vm.VM{}
-	}
-	out, err := m.Run(p.prog, env)
-	p.vms.Put(m)
-	if err != nil {
-		return nil, p.runError(err)
+	var out any
+	if p.fast != nil {
+		var err error
+		if out, err = p.fast(env); err != nil {
+			return nil, err
+		}
+	} else {
+		m, _ := p.vms.Get().(*vm.VM)
+		if m == nil {
+			m = &vm.VM{}
+		}
+		var err error
+		out, err = m.Run(p.prog, env)
+		p.vms.Put(m)
+		if err != nil {
+			return nil, p.runError(err)
+		}
 	}
 	if !p.expectBool {
 		out, _ = normalize(out)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -588,6 +589,58 @@ func TestSuggest(t *testing.T) {
 	for in, want := range cases {
 		if got := suggest(in, cands); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFastPathMatchesVM(t *testing.T) {
+	env := map[string]any{"a": nil, "b": nil, "s": "", "f": 0.0, "n": int64(0)}
+	srcs := []string{
+		"a", "s", "n", `"3000"`, "12", "1.5", "true", "nil", `"30" + "00"`,
+		"ore(a)", "ore(f)", "ore(1.005)", "nok(n)", "round(a, b)", "round(f, 2)", "vat_type(a)", "vat_rate(a)",
+		"date(a)", "add_days(a, b)", "lower(a)", "upper(s)", "trim(a)", "coalesce(a, b, s)", "default(a, 5)",
+		"int(a)", "float(a)", "str(a)", "split_name(a)", "join(a, b)", "today()",
+	}
+	recs := []map[string]any{
+		{},
+		{"a": 1.005, "b": int64(2), "s": " x ", "f": 2.675, "n": int64(4550)},
+		{"a": "25", "b": "", "s": "", "f": nil, "n": nil},
+		{"a": "2024-03-01 10:00:00", "b": int64(-1), "s": "Ola Nordmann", "f": 1e300},
+		{"a": []any{"x", nil, int64(2)}, "b": ", "},
+		{"a": "garbage", "b": 1.5},
+		{"a": int64(13), "b": true},
+	}
+	clock := Clock(func() time.Time { return time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC) })
+	for _, src := range srcs {
+		fast, err := Compile(src, env, clock)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", src, err)
+		}
+		if fast.fast == nil {
+			t.Errorf("%s: no fast path", src)
+			continue
+		}
+		slow, _ := Compile(src, env, clock)
+		slow.fast = nil
+		for _, rec := range recs {
+			fv, ferr := fast.Run(rec)
+			sv, serr := slow.Run(rec)
+			if diff := cmp.Diff(sv, fv); diff != "" {
+				t.Errorf("%s with %v: fast path differs (-vm +fast):\n%s", src, rec, diff)
+			}
+			if fmt.Sprint(ferr) != fmt.Sprint(serr) || errors.Unwrap(ferr) == nil != (errors.Unwrap(serr) == nil) {
+				t.Errorf("%s with %v: fast error %v, vm error %v", src, rec, ferr, serr)
+			}
+		}
+	}
+	// Shapes the fast path must leave to the VM.
+	for _, src := range []string{"a + 1", `link("x", a)`, "vars.x", "[1, 2]", "{a: 1}", "ore(a + 1)"} {
+		p, err := Compile(src, map[string]any{"a": nil, "vars": map[string]any{"x": 1}})
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", src, err)
+		}
+		if p.fast != nil {
+			t.Errorf("%s: unexpected fast path", src)
 		}
 	}
 }
