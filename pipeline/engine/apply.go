@@ -13,6 +13,7 @@ import (
 
 	"github.com/synk-etl/synk/pipeline"
 	"github.com/synk-etl/synk/pipeline/spec"
+	"github.com/synk-etl/synk/pipeline/state"
 )
 
 // Result counts what a run did.
@@ -328,32 +329,21 @@ func (r *Runner) record(ctx context.Context, w *work, o outcome) outcome {
 }
 
 // saveBases writes links made by matching and the base of every pair
-// evaluated this run. A side that was written gets an empty hash, so its
-// next read is compared again (and found equal) rather than trusted.
+// evaluated this run, in bulk. A side that was written gets an empty hash,
+// so its next read is compared again (and found equal) rather than trusted.
 func (r *Runner) saveBases(ctx context.Context, pairs []*pair) error {
 	ctx = context.WithoutCancel(ctx)
-	r.stateMu.Lock()
-	defer r.stateMu.Unlock()
-	tx, err := r.store.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	links := state.NewBulk("entity", "left_key", "right_key")
+	bases := state.NewBulk("entity", "left_key", "right_key", "left_hash", "right_hash", "left_values", "right_values", "fingerprint")
+	deleted := state.NewBulk("entity", "left_key")
 	for _, p := range pairs {
 		e := p.entity
 		if p.deleted {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM synk.links WHERE entity = ? AND left_key = ?`, e.Name, p.leftKey); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM synk.base WHERE entity = ? AND left_key = ?`, e.Name, p.leftKey); err != nil {
-				return err
-			}
+			deleted.Add(e.Name, p.leftKey)
 			continue
 		}
 		if p.newLink {
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.links VALUES (?, ?, ?, ?, now())`, e.Name, p.leftKey, p.rightKey, r.runID); err != nil {
-				return err
-			}
+			links.Add(e.Name, p.leftKey, p.rightKey)
 			r.links.add(e.Name, p.leftKey, p.rightKey)
 		}
 		bl, br := p.newBaseLeft, p.newBaseRight
@@ -375,12 +365,25 @@ func (r *Runner) saveBases(ctx context.Context, pairs []*pair) error {
 		}
 		lv, _ := json.Marshal(bl)
 		rv, _ := json.Marshal(br)
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.base VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())`,
-			e.Name, p.leftKey, p.rightKey, lh, rh, string(lv), string(rv), e.Fingerprint); err != nil {
-			return err
-		}
+		bases.Add(e.Name, p.leftKey, p.rightKey, lh, rh, string(lv), string(rv), e.Fingerprint)
 	}
-	return tx.Commit()
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	if err := r.store.ExecBulk(ctx, links,
+		`INSERT OR REPLACE INTO synk.links SELECT entity, left_key, right_key, '`+r.runID+`', now() FROM bulk`); err != nil {
+		return fmt.Errorf("save links: %w", err)
+	}
+	if err := r.store.ExecBulk(ctx, bases,
+		`INSERT OR REPLACE INTO synk.base SELECT entity, left_key, right_key, left_hash, right_hash,
+			CAST(left_values AS JSON), CAST(right_values AS JSON), fingerprint, now() FROM bulk`); err != nil {
+		return fmt.Errorf("save base: %w", err)
+	}
+	if err := r.store.ExecBulk(ctx, deleted,
+		`DELETE FROM synk.links l USING bulk d WHERE l.entity = d.entity AND l.left_key = d.left_key`,
+		`DELETE FROM synk.base b USING bulk d WHERE b.entity = d.entity AND b.left_key = d.left_key`); err != nil {
+		return fmt.Errorf("forget deleted pairs: %w", err)
+	}
+	return nil
 }
 
 // recover resolves create intents a crash or a lost response left pending:
