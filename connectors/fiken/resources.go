@@ -22,7 +22,9 @@ const (
 	ResAccounts     = "accounts"
 )
 
-func fld(name string, t pipeline.FieldType) pipeline.Field { return pipeline.Field{Name: name, Type: t} }
+func fld(name string, t pipeline.FieldType) pipeline.Field {
+	return pipeline.Field{Name: name, Type: t}
+}
 
 func ro(name string, t pipeline.FieldType) pipeline.Field {
 	return pipeline.Field{Name: name, Type: t, ReadOnly: true}
