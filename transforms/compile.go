@@ -45,6 +45,19 @@ const (
 	envName  = "$env"
 )
 
+// shadowPrefix renames calls of functions whose name is also an env field.
+const shadowPrefix = "$fn_"
+
+// isFunction reports whether name is one of the integrator functions.
+func isFunction(name string) bool {
+	for _, s := range functionSpecs(time.Now) {
+		if s.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // DefaultMaxNodes bounds expression size unless MaxNodes says otherwise.
 const DefaultMaxNodes = 2000
 
@@ -140,14 +153,20 @@ func Compile(src string, env map[string]any, opts ...Option) (*Program, error) {
 	}
 	specs := functionSpecs(cfg.clock)
 	source := wrapMapPredicates(src)
-	patcher := &linkPatcher{src: &source, entities: cfg.entities}
+	patcher := &linkPatcher{src: &source, entities: cfg.entities, env: env}
 
 	c := conf.CreateNew()
 	for _, o := range []expr.Option{expr.Env(envType(env)), expr.MaxNodes(cfg.maxNodes)} {
 		o(c)
 	}
 	for _, s := range specs {
-		c.Functions[s.name] = &builtin.Function{Name: s.name, Func: s.fn, Validate: s.validate}
+		f := &builtin.Function{Name: s.name, Func: s.fn, Validate: s.validate}
+		c.Functions[s.name] = f
+		if _, shadowed := env[s.name]; shadowed {
+			// A field named like a function (Fiken sales have "date"):
+			// calls are renamed to the alias so both stay usable.
+			c.Functions[shadowPrefix+s.name] = f
+		}
 	}
 
 	// Parse, patch and check by hand rather than with expr.Patch: with a
@@ -345,6 +364,7 @@ func (p *Program) runError(err error) error {
 // key) calls, so the shared function can reach the per-run Link, and
 // collects the entity names. It runs before type checking.
 type linkPatcher struct {
+	env      map[string]any
 	src      *source
 	entities []string
 	links    []string
@@ -358,7 +378,13 @@ func (lp *linkPatcher) Visit(node *ast.Node) {
 		return
 	}
 	id, ok := call.Callee.(*ast.IdentifierNode)
-	if !ok || id.Value != linkName {
+	if !ok {
+		return
+	}
+	if _, shadowed := lp.env[id.Value]; shadowed && isFunction(id.Value) {
+		id.Value = shadowPrefix + id.Value
+	}
+	if strings.TrimPrefix(id.Value, shadowPrefix) != linkName {
 		return
 	}
 	if len(call.Arguments) != 2 {

@@ -644,3 +644,40 @@ func TestFastPathMatchesVM(t *testing.T) {
 		}
 	}
 }
+
+func TestFieldShadowingFunction(t *testing.T) {
+	// Fiken sales have a "date" field; date() must stay callable.
+	env := map[string]any{"date": "", "round": 0.0}
+	cases := []struct {
+		src   string
+		want  any
+		names []string
+	}{
+		{"date", "2024-03-01 10:00:00", []string{"date"}},
+		{"date(date)", "2024-03-01", []string{"date"}},
+		{"add_days(date(date), 1)", "2024-03-02", []string{"date"}},
+		{"round(round, 1)", 2.7, []string{"round"}},
+		{"today() > date", true, []string{"date"}},
+	}
+	clock := Clock(func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) })
+	for _, tc := range cases {
+		p, err := Compile(tc.src, env, clock)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", tc.src, err)
+		}
+		got, err := p.Run(map[string]any{"date": "2024-03-01 10:00:00", "round": 2.65})
+		if err != nil {
+			t.Fatalf("Run(%q): %v", tc.src, err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.src, diff)
+		}
+		if diff := cmp.Diff(tc.names, p.Names()); diff != "" {
+			t.Errorf("%s Names (-want +got):\n%s", tc.src, diff)
+		}
+	}
+	_, err := Compile("date(1)", env)
+	if err == nil || !strings.Contains(err.Error(), "cannot use int as x (string) in date(x string) string") {
+		t.Errorf("date(1) error = %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"reflect"
+	"strings"
 
 	"github.com/expr-lang/expr/ast"
 )
@@ -20,15 +21,16 @@ func fastPath(root ast.Node, env map[string]any, specs []funcSpec, src *source) 
 		return nil
 	}
 	id, ok := call.Callee.(*ast.IdentifierNode)
-	if !ok || id.Value == linkName {
+	if !ok {
 		return nil
 	}
-	if _, shadowed := env[id.Value]; shadowed {
+	name := strings.TrimPrefix(id.Value, shadowPrefix)
+	if _, shadowed := env[id.Value]; shadowed || name == linkName {
 		return nil
 	}
 	var fn func(...any) (any, error)
 	for _, s := range specs {
-		if s.name == id.Value {
+		if s.name == name {
 			fn = s.fn
 		}
 	}
