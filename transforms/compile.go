@@ -144,8 +144,9 @@ type Program struct {
 // its keys and their types, so unknown keys are compile errors; an empty map
 // is a free-form object. "vars" holds the actual var values and is always
 // checked strictly. The function link is always available (see Link); a
-// "link" entry in env is ignored at compile time. Env names shadow functions
-// of the same name.
+// "link" entry in env is ignored at compile time. A field named like a
+// function (Fiken's "date") is read by its bare name while calls still reach
+// the function.
 func Compile(src string, env map[string]any, opts ...Option) (*Program, error) {
 	cfg := config{maxNodes: DefaultMaxNodes, clock: time.Now}
 	for _, o := range opts {
@@ -264,16 +265,13 @@ func (p *Program) Run(env map[string]any) (any, error) {
 		out, _ = normalize(out)
 		return out, nil
 	}
-	{
-		switch b := out.(type) {
-		case bool:
-			return b, nil
-		case nil:
-			return false, nil
-		default:
-			return nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("expression result is %s, not bool", valueType(out))}
-		}
+	switch b := out.(type) {
+	case bool:
+		return b, nil
+	case nil:
+		return false, nil
 	}
+	return nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("expression result is %s, not bool", valueType(out))}
 }
 
 // normalize converts the integer and float kinds expr produces (int from

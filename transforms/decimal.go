@@ -1,6 +1,7 @@
 package transforms
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -102,19 +103,10 @@ func splitDecimal(b []byte) (neg bool, intPart, frac []byte) {
 		neg = true
 		b = b[1:]
 	}
-	if i := indexByte(b, '.'); i >= 0 {
+	if i := bytes.IndexByte(b, '.'); i >= 0 {
 		return neg, b[:i], b[i+1:]
 	}
 	return neg, b, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // scaledInt rounds the decimal value v to digits fraction digits, half away
