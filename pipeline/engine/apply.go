@@ -295,7 +295,8 @@ func (r *Runner) commitCreate(ctx context.Context, w *work, id, left, right stri
 		return err
 	}
 	bv, _ := json.Marshal(base)
-	lv, rv := "{}", string(bv)
+	sv, _ := json.Marshal(sourceBase(w.entity, w.flow, w.source))
+	lv, rv := string(sv), string(bv)
 	if w.flow.Reverse {
 		lv, rv = rv, lv
 	}
@@ -441,7 +442,13 @@ func (r *Runner) recover(ctx context.Context) error {
 		if flow.Reverse {
 			left, right = key, it.source
 		}
-		if err := r.linkRecovered(ctx, it.id, e, flow, left, right, key, set); err != nil {
+		// The source as last read: the base of its own side.
+		var src pipeline.Record
+		var raw sql.NullString
+		if err := r.store.DB.QueryRowContext(ctx, fmt.Sprintf(`SELECT CAST(_raw AS VARCHAR) FROM %s WHERE _key = ?`, table(flow.From)), it.source).Scan(&raw); err == nil {
+			src, _ = decodeSide(flow.From, raw.String)
+		}
+		if err := r.linkRecovered(ctx, it.id, e, flow, left, right, key, set, src); err != nil {
 			return err
 		}
 		r.log.Info("recovered a create from the journal", "entity", it.entity, "key", it.source, "target_key", key)
@@ -449,7 +456,7 @@ func (r *Runner) recover(ctx context.Context) error {
 	return nil
 }
 
-func (r *Runner) linkRecovered(ctx context.Context, id string, e *spec.Entity, f *spec.Flow, left, right, key string, set pipeline.Record) error {
+func (r *Runner) linkRecovered(ctx context.Context, id string, e *spec.Entity, f *spec.Flow, left, right, key string, set, src pipeline.Record) error {
 	tx, err := r.store.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -462,7 +469,8 @@ func (r *Runner) linkRecovered(ctx context.Context, id string, e *spec.Entity, f
 		return err
 	}
 	bv, _ := json.Marshal(map[string]any(set))
-	lv, rv := "{}", string(bv)
+	sv, _ := json.Marshal(sourceBase(e, f, src))
+	lv, rv := string(sv), string(bv)
 	if f.Reverse {
 		lv, rv = rv, lv
 	}
@@ -475,4 +483,24 @@ func (r *Runner) linkRecovered(ctx context.Context, id string, e *spec.Entity, f
 	}
 	r.links.add(e.Name, left, right)
 	return nil
+}
+
+// sourceBase is the base of a created record's own side: its values, as
+// read, of the fields that flows in the other direction write. Without it
+// an edit of the new copy looks like a conflict (no base on either side)
+// instead of a change that flows back.
+func sourceBase(e *spec.Entity, f *spec.Flow, src pipeline.Record) map[string]any {
+	out := map[string]any{}
+	if src == nil {
+		return out
+	}
+	for _, g := range e.Flows {
+		if g.Reverse == f.Reverse {
+			continue
+		}
+		for _, m := range g.Map {
+			out[m.Field] = src[m.Field]
+		}
+	}
+	return out
 }
