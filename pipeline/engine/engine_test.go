@@ -1,6 +1,9 @@
 package engine_test
 
 import (
+	"fmt"
+
+	"github.com/synk-etl/synk/pipeline"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,5 +102,197 @@ func TestOverwriteRules(t *testing.T) {
 			}
 			h.mustBeConverged(p)
 		})
+	}
+}
+
+func conflictPipeline(policy string) string {
+	return `version: 1
+name: conflicts
+connections:
+  a:
+    type: file
+    dir: a
+    resources:
+      people: {path: people.csv, key: id, fields: {id: int, name: string, updated: time}}
+  b:
+    type: file
+    dir: b
+    resources:
+      people: {path: people.csv, key: id, fields: {id: int, ref: int, name: string, updated: time}, generate_key: true}
+entities:
+  people:
+    conflict: ` + policy + `
+    flows:
+      - from: a.people
+        to: b.people
+        create: true
+        map: {ref: id, name: name}
+      - from: b.people
+        to: a.people
+        map: {name: name}
+`
+}
+
+func TestConflictPolicies(t *testing.T) {
+	t.Parallel()
+	const older, newer = "2025-01-02T10:00:00Z", "2025-01-03T10:00:00Z"
+	tests := []struct {
+		policy         string
+		aTime, bTime   string
+		wantA, wantB   string
+		wantConflicted bool
+	}{
+		{"newest", older, newer, "B2", "B2", false},
+		{"newest", newer, older, "A2", "A2", false},
+		{"a", older, newer, "A2", "A2", false},
+		{"b", newer, older, "B2", "B2", false},
+		{"skip", older, newer, "A2", "B2", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.policy+"/a "+tc.aTime[:10]+" b "+tc.bTime[:10], func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			aPath, bPath := filepath.Join(h.dir, "a", "people.csv"), filepath.Join(h.dir, "b", "people.csv")
+			writeCSV(t, aPath, []string{"id", "name", "updated"}, []string{"1", "n1", "2025-01-01T00:00:00Z"})
+			p := h.load(conflictPipeline(tc.policy))
+			h.apply(p)
+			h.mustBeConverged(p)
+			bKey := readCSV(t, bPath)[0]["id"]
+
+			// Both sides change the same field since the last sync.
+			editCSV(t, aPath, "id", "1", "name", "A2")
+			editCSV(t, aPath, "id", "1", "updated", tc.aTime)
+			editCSV(t, bPath, "id", bKey, "name", "B2")
+			editCSV(t, bPath, "id", bKey, "updated", tc.bTime)
+
+			for run := 1; run <= 2; run++ {
+				res := h.apply(p)
+				a, b := readCSV(t, aPath), readCSV(t, bPath)
+				if len(a) != 1 || len(b) != 1 || a[0]["name"] != tc.wantA || b[0]["name"] != tc.wantB {
+					t.Fatalf("run %d: a=%v b=%v, want names %s and %s", run, a, b, tc.wantA, tc.wantB)
+				}
+				conflicts := 0
+				for _, rj := range res.Plan.Rejects {
+					if strings.Contains(rj.Reason, "conflict on name") {
+						conflicts++
+					}
+				}
+				if tc.wantConflicted != (conflicts > 0) {
+					t.Fatalf("run %d: %d conflict rejects, want conflicted=%v:%s", run, conflicts, tc.wantConflicted, describeRejects(res.Plan.Rejects))
+				}
+				if !tc.wantConflicted {
+					break
+				}
+				// skip reports it again every run until someone resolves it.
+				if res.Applied != 0 {
+					t.Fatalf("run %d: skip applied %d changes", run, res.Applied)
+				}
+			}
+			if tc.wantConflicted {
+				got := h.rows(`SELECT count(DISTINCT run_id) FROM synk.rejects WHERE entity = 'people' AND reason LIKE '%conflict on name%'`)
+				if got[0][0] != "2" {
+					t.Fatalf("conflict rejects stored for %s runs, want 2", got[0][0])
+				}
+				// Resolved by hand: both sides agree again.
+				editCSV(t, bPath, "id", bKey, "name", "A2")
+				res := h.apply(p)
+				if len(res.Plan.Rejects) != 0 || res.Applied != 0 {
+					t.Fatalf("after resolving: applied %d, rejects %s", res.Applied, describeRejects(res.Plan.Rejects))
+				}
+			}
+			h.mustBeConverged(p)
+		})
+	}
+}
+
+var (
+	peopleRes = pipeline.Resource{Name: "people", Key: "id", Create: true, Update: true, Delete: true, Fields: []pipeline.Field{
+		{Name: "id", Type: pipeline.TypeString}, {Name: "email", Type: pipeline.TypeString},
+		{Name: "name", Type: pipeline.TypeString}, {Name: "phone", Type: pipeline.TypeString},
+	}}
+	contactsRes = pipeline.Resource{Name: "contacts", Key: "cid", Create: true, Update: true, Delete: true, ActiveField: "active", Fields: []pipeline.Field{
+		{Name: "cid", Type: pipeline.TypeInt}, {Name: "email", Type: pipeline.TypeString},
+		{Name: "name", Type: pipeline.TypeString}, {Name: "phone", Type: pipeline.TypeString},
+		{Name: "ref", Type: pipeline.TypeString}, {Name: "active", Type: pipeline.TypeBool},
+	}}
+)
+
+const twoWayMem = `version: 1
+name: twoway
+connections:
+  l: {type: mem, system: l}
+  r: {type: mem, system: r}
+entities:
+  people:
+    key: {l: lower(email), r: lower(email)}
+    flows:
+      - from: l.people
+        to: r.contacts
+        create: true
+        map: {email: email, name: name}
+      - from: r.contacts
+        to: l.people
+        create: true
+        map: {email: email, name: name}
+`
+
+func TestTwoWayConvergence(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+	l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
+	r.put("contacts", pipeline.Record{"cid": int64(1), "email": "bob@example.com", "name": "Bob"})
+	p := h.load(twoWayMem)
+
+	// step applies and checks how many writes each side saw.
+	// With idle, a third run must write nothing.
+	step := func(what string, wantL, wantR int, idle bool) {
+		t.Helper()
+		l0, r0 := l.writes(), r.writes()
+		res := h.apply(p)
+		if res.Failed != 0 || res.Rejected != 0 {
+			t.Fatalf("%s: failed %d rejected %d:%s", what, res.Failed, res.Rejected, describeRejects(res.Plan.Rejects))
+		}
+		if gl, gr := l.writes()-l0, r.writes()-r0; gl != wantL || gr != wantR {
+			t.Fatalf("%s: writes l=%d r=%d, want l=%d r=%d:%s", what, gl, gr, wantL, wantR, describeChanges(res.Plan.Changes))
+		}
+		h.mustBeConverged(p)
+		if !idle {
+			return
+		}
+		l0, r0 = l.writes(), r.writes()
+		h.apply(p)
+		if gl, gr := l.writes()-l0, r.writes()-r0; gl != 0 || gr != 0 {
+			t.Fatalf("%s: the run after wrote l=%d r=%d, want none", what, gl, gr)
+		}
+	}
+
+	// No idle run here: the edits below come right after the creates.
+	step("first sync creates both ways", 1, 1, false)
+	ann := r.where("contacts", "email", "ann@example.com")
+	bob := l.where("people", "email", "bob@example.com")
+	if len(ann) != 1 || len(bob) != 1 || ann[0]["name"] != "Ann" || bob[0]["name"] != "Bob" {
+		t.Fatalf("after first sync r has %v, l has %v", ann, bob)
+	}
+	annR, bobL := fmt.Sprint(ann[0]["cid"]), bob[0]["id"].(string)
+
+	// Edits on the side a record was created on, right after the create.
+	r.set("contacts", annR, "name", "Ann from r")
+	step("edit of a created copy flows back", 1, 0, true)
+	if got, _ := l.get("people", "p1"); got["name"] != "Ann from r" {
+		t.Fatalf("l.p1 = %v", got)
+	}
+	l.set("people", bobL, "name", "Bob from l")
+	step("edit of the other created copy flows back", 0, 1, true)
+	if got, _ := r.get("contacts", "1"); got["name"] != "Bob from l" {
+		t.Fatalf("r.1 = %v", got)
+	}
+	l.set("people", "p1", "name", "Ann again")
+	step("edit of an original flows out", 0, 1, true)
+	if got, _ := r.get("contacts", annR); got["name"] != "Ann again" {
+		t.Fatalf("r.%s = %v", annR, got)
+	}
+	if n := len(h.links("people")); n != 2 {
+		t.Fatalf("%d links, want 2", n)
 	}
 }
