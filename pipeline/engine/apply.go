@@ -326,6 +326,15 @@ func (r *Runner) record(ctx context.Context, w *work, o outcome) outcome {
 	if err := r.insertChange(context.WithoutCancel(ctx), r.store.DB, w, o.status, msg); err != nil && o.err == nil {
 		return outcome{"failed", err}
 	}
+	if o.status == "rejected" {
+		// A write the system refused is a reject like a failed mapping:
+		// stored with its reason and counted in synk_rejects_total.
+		rj := pipeline.Reject{Entity: w.entity.Name, Connection: w.flow.From.Conn.Name, Resource: w.flow.From.Resource.Name,
+			Key: w.change.SourceKey, Reason: fmt.Sprintf("%s %s: %s", w.change.Action, w.flow.To, msg)}
+		if err := r.insertRejects(context.WithoutCancel(ctx), r.store.DB, []pipeline.Reject{rj}); err != nil {
+			r.log.Error("store reject", "entity", w.entity.Name, "err", err)
+		}
+	}
 	return o
 }
 
