@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/synk-etl/synk/pipeline"
 	"path/filepath"
@@ -294,5 +296,181 @@ func TestTwoWayConvergence(t *testing.T) {
 	}
 	if n := len(h.links("people")); n != 2 {
 		t.Fatalf("%d links, want 2", n)
+	}
+}
+
+func TestMappingFailureIsRejectedRunGoesOn(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	writeCSV(t, filepath.Join(h.dir, "a", "orders.csv"), []string{"id", "placed"},
+		[]string{"1", "2025-01-05 10:00:00"}, []string{"2", "sometime soon"}, []string{"3", "2025-02-01"})
+	p := h.load(`version: 1
+name: rejects
+connections:
+  a:
+    type: file
+    dir: a
+    resources:
+      orders: {path: orders.csv, key: id, fields: {id: int, placed: string}}
+  b:
+    type: file
+    dir: b
+    resources:
+      orders: {path: orders.csv, key: id, fields: {id: int, ref: int, day: date}, generate_key: true}
+entities:
+  orders:
+    flows:
+      - from: a.orders
+        to: b.orders
+        create: true
+        map: {ref: id, day: date(placed)}
+`)
+	res := h.apply(p)
+	if res.Applied != 2 || res.Rejected != 1 || res.Failed != 0 {
+		t.Fatalf("applied %d rejected %d failed %d, want 2 1 0", res.Applied, res.Rejected, res.Failed)
+	}
+	got := map[string]string{}
+	for _, r := range readCSV(t, filepath.Join(h.dir, "b", "orders.csv")) {
+		got[r["ref"]] = r["day"]
+	}
+	if diff := cmp.Diff(map[string]string{"1": "2025-01-05", "3": "2025-02-01"}, got); diff != "" {
+		t.Fatalf("b.orders ref → day (-want +got):\n%s", diff)
+	}
+	rows := h.rows(`SELECT entity, connection, resource, key, reason FROM synk.rejects`)
+	if len(rows) != 1 {
+		t.Fatalf("synk.rejects = %v, want one row", rows)
+	}
+	if r := rows[0]; r[0] != "orders" || r[1] != "a" || r[2] != "orders" || r[3] != "2" ||
+		!strings.Contains(r[4], "day") || !strings.Contains(r[4], "sometime soon") {
+		t.Fatalf("reject row %v: want orders a.orders key 2 with a reason naming the field and the value", r)
+	}
+	// Still rejected next run, and nothing else to do.
+	res = h.apply(p)
+	if res.Applied != 0 || res.Rejected != 1 {
+		t.Fatalf("second run applied %d rejected %d, want 0 1", res.Applied, res.Rejected)
+	}
+}
+
+const oneWayMem = `version: 1
+name: oneway
+connections:
+  l: {type: mem, system: l}
+  r: {type: mem, system: r}
+entities:
+  people:
+    key: {l: lower(email), r: lower(email)}
+    match:
+      - {l: phone, r: phone}
+    flows:
+      - from: l.people
+        to: r.contacts
+        create: true
+        map: {email: email, name: name, phone: phone, ref: id}
+`
+
+func TestSinkRefusalIsRejectedOthersGoOn(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+	for _, n := range []string{"p1", "p2", "p3"} {
+		l.put("people", pipeline.Record{"id": n, "email": n + "@example.com", "name": "Name " + n})
+	}
+	l.set("people", "p2", "name", "Refused")
+	r.refuse = func(w pipeline.Write) error {
+		if w.Set["name"] == "Refused" {
+			return &pipeline.RecordError{Resource: w.Resource, Err: errors.New("name is on the deny list")}
+		}
+		return nil
+	}
+	p := h.load(oneWayMem)
+	res := h.apply(p)
+	if res.Applied != 2 || res.Rejected != 1 || res.Failed != 0 {
+		t.Fatalf("applied %d rejected %d failed %d, want 2 1 0", res.Applied, res.Rejected, res.Failed)
+	}
+	if c, _, _ := r.counts(); c != 2 || len(r.where("contacts", "ref", "p2")) != 0 {
+		t.Fatalf("r made %d creates, records %v; want p1 and p3 only", c, r.all("contacts"))
+	}
+	rows := h.rows(`SELECT source_key, status, error FROM synk.changes WHERE status <> 'planned' ORDER BY source_key`)
+	want := [][]string{{"p1", "applied", ""}, {"p2", "rejected", "contacts : name is on the deny list"}, {"p3", "applied", ""}}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Fatalf("synk.changes (-want +got):\n%s", diff)
+	}
+	rj := h.rows(`SELECT key, reason FROM synk.rejects WHERE entity = 'people'`)
+	if len(rj) != 1 || rj[0][0] != "p2" || !strings.Contains(rj[0][1], "deny list") {
+		t.Fatalf("synk.rejects = %v, want the refused p2 with the sink's reason", rj)
+	}
+	if got := h.rows(`SELECT status FROM synk.journal WHERE source_key = 'p2'`); len(got) != 1 || got[0][0] != "failed" {
+		t.Fatalf("journal for p2 = %v, want one failed intent", got)
+	}
+	if n := len(h.links("people")); n != 2 {
+		t.Fatalf("%d links, want 2", n)
+	}
+	// Once the system accepts it, the next run creates it, once.
+	r.refuse = nil
+	res = h.apply(p)
+	if res.Applied != 1 || len(r.where("contacts", "ref", "p2")) != 1 {
+		t.Fatalf("retry applied %d, r has %v", res.Applied, r.all("contacts"))
+	}
+	h.mustBeConverged(p)
+}
+
+func TestMatching(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+	person := func(id, email, phone string) {
+		l.put("people", pipeline.Record{"id": id, "email": email, "phone": phone, "name": id})
+	}
+	contact := func(cid int64, email, phone string) {
+		r.put("contacts", pipeline.Record{"cid": cid, "email": email, "phone": phone, "name": "c"})
+	}
+	person("p1", "Ann@Example.com", "1") // key rule, case-insensitive
+	contact(11, "ann@example.com", "9")
+	person("p2", "", "555") // no e-mail: the phone rule
+	contact(12, "someone.else@example.com", "555")
+	person("p3", "dup@example.com", "3") // two candidates: reject
+	contact(13, "dup@example.com", "13")
+	contact(14, "DUP@example.com", "14")
+	person("p4", "new@example.com", "4")   // no candidate: create
+	person("p6", "six@example.com", "777") // the key rule wins over the phone rule
+	contact(16, "six@example.com", "0")
+	contact(17, "seventeen@example.com", "777")
+	person("p7", "twin@example.com", "7") // two on the left: both rejected
+	person("p8", "TWIN@example.com", "8")
+	contact(18, "twin@example.com", "18")
+	p := h.load(oneWayMem)
+
+	for run := 1; run <= 2; run++ {
+		res := h.apply(p)
+		if res.Failed != 0 {
+			t.Fatalf("run %d: %d failed", run, res.Failed)
+		}
+		links := h.links("people")
+		created := r.where("contacts", "ref", "p4")
+		if len(created) != 1 {
+			t.Fatalf("run %d: p4 created %d times", run, len(created))
+		}
+		want := map[string]string{"p1": "11", "p2": "12", "p4": fmt.Sprint(created[0]["cid"]), "p6": "16"}
+		if diff := cmp.Diff(want, links); diff != "" {
+			t.Fatalf("run %d: links (-want +got):\n%s", run, diff)
+		}
+		ambiguous := map[string]string{}
+		for _, rj := range res.Plan.Rejects {
+			ambiguous[rj.Key] = rj.Reason
+		}
+		if len(ambiguous) != 3 {
+			t.Fatalf("run %d: rejects %s, want p3, p7 and p8", run, describeRejects(res.Plan.Rejects))
+		}
+		for key, names := range map[string][]string{"p3": {"13", "14"}, "p7": {"p7", "p8", "18"}, "p8": {"p7", "p8", "18"}} {
+			reason := ambiguous[key]
+			for _, n := range append(names, "ambiguous") {
+				if !strings.Contains(reason, n) {
+					t.Errorf("run %d: reject of %s = %q, want it to name %s", run, key, reason, n)
+				}
+			}
+		}
+		if n := len(r.all("contacts")); n != 8 {
+			t.Fatalf("run %d: r has %d contacts, want the 7 it had plus p4", run, n)
+		}
 	}
 }
