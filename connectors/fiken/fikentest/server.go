@@ -407,7 +407,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	route, params, err := s.router.FindRoute(vr)
 	if err != nil {
 		var re *routers.RouteError
-		if errors.As(err, &re) && re.Reason == routers.ErrMethodNotAllowed.Error() {
+		if errors.As(err, &re) && re.Reason == routers.ErrMethodNotAllowed.Error() || s.pathExists(vr) {
 			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
 			return
 		}
@@ -471,6 +471,19 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	release()
 	w.WriteHeader(rec.status)
 	_, _ = w.Write(out)
+}
+
+// pathExists reports whether any method is declared for the request's
+// path, which makes a miss a 405 rather than a 404.
+func (s *Server) pathExists(r *http.Request) bool {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, _, err := s.router.FindRoute(probe); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) validateResponse(r *http.Request, in *openapi3filter.RequestValidationInput, rec *recorder) {
