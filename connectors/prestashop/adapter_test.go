@@ -177,6 +177,9 @@ func TestReadEveryResource(t *testing.T) {
 					}
 				})
 			}
+			if w := f.srv.Stats().Writes; w != 0 {
+				t.Errorf("reading made %d writes", w)
+			}
 		})
 	}
 }

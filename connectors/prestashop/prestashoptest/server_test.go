@@ -369,3 +369,35 @@ func TestOrgNumbersAreMod11(t *testing.T) {
 		t.Error("no company customers seeded")
 	}
 }
+
+func TestRequestCapAndResets(t *testing.T) {
+	s := start(t, Options{Seed: 6, Faults: Faults{RequestsPerMinute: 3}})
+	for i := range 3 {
+		if r := call(t, s, "GET", "/api/taxes", ""); r.status != 200 {
+			t.Fatalf("request %d: %d", i, r.status)
+		}
+	}
+	r := call(t, s, "GET", "/api/taxes", "")
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("over the cap: %d %v", r.status, r.header)
+	}
+	s.SetFaults(Faults{ResetRate: 1})
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", s.URL()+"/api/taxes", nil)
+	req.SetBasicAuth(s.Key(), "")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("reset fault answered %d", resp.StatusCode)
+	}
+	s.SetFaults(Faults{DropAfterCommitRate: 1})
+	body := `<prestashop><tax_rule_group><name>Ny</name></tax_rule_group></prestashop>`
+	req, _ = http.NewRequestWithContext(t.Context(), "POST", s.URL()+"/api/tax_rule_groups", strings.NewReader(body))
+	req.SetBasicAuth(s.Key(), "")
+	before := len(s.IDs("tax_rule_groups"))
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("dropped response answered %d", resp.StatusCode)
+	}
+	if after := len(s.IDs("tax_rule_groups")); after != before+1 {
+		t.Errorf("write not committed: %d → %d", before, after)
+	}
+}
