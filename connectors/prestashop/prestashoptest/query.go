@@ -3,7 +3,6 @@ package prestashoptest
 import (
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,11 +134,50 @@ type listQuery struct {
 	lang    string
 }
 
-var (
-	betweenRe = regexp.MustCompile(`^[0-9.:\- ]+,[0-9.:\- ]+$`)
-	limitRe   = regexp.MustCompile(`^\s*(\d+)\s*(?:,\s*(\d+)\s*)?$`)
-	sortRe    = regexp.MustCompile(`^([a-z0-9_]+)_(ASC|DESC)$`)
-)
+// isBetween reports a "a,b" filter PrestaShop reads as BETWEEN: only
+// digits, dots, colons, dashes and spaces around one comma.
+func isBetween(s string) bool {
+	a, b, ok := strings.Cut(s, ",")
+	okPart := func(p string) bool {
+		if p == "" {
+			return false
+		}
+		for _, c := range p {
+			if !(c >= '0' && c <= '9' || c == '.' || c == ':' || c == '-' || c == ' ') {
+				return false
+			}
+		}
+		return true
+	}
+	return ok && okPart(a) && okPart(b)
+}
+
+// parseLimit reads "n" or "offset,n".
+func parseLimit(v string) (offset, limit int, ok bool) {
+	a, b, two := strings.Cut(v, ",")
+	x, err := strconv.Atoi(strings.TrimSpace(a))
+	if err != nil || x < 0 {
+		return 0, 0, false
+	}
+	if !two {
+		return 0, x, true
+	}
+	y, err := strconv.Atoi(strings.TrimSpace(b))
+	if err != nil || y < 0 {
+		return 0, 0, false
+	}
+	return x, y, true
+}
+
+// parseSortKey reads "field_ASC" or "field_DESC".
+func parseSortKey(v string) (sortKey, bool) {
+	for _, dir := range []string{"_ASC", "_DESC"} {
+		if f, ok := strings.CutSuffix(v, dir); ok && f != "" {
+			return sortKey{field: f, desc: dir == "_DESC"}, true
+		}
+	}
+	return sortKey{}, false
+}
 
 func isDateField(name string) bool { return name == "date_add" || name == "date_upd" }
 
@@ -188,29 +226,23 @@ func (s *Server) parseListQuery(fact prestashop.ResourceFact, q url.Values) (lis
 	}
 	if v := q.Get("sort"); v != "" {
 		for _, part := range strings.Split(strings.Trim(v, "[]"), ",") {
-			m := sortRe.FindStringSubmatch(strings.TrimSpace(part))
-			if m == nil {
+			k, ok := parseSortKey(strings.TrimSpace(part))
+			if !ok {
 				return lq, wsErr(http.StatusBadRequest, 37, "The \"sort\" value has to be formed as this example: \"field_ASC\" or '[field_1_DESC,field_2_ASC,field_3_ASC,...]' (\"field\" has to be an available field)")
 			}
-			f, ok := fact.Field(m[1])
-			if !ok || f.Hidden || f.NotFilterable || (isDateField(m[1]) && !dates) {
+			f, ok := fact.Field(k.field)
+			if !ok || f.Hidden || f.NotFilterable || (isDateField(k.field) && !dates) {
 				return lq, wsErr(http.StatusBadRequest, 37, "Unable to filter by this field. However, these are available: %s", strings.Join(available(), ", "))
 			}
-			lq.sort = append(lq.sort, sortKey{field: m[1], desc: m[2] == "DESC"})
+			lq.sort = append(lq.sort, k)
 		}
 	}
 	if v := q.Get("limit"); v != "" {
-		m := limitRe.FindStringSubmatch(v)
-		if m == nil {
+		off, n, ok := parseLimit(v)
+		if !ok {
 			return lq, wsErr(http.StatusBadRequest, 39, "The \"limit\" value has to be formed as this example: \"5,25\" or \"10\"")
 		}
-		a, _ := strconv.Atoi(m[1])
-		if m[2] == "" {
-			lq.limit = a
-		} else {
-			b, _ := strconv.Atoi(m[2])
-			lq.offset, lq.limit = a, b
-		}
+		lq.offset, lq.limit = off, n
 	}
 	return lq, nil
 }
@@ -251,7 +283,7 @@ func parseFilter(f prestashop.FieldFact, v string) (filter, bool) {
 	switch {
 	case strings.Contains(inner, "|"):
 		flt.op, flt.values = opOr, strings.Split(inner, "|")
-	case betweenRe.MatchString(inner):
+	case isBetween(inner):
 		parts := strings.SplitN(inner, ",", 2)
 		if compareValues(parts[0], parts[1]) > 0 {
 			parts[0], parts[1] = parts[1], parts[0]
