@@ -133,7 +133,18 @@ func (r *Runner) beginRun(ctx context.Context, mode string) error {
 	r.runID = newRunID()
 	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.runs (run_id, pipeline, mode, started_at, status) VALUES (?, ?, ?, now(), 'running')`,
 		r.runID, r.p.Name, mode)
-	return err
+	if err != nil {
+		return err
+	}
+	// Each connection's schema exists before the concurrent reads: two
+	// loaders creating the same schema at once fail with a DuckDB catalog
+	// write-write conflict.
+	for _, c := range r.p.Connections {
+		if _, err := r.store.DB.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+state.Ident(c.Name)); err != nil {
+			return fmt.Errorf("create schema %s: %w", c.Name, err)
+		}
+	}
+	return nil
 }
 
 // RunID is the id of the current (or last) run.
