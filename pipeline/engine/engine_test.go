@@ -1,9 +1,13 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"github.com/google/go-cmp/cmp"
+	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/synk-etl/synk/pipeline"
 	"path/filepath"
@@ -473,4 +477,262 @@ func TestMatching(t *testing.T) {
 			t.Fatalf("run %d: r has %d contacts, want the 7 it had plus p4", run, n)
 		}
 	}
+}
+
+func TestLimiterBoundsInFlightAndRate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	firms := peopleRes
+	firms.Name = "firms"
+	accounts := contactsRes
+	accounts.Name = "accounts"
+	l, r := h.system("l", peopleRes, firms), h.system("r", contactsRes, accounts)
+	const perEntity = 30
+	for i := range perEntity {
+		l.put("people", pipeline.Record{"id": fmt.Sprintf("p%02d", i), "name": "person"})
+		l.put("firms", pipeline.Record{"id": fmt.Sprintf("f%02d", i), "name": "firm"})
+	}
+	// Longer than the rate's interval (20 ms), so writes overlap and the
+	// in-flight bound is what stops a third.
+	r.latency = 30 * time.Millisecond
+	// Two entities write to r at once: they share its limiter.
+	p := h.load(`version: 1
+name: limits
+connections:
+  l: {type: mem, system: l}
+  r: {type: mem, system: r, concurrency: 2, rate: 50}
+entities:
+  people:
+    flows:
+      - {from: l.people, to: r.contacts, create: true, map: {name: name, ref: id}}
+  firms:
+    flows:
+      - {from: l.firms, to: r.accounts, create: true, map: {name: name, ref: id}}
+`)
+	res := h.apply(p)
+	if res.Applied != 2*perEntity {
+		t.Fatalf("applied %d, want %d", res.Applied, 2*perEntity)
+	}
+	r.mu.Lock()
+	maxIn, times := r.maxInFlight, slices.Clone(r.writeTimes)
+	r.mu.Unlock()
+	if maxIn > 2 {
+		t.Errorf("%d writes in flight at once, limit 2", maxIn)
+	}
+	if maxIn < 2 {
+		t.Errorf("at most %d write in flight: the test did not exercise concurrency", maxIn)
+	}
+	if len(times) != 2*perEntity {
+		t.Fatalf("%d writes timed, want %d", len(times), 2*perEntity)
+	}
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	// At 50/s with burst 1, n writes span at least (n-1)/50 s; one token of
+	// slack absorbs scheduling delay in taking the timestamp.
+	const rate = 50.0
+	for i := range times {
+		for j := i + 1; j < len(times); j++ {
+			minSpan := time.Duration(float64(j-i-1) / rate * float64(time.Second))
+			if got := times[j].Sub(times[i]); got < minSpan {
+				t.Fatalf("writes %d..%d (%d writes) took %v, rate 50/s allows no less than %v", i, j, j-i+1, got, minSpan)
+			}
+		}
+	}
+}
+
+// createOnlyMem has no match rule: only the journal and Find can tell that
+// a create already happened.
+const createOnlyMem = `version: 1
+name: createonly
+connections:
+  l: {type: mem, system: l}
+  r: {type: mem, system: r}
+entities:
+  people:
+    flows:
+      - from: l.people
+        to: r.contacts
+        create: true
+        map: {email: email, name: name, ref: id}
+`
+
+// journal returns source key → statuses of its create intents, oldest first.
+func (h *harness) journal(entity string) map[string][]string {
+	h.t.Helper()
+	out := map[string][]string{}
+	for _, r := range h.rows(`SELECT source_key, status FROM synk.journal WHERE entity = ? ORDER BY created_at, id`, entity) {
+		out[r[0]] = append(out[r[0]], r[1])
+	}
+	return out
+}
+
+// onlyOnce fails unless r holds exactly one contact per source key.
+func onlyOnce(t *testing.T, r *memSystem, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		if n := len(r.where("contacts", "ref", k)); n != 1 {
+			t.Fatalf("r holds %d contacts for %s, want exactly 1", n, k)
+		}
+	}
+	if n := len(r.all("contacts")); n != len(keys) {
+		t.Fatalf("r holds %d contacts, want %d", n, len(keys))
+	}
+}
+
+func TestExactlyOnceCreates(t *testing.T) {
+	t.Parallel()
+	setup := func(t *testing.T, n int) (*harness, *memSystem, []string) {
+		h := newHarness(t)
+		l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+		var keys []string
+		for i := range n {
+			k := fmt.Sprintf("p%02d", i)
+			keys = append(keys, k)
+			l.put("people", pipeline.Record{"id": k, "email": k + "@example.com", "name": k})
+		}
+		return h, r, keys
+	}
+	lost := errors.New("connection reset by peer")
+
+	t.Run("lost response is found, not created again", func(t *testing.T) {
+		t.Parallel()
+		h, r, keys := setup(t, 3)
+		r.afterCreate = func(_ context.Context, w pipeline.Write, _ pipeline.Record) error {
+			if w.Set["ref"] == "p01" {
+				return lost
+			}
+			return nil
+		}
+		p := h.load(createOnlyMem)
+		res := h.apply(p)
+		if res.Applied != 3 || res.Failed != 0 {
+			t.Fatalf("applied %d failed %d, want 3 0", res.Applied, res.Failed)
+		}
+		onlyOnce(t, r, keys...)
+		if r.finds == 0 {
+			t.Fatal("the lost create was not looked up")
+		}
+		created := fmt.Sprint(r.where("contacts", "ref", "p01")[0]["cid"])
+		if got := h.links("people")["p01"]; got != created {
+			t.Fatalf("p01 linked to %q, want %s", got, created)
+		}
+		if got := h.journal("people")["p01"]; !slices.Equal(got, []string{"done"}) {
+			t.Fatalf("journal for p01 = %v, want [done]", got)
+		}
+		r.afterCreate = nil
+		h.apply(p)
+		onlyOnce(t, r, keys...)
+		h.mustBeConverged(p)
+	})
+
+	t.Run("cancelled mid-apply then rerun", func(t *testing.T) {
+		t.Parallel()
+		h, r, keys := setup(t, 20)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		r.latency = 2 * time.Millisecond
+		var n atomic.Int32
+		r.afterCreate = func(ctx context.Context, _ pipeline.Write, _ pipeline.Record) error {
+			if n.Add(1) == 5 {
+				cancel()
+				return ctx.Err() // committed, but the caller never hears of it
+			}
+			return nil
+		}
+		p := h.load(createOnlyMem)
+		_, err := h.applyCtx(ctx, p)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled apply returned %v, want context.Canceled", err)
+		}
+		if c, _, _ := r.counts(); c < 5 || c >= len(keys) {
+			t.Fatalf("%d creates before the cancel took effect; the test wants a partial run", c)
+		}
+		if got := h.rows(`SELECT status FROM synk.runs WHERE mode = 'apply'`); len(got) != 1 || got[0][0] != "failed" {
+			t.Fatalf("synk.runs after the cancelled apply: %v", got)
+		}
+		r.afterCreate = nil
+		res := h.apply(p)
+		if res.Failed != 0 || res.Rejected != 0 {
+			t.Fatalf("rerun failed %d rejected %d", res.Failed, res.Rejected)
+		}
+		onlyOnce(t, r, keys...)
+		if c, _, _ := r.counts(); c != len(keys) {
+			t.Fatalf("%d creates in all, want %d", c, len(keys))
+		}
+		if got := len(h.links("people")); got != len(keys) {
+			t.Fatalf("%d links, want %d", got, len(keys))
+		}
+		h.mustBeConverged(p)
+	})
+
+	t.Run("pending intent is resolved through Find", func(t *testing.T) {
+		t.Parallel()
+		h, r, keys := setup(t, 3)
+		r.afterCreate = func(_ context.Context, w pipeline.Write, _ pipeline.Record) error {
+			if w.Set["ref"] == "p01" {
+				return lost
+			}
+			return nil
+		}
+		r.findErr = errors.New("lookup unavailable")
+		p := h.load(createOnlyMem)
+		res := h.apply(p)
+		if res.Applied != 2 || res.Failed != 1 {
+			t.Fatalf("applied %d failed %d, want 2 1", res.Applied, res.Failed)
+		}
+		if got := h.journal("people")["p01"]; !slices.Equal(got, []string{"pending"}) {
+			t.Fatalf("journal for p01 = %v, want [pending]", got)
+		}
+		// While the lookup still fails, the create is held, never repeated.
+		r.afterCreate = nil
+		res = h.apply(p)
+		if res.Rejected != 1 || !strings.Contains(res.Plan.Rejects[0].Reason, "unresolved") {
+			t.Fatalf("run with lookup down: rejected %d %s", res.Rejected, describeRejects(res.Plan.Rejects))
+		}
+		onlyOnce(t, r, keys...)
+		r.findErr = nil
+		res = h.apply(p)
+		if res.Failed != 0 || res.Rejected != 0 {
+			t.Fatalf("recovery run failed %d rejected %d", res.Failed, res.Rejected)
+		}
+		onlyOnce(t, r, keys...)
+		if c, _, _ := r.counts(); c != 3 {
+			t.Fatalf("%d creates, want 3", c)
+		}
+		if got := h.journal("people")["p01"]; !slices.Equal(got, []string{"done"}) {
+			t.Fatalf("journal for p01 = %v, want [done]", got)
+		}
+		if got, want := h.links("people")["p01"], fmt.Sprint(r.where("contacts", "ref", "p01")[0]["cid"]); got != want {
+			t.Fatalf("p01 linked to %q, want %s", got, want)
+		}
+		h.mustBeConverged(p)
+	})
+
+	t.Run("pending intent not found is created once", func(t *testing.T) {
+		t.Parallel()
+		h, r, keys := setup(t, 3)
+		// The request fails before it reaches the system, and the lookup
+		// that would tell is down too.
+		r.refuse = func(w pipeline.Write) error {
+			if w.Set["ref"] == "p01" {
+				return lost
+			}
+			return nil
+		}
+		r.findErr = errors.New("lookup unavailable")
+		p := h.load(createOnlyMem)
+		h.apply(p)
+		if got := h.journal("people")["p01"]; !slices.Equal(got, []string{"pending"}) {
+			t.Fatalf("journal for p01 = %v, want [pending]", got)
+		}
+		r.refuse, r.findErr = nil, nil
+		res := h.apply(p)
+		if res.Applied != 1 || res.Failed != 0 {
+			t.Fatalf("applied %d failed %d, want 1 0", res.Applied, res.Failed)
+		}
+		onlyOnce(t, r, keys...)
+		if got := h.journal("people")["p01"]; !slices.Equal(got, []string{"failed", "done"}) {
+			t.Fatalf("journal for p01 = %v, want [failed done]", got)
+		}
+		h.mustBeConverged(p)
+	})
 }
