@@ -3,10 +3,12 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -88,18 +90,22 @@ func (t *transport) once(ctx context.Context, req *http.Request, attempt int) (*
 			r.Body = body
 		}
 	}
+	release := func() {}
 	if t.lim != nil {
-		release, err := t.lim.Acquire(ctx)
-		if err != nil {
+		var err error
+		if release, err = t.lim.Acquire(ctx); err != nil {
 			return nil, err
 		}
-		// The slot is held until the response headers arrive; bodies are
-		// read by the connector right after, and holding the slot through
-		// them would need every caller to close bodies promptly.
-		defer release()
 	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(r)
+	if err != nil || resp.Body == nil {
+		release()
+	} else {
+		// The slot is held until the body is read or closed: Fiken counts
+		// a request in flight until its response is done.
+		resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+	}
 	t.m.HTTPDuration.WithLabelValues(t.connection).Observe(time.Since(start).Seconds())
 	code := "error"
 	if err == nil {
@@ -170,4 +176,25 @@ func retryAfter(v string) (time.Duration, bool) {
 		return 0, true
 	}
 	return 0, false
+}
+
+// releasingBody releases a limiter slot once, at EOF or Close.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+	once    sync.Once
+}
+
+func (b *releasingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.once.Do(b.release)
+	}
+	return n, err
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
 }

@@ -13,7 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/synk-etl/synk/connectors/fiken"
 	"github.com/synk-etl/synk/connectors/file"
+	"github.com/synk-etl/synk/connectors/prestashop"
 	"github.com/synk-etl/synk/pipeline"
 )
 
@@ -62,6 +64,8 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (127.0.0.1 when no host is given)")
 	emulate := &cobra.Command{Use: "emulate", Short: "Serve a local emulator of a connected system"}
 	emulate.AddCommand(newEmulateFikenCmd(), newEmulatePrestashopCmd())
+	auth := &cobra.Command{Use: "auth", Short: "Authorise synk with a system (OAuth)"}
+	auth.AddCommand(newAuthFikenCmd())
 	root.AddCommand(
 		newValidateCmd(g),
 		newPlanCmd(g),
@@ -74,10 +78,13 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 			Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "synk", version) },
 		},
 		emulate,
+		auth,
 	)
 	return root
 }
 
 func registerConnectors(reg *pipeline.Registry) {
 	file.Register(reg)
+	prestashop.Register(reg)
+	fiken.Register(reg)
 }

@@ -21,17 +21,30 @@ type linkCache struct {
 type entityLinks struct {
 	l2r, r2l                  map[string]string
 	pendingLeft, pendingRight map[string]bool
+	loaded                    bool
 }
 
 func newLinkCache(r *Runner) *linkCache { return &linkCache{r: r, ents: map[string]*entityLinks{}} }
 
+// entry returns the entity's entry without loading its links.
+func (c *linkCache) entry(entity string) *entityLinks {
+	el, ok := c.ents[entity]
+	if !ok {
+		el = &entityLinks{l2r: map[string]string{}, r2l: map[string]string{}, pendingLeft: map[string]bool{}, pendingRight: map[string]bool{}}
+		c.ents[entity] = el
+	}
+	return el
+}
+
+// get returns the entity's links, loading them on first use: only entities
+// that link() names are ever loaded.
 func (c *linkCache) get(ctx context.Context, entity string) (*entityLinks, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.ents[entity]; ok {
+	el := c.entry(entity)
+	if el.loaded {
 		return el, nil
 	}
-	el := &entityLinks{l2r: map[string]string{}, r2l: map[string]string{}, pendingLeft: map[string]bool{}, pendingRight: map[string]bool{}}
 	rows, err := c.r.store.DB.QueryContext(ctx, `SELECT left_key, right_key FROM synk.links WHERE entity = ?`, entity)
 	if err != nil {
 		return nil, fmt.Errorf("load %s links: %w", entity, err)
@@ -42,41 +55,43 @@ func (c *linkCache) get(ctx context.Context, entity string) (*entityLinks, error
 		if err := rows.Scan(&l, &r); err != nil {
 			return nil, err
 		}
-		el.l2r[l], el.r2l[r] = r, l
+		if _, ok := el.l2r[l]; !ok { // links added this run are newer
+			el.l2r[l], el.r2l[r] = r, l
+		}
 	}
-	c.ents[entity] = el
-	return el, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	el.loaded = true
+	return el, nil
 }
 
 // add records a link made in this run (a match or an applied create).
 func (c *linkCache) add(entity, left, right string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.ents[entity]; ok {
-		el.l2r[left], el.r2l[right] = right, left
-		delete(el.pendingLeft, left)
-		delete(el.pendingRight, right)
-	}
+	el := c.entry(entity)
+	el.l2r[left], el.r2l[right] = right, left
+	delete(el.pendingLeft, left)
+	delete(el.pendingRight, right)
 }
 
 func (c *linkCache) remove(entity, left string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.ents[entity]; ok {
-		delete(el.r2l, el.l2r[left])
-		delete(el.l2r, left)
-	}
+	el := c.entry(entity)
+	delete(el.r2l, el.l2r[left])
+	delete(el.l2r, left)
 }
 
 func (c *linkCache) pending(entity string, leftSide bool, key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.ents[entity]; ok {
-		if leftSide {
-			el.pendingLeft[key] = true
-		} else {
-			el.pendingRight[key] = true
-		}
+	el := c.entry(entity)
+	if leftSide {
+		el.pendingLeft[key] = true
+	} else {
+		el.pendingRight[key] = true
 	}
 }
 

@@ -75,20 +75,24 @@ func (r *Runner) plan(ctx context.Context, mode string) (*planned, error) {
 	if err := r.recover(ctx); err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	rejects, err := r.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
+	r.log.Debug("snapshot done", "run_id", r.runID, "took", time.Since(start))
 	fp, err := r.snapshotFingerprint(ctx)
 	if err != nil {
 		return nil, err
 	}
+	r.log.Debug("fingerprint done", "run_id", r.runID, "took", time.Since(start))
 	pl := &planned{plan: &pipeline.Plan{Pipeline: r.p.Name, RunID: r.runID, CreatedAt: time.Now().UTC(), Snapshot: fp,
 		Summary: pipeline.Summary{}}, rejects: rejects}
 	for _, e := range r.p.Entities {
 		if err := r.planEntity(ctx, e, pl); err != nil {
 			return nil, fmt.Errorf("plan %s: %w", e.Name, err)
 		}
+		r.log.Debug("entity planned", "entity", e.Name, "run_id", r.runID, "took", time.Since(start))
 	}
 	for i, w := range pl.works {
 		w.change.Seq = i + 1
@@ -115,9 +119,6 @@ func (pl *planned) reject(e *spec.Entity, s spec.Side, key string, reason string
 }
 
 func (r *Runner) planEntity(ctx context.Context, e *spec.Entity, pl *planned) error {
-	if _, err := r.links.get(ctx, e.Name); err != nil {
-		return err
-	}
 	pending, err := r.pendingIntents(ctx, e)
 	if err != nil {
 		return err

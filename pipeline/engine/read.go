@@ -109,6 +109,7 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 		loader.Abort()
 		return nil, fmt.Errorf("read %s: %s", s, r.p.Redact(err.Error()))
 	}
+	r.log.Debug("read done", "connection", s.Conn.Name, "resource", s.Resource.Name, "took", time.Since(started))
 	if _, err := loader.Commit(ctx); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/cespare/xxhash/v2"
@@ -185,7 +186,7 @@ func equal(a, b any) bool {
 
 // encode returns a record's canonical JSON and its hash.
 func encode(rec pipeline.Record) (raw string, hash string, err error) {
-	b, err := json.Marshal(map[string]any(rec))
+	b, err := appendCanonical(make([]byte, 0, 256), rec)
 	if err != nil {
 		return "", "", err
 	}
@@ -228,4 +229,47 @@ func keyValue(res pipeline.Resource, key string) any {
 		}
 	}
 	return key
+}
+
+// appendCanonical writes rec as JSON with sorted keys, like json.Marshal,
+// without reflection for the flat records connectors mostly produce.
+func appendCanonical(dst []byte, rec map[string]any) ([]byte, error) {
+	keys := make([]string, 0, len(rec))
+	for k := range rec {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		kb, _ := json.Marshal(k) // JSON escaping (HTML-safe) differs from Go quoting
+		dst = append(dst, kb...)
+		dst = append(dst, ':')
+		switch v := rec[k].(type) {
+		case nil:
+			dst = append(dst, "null"...)
+		case string:
+			b, _ := json.Marshal(v)
+			dst = append(dst, b...)
+		case int64:
+			dst = strconv.AppendInt(dst, v, 10)
+		case bool:
+			dst = strconv.AppendBool(dst, v)
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("field %s: %v is not a JSON number", k, v)
+			}
+			b, _ := json.Marshal(v)
+			dst = append(dst, b...)
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("field %s: %w", k, err)
+			}
+			dst = append(dst, b...)
+		}
+	}
+	return append(dst, '}'), nil
 }

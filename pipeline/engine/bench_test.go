@@ -1,0 +1,177 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/engine"
+	"github.com/synk-etl/synk/pipeline/spec"
+	"github.com/synk-etl/synk/pipeline/state"
+)
+
+// benchGen is an in-memory connector that generates n records; records
+// whose index is below changed get a different name on side "a", so a
+// plan sees exactly that many updates.
+type benchGenConfig struct {
+	Side string `yaml:"side"`
+	N    int    `yaml:"n"`
+}
+
+type benchGen struct {
+	cfg     *benchGenConfig
+	changed *int
+}
+
+var benchFields = []pipeline.Field{
+	{Name: "id", Type: pipeline.TypeString}, {Name: "name", Type: pipeline.TypeString},
+	{Name: "price", Type: pipeline.TypeFloat}, {Name: "qty", Type: pipeline.TypeInt},
+	{Name: "active", Type: pipeline.TypeBool}, {Name: "updated", Type: pipeline.TypeTime},
+}
+
+func (g *benchGen) Read(ctx context.Context, _ string, _ pipeline.ReadQuery, out pipeline.Emitter) error {
+	for i := 0; i < g.cfg.N; i++ {
+		name := "Produkt " + strconv.Itoa(i)
+		if g.cfg.Side == "a" && i < *g.changed {
+			name += " (ny)"
+		}
+		rec := pipeline.Record{"id": "P" + strconv.Itoa(i), "name": name, "price": float64(i%1000) + 0.5,
+			"qty": int64(i % 50), "active": i%7 != 0, "updated": "2026-11-01T10:00:00Z"}
+		if err := out.Emit(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *benchGen) Create(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	return nil, fmt.Errorf("bench: unexpected create")
+}
+func (g *benchGen) Update(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	return w.Current, nil
+}
+func (g *benchGen) Delete(ctx context.Context, w pipeline.Write) error { return nil }
+
+const benchPipeline = `version: 1
+name: bench
+connections:
+  a: {type: gen, side: a, n: %d}
+  b: {type: gen, side: b, n: %d}
+entities:
+  items:
+    key: {a: id, b: id}
+    flows:
+      - from: a.items
+        to: b.items
+        create: true
+        map: {name: name, price: price, qty: qty, active: active}
+      - from: b.items
+        to: a.items
+        map: {name: name, price: price}
+`
+
+func benchSetup(b *testing.B, n int, changed *int) (*spec.Pipeline, string) {
+	reg := pipeline.NewRegistry()
+	reg.Register(pipeline.ConnectorType{
+		Name:      "gen",
+		NewConfig: func() any { return &benchGenConfig{} },
+		Resources: func(any) ([]pipeline.Resource, error) {
+			return []pipeline.Resource{{Name: "items", Key: "id", Fields: benchFields, Create: true, Update: true, Delete: true}}, nil
+		},
+		Open: func(ctx context.Context, env pipeline.Env, cfg any) (pipeline.Connector, error) {
+			return &benchGen{cfg: cfg.(*benchGenConfig), changed: changed}, nil
+		},
+	})
+	p, err := spec.Parse("bench.yaml", []byte(fmt.Sprintf(benchPipeline, n, n)), reg, spec.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "bench.duckdb")
+	// Converge once: every record is matched by id and gets a base row.
+	benchRun(b, p, path, true)
+	return p, path
+}
+
+func benchRun(b *testing.B, p *spec.Pipeline, path string, apply bool) *pipeline.Plan {
+	ctx := context.Background()
+	st, err := state.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var opts engine.Options
+	if os.Getenv("SYNK_BENCH_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	r, err := engine.New(ctx, p, st, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	if apply {
+		res, err := r.Apply(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return res.Plan
+	}
+	pl, err := r.Plan(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pl
+}
+
+// peakRSS is the process's peak resident set (VmHWM), DuckDB included.
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkPlan measures a whole plan run (read both sides into DuckDB,
+// pair, map, diff) over n records per side, with nothing or 1% changed.
+// Run one size per process for a meaningful peak RSS, e.g.
+//
+//	go test ./pipeline/engine -run '^$' -bench 'Plan/1M_noop' -benchtime 3x
+func BenchmarkPlan(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"100k", 100_000}, {"1M", 1_000_000}} {
+		for _, mode := range []struct {
+			name string
+			pct  int
+		}{{"noop", 0}, {"1pct", 1}} {
+			b.Run(size.name+"_"+mode.name, func(b *testing.B) {
+				changed := 0
+				p, path := benchSetup(b, size.n, &changed)
+				changed = size.n * mode.pct / 100
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					pl := benchRun(b, p, path, false)
+					if got := pl.Summary["items"][pipeline.Update]; got != changed {
+						b.Fatalf("plan has %d updates, want %d", got, changed)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size.n), "ns/record")
+				b.ReportMetric(peakRSS(), "peak-RSS-MiB")
+			})
+		}
+	}
+}
