@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/sourcegraph/conc"
 	"github.com/sourcegraph/conc/pool"
@@ -31,6 +32,8 @@ var ErrStalePlan = errors.New("plan is stale")
 // Apply plans and applies. With saved not nil, the fresh plan must equal
 // the saved one (same snapshot, same changes), or nothing is applied.
 func (r *Runner) Apply(ctx context.Context, saved *pipeline.Plan) (*Result, error) {
+	start := time.Now()
+	defer func() { r.opts.Metrics.RunDuration.WithLabelValues(r.p.Name).Observe(time.Since(start).Seconds()) }()
 	pl, err := r.plan(ctx, "apply")
 	if err != nil {
 		r.finishRun(nil, err)
@@ -53,6 +56,9 @@ func (r *Runner) Apply(ctx context.Context, saved *pipeline.Plan) (*Result, erro
 		status = "partial"
 	}
 	r.opts.Metrics.RunsTotal.WithLabelValues(r.p.Name, status).Inc()
+	if status == "success" {
+		r.opts.Metrics.LastSuccess.WithLabelValues(r.p.Name).SetToCurrentTime()
+	}
 	return res, err
 }
 
