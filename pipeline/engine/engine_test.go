@@ -1,10 +1,18 @@
 package engine_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/synk-etl/synk/pipeline/state"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -735,4 +743,324 @@ func TestExactlyOnceCreates(t *testing.T) {
 		}
 		h.mustBeConverged(p)
 	})
+}
+
+func TestDeletesOnlyWhenAFlowSaysSo(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		setting     string // the flow's delete: line, or ""
+		wantGone    bool
+		wantActive  any // p2's active flag in r when it stays
+		wantDeletes int
+		wantUpdates int
+	}{
+		{"delete: true", true, nil, 1, 0},
+		{"delete: deactivate", false, false, 0, 1},
+		{"", false, true, 0, 0},
+		{"delete: false", false, true, 0, 0},
+	}
+	for _, tc := range tests {
+		name := tc.setting
+		if name == "" {
+			name = "no delete setting"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+			l.put("people", pipeline.Record{"id": "p1", "name": "One"})
+			l.put("people", pipeline.Record{"id": "p2", "name": "Two"})
+			p := h.load(`version: 1
+name: deletes
+connections:
+  l: {type: mem, system: l}
+  r: {type: mem, system: r}
+entities:
+  people:
+    flows:
+      - from: l.people
+        to: r.contacts
+        create: true
+        map: {name: name, ref: id, active: 'true'}
+        ` + tc.setting + "\n")
+			h.apply(p)
+			if len(r.all("contacts")) != 2 {
+				t.Fatalf("after create r has %v", r.all("contacts"))
+			}
+			c2 := fmt.Sprint(r.where("contacts", "ref", "p2")[0]["cid"])
+			_, u0, _ := r.counts()
+
+			l.remove("people", "p2")
+			res := h.apply(p)
+			if res.Failed != 0 || res.Rejected != 0 {
+				t.Fatalf("failed %d rejected %d", res.Failed, res.Rejected)
+			}
+			_, u, d := r.counts()
+			if d != tc.wantDeletes || u-u0 != tc.wantUpdates {
+				t.Fatalf("deletes %d updates %d, want %d %d", d, u-u0, tc.wantDeletes, tc.wantUpdates)
+			}
+			got, ok := r.get("contacts", c2)
+			if ok == tc.wantGone {
+				t.Fatalf("p2's contact present=%v, want gone=%v", ok, tc.wantGone)
+			}
+			if ok && got["active"] != tc.wantActive {
+				t.Fatalf("p2's contact = %v, want active=%v", got, tc.wantActive)
+			}
+			if _, linked := h.links("people")["p2"]; linked == tc.wantGone {
+				t.Fatalf("p2 linked=%v after its target was deleted=%v", linked, tc.wantGone)
+			}
+			if one, ok := r.get("contacts", fmt.Sprint(r.where("contacts", "ref", "p1")[0]["cid"])); !ok || one["active"] != true {
+				t.Fatalf("p1's contact touched: %v", one)
+			}
+			h.mustBeConverged(p)
+		})
+	}
+}
+
+const ordersPipeline = `version: 1
+name: orders
+connections:
+  a:
+    type: file
+    dir: a
+    resources:
+      customers: {path: customers.csv, key: id, fields: {id: int, name: string}}
+      orders: {path: orders.csv, key: id, fields: {id: int, customer_id: int, total: float}}
+  b:
+    type: file
+    dir: b
+    resources:
+      customers: {path: customers.csv, key: id, fields: {id: int, name: string, ref: int}, generate_key: true}
+      orders: {path: orders.csv, key: id, fields: {id: int, customer: int, total: float, ref: int}, generate_key: true}
+entities:
+  orders:
+    flows:
+      - from: a.orders
+        to: b.orders
+        create: true
+        map: {customer: 'link("customers", customer_id)', total: total, ref: id}
+  customers:
+    flows:
+      - {from: a.customers, to: b.customers, create: true, map: {name: name, ref: id}}
+`
+
+func TestLinkResolvesOtherSideKey(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	aCust, aOrd := filepath.Join(h.dir, "a", "customers.csv"), filepath.Join(h.dir, "a", "orders.csv")
+	bCust, bOrd := filepath.Join(h.dir, "b", "customers.csv"), filepath.Join(h.dir, "b", "orders.csv")
+	// b's own customer takes key 1, so b's keys differ from a's.
+	writeCSV(t, bCust, []string{"id", "name", "ref"}, []string{"1", "Someone else", ""})
+	writeCSV(t, aCust, []string{"id", "name"}, []string{"101", "Old customer"})
+	p := h.load(ordersPipeline)
+	h.apply(p)
+	custB := func() map[string]string { // a key → b key
+		out := map[string]string{}
+		for _, r := range readCSV(t, bCust) {
+			out[r["ref"]] = r["id"]
+		}
+		return out
+	}
+	if got := custB()["101"]; got != "2" {
+		t.Fatalf("customer 101 created in b as %q, want 2", got)
+	}
+
+	// A new customer and orders for it, for the old one and for nobody.
+	writeCSV(t, aCust, []string{"id", "name"}, []string{"101", "Old customer"}, []string{"102", "New customer"})
+	writeCSV(t, aOrd, []string{"id", "customer_id", "total"},
+		[]string{"10", "101", "5.5"}, []string{"11", "102", "7"}, []string{"12", "999", "1"})
+	pl := h.plan(p)
+	waits := map[string][]string{}
+	for _, c := range pl.Changes {
+		if c.Entity == "orders" {
+			waits[c.SourceKey] = c.Waits
+		}
+	}
+	if diff := cmp.Diff(map[string][]string{"10": nil, "11": {"customers"}}, waits); diff != "" {
+		t.Fatalf("order creates and their waits (-want +got):\n%s", diff)
+	}
+
+	res := h.apply(p)
+	if res.Applied != 3 || res.Rejected != 1 || res.Failed != 0 {
+		t.Fatalf("applied %d rejected %d failed %d, want 3 1 0", res.Applied, res.Rejected, res.Failed)
+	}
+	cust := custB()
+	got := map[string]string{}
+	for _, r := range readCSV(t, bOrd) {
+		got[r["ref"]] = r["customer"]
+	}
+	want := map[string]string{"10": cust["101"], "11": cust["102"]}
+	if cust["102"] == "" || cust["102"] == "102" {
+		t.Fatalf("customer 102 in b: %v", cust)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("b.orders ref → customer (-want +got):\n%s", diff)
+	}
+	rj := h.rows(`SELECT key, reason FROM synk.rejects WHERE entity = 'orders' AND run_id = ?`, res.Plan.RunID)
+	if len(rj) != 1 || rj[0][0] != "12" || !strings.Contains(rj[0][1], "999") || !strings.Contains(rj[0][1], "customers") {
+		t.Fatalf("rejects = %v, want order 12 with a reason naming customer 999", rj)
+	}
+	res = h.apply(p)
+	if res.Applied != 0 || res.Rejected != 1 {
+		t.Fatalf("next run applied %d rejected %d, want 0 1", res.Applied, res.Rejected)
+	}
+}
+
+func TestStateRecordsRunsChangesAndMode(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	aPath := filepath.Join(h.dir, "a", "orders.csv")
+	writeCSV(t, aPath, []string{"id", "placed"}, []string{"1", "2025-01-05"}, []string{"2", "bad date"})
+	p := h.load(`version: 1
+name: staterows
+connections:
+  a:
+    type: file
+    dir: a
+    resources:
+      orders: {path: orders.csv, key: id, fields: {id: int, placed: string}}
+  b:
+    type: file
+    dir: b
+    resources:
+      orders: {path: orders.csv, key: id, fields: {id: int, ref: int, day: date}, generate_key: true}
+entities:
+  orders:
+    flows:
+      - {from: a.orders, to: b.orders, create: true, map: {ref: id, day: date(placed)}}
+`)
+	pl := h.plan(p)
+	res := h.apply(p)
+	editCSV(t, aPath, "id", "2", "placed", "2025-03-04")
+	h.apply(p)
+	h.plan(p)
+
+	runs := h.rows(`SELECT mode, status, planned, applied, failed, rejected, finished_at IS NOT NULL, pipeline FROM synk.runs ORDER BY started_at`)
+	want := [][]string{
+		{"plan", "partial", "1", "0", "0", "1", "true", "staterows"},
+		{"apply", "partial", "1", "1", "0", "1", "true", "staterows"},
+		{"apply", "success", "1", "1", "0", "0", "true", "staterows"},
+		{"plan", "success", "0", "0", "0", "0", "true", "staterows"},
+	}
+	if diff := cmp.Diff(want, runs); diff != "" {
+		t.Fatalf("synk.runs (-want +got):\n%s", diff)
+	}
+	changes := h.rows(`SELECT r.mode, c.action, c.source_key, c.target_key <> '', c.status, CAST(c.fields AS VARCHAR), c.after->>'day'
+		FROM synk.changes c JOIN synk.runs r USING (run_id) ORDER BY r.started_at, c.seq, c.status`)
+	wantChanges := [][]string{
+		{"plan", "create", "1", "false", "planned", "[day, ref]", "2025-01-05"},
+		{"apply", "create", "1", "true", "applied", "[day, ref]", "2025-01-05"},
+		{"apply", "create", "2", "true", "applied", "[day, ref]", "2025-03-04"},
+	}
+	if diff := cmp.Diff(wantChanges, changes); diff != "" {
+		t.Fatalf("synk.changes (-want +got):\n%s", diff)
+	}
+	if pl.RunID == res.Plan.RunID || pl.RunID == "" {
+		t.Fatalf("run ids %q and %q: want distinct, non-empty", pl.RunID, res.Plan.RunID)
+	}
+	fi, err := os.Stat(h.statePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestStateFileInUseByAnotherProcess(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "held.duckdb")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), holdStateEnv+"="+path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		stdin.Close()
+		cmd.Wait()
+		t.Fatalf("helper process said %q, %v", line, err)
+	}
+
+	st, err := state.Open(t.Context(), path)
+	if err == nil {
+		st.Close()
+	}
+	stdin.Close()
+	if werr := cmd.Wait(); werr != nil {
+		t.Errorf("helper process: %v", werr)
+	}
+	if !errors.Is(err, state.ErrInUse) {
+		t.Fatalf("second open from another process: %v, want state.ErrInUse", err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the file", err)
+	}
+	// Released with the other process: it opens now.
+	st, err = state.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("open after the holder exited: %v", err)
+	}
+	st.Close()
+}
+
+func TestMetricsPassPromlint(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	reg := prometheus.NewPedanticRegistry()
+	h.metrics = pipeline.NewMetrics(reg)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer srv.Close()
+	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+	l.pingURL = srv.URL
+	l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
+	l.put("people", pipeline.Record{"id": "p2", "email": "bob@example.com", "name": "Bob"})
+	r.refuse = func(w pipeline.Write) error {
+		if w.Set["name"] == "Bob" {
+			return &pipeline.RecordError{Resource: w.Resource, Err: errors.New("no Bobs")}
+		}
+		return nil
+	}
+	p := h.load(twoWayMem)
+	h.apply(p)
+
+	problems, err := testutil.CollectAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range problems {
+		t.Errorf("promlint: %s: %s", pr.Metric, pr.Text)
+	}
+	checks := []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"runs partial", h.metrics.RunsTotal.WithLabelValues("twoway", "partial"), 1},
+		{"records read l.people", h.metrics.RecordsRead.WithLabelValues("l", "people"), 2},
+		{"creates applied", h.metrics.ChangesApplied.WithLabelValues("people", "create", "applied"), 1},
+		{"creates rejected", h.metrics.ChangesApplied.WithLabelValues("people", "create", "rejected"), 1},
+		{"rejects", h.metrics.Rejects.WithLabelValues("people"), 1},
+		{"planned creates", h.metrics.ChangesPlanned.WithLabelValues("people", "create"), 2},
+		{"http requests", h.metrics.HTTPRequests.WithLabelValues("l", "GET", "204"), 1},
+	}
+	for _, c := range checks {
+		if got := testutil.ToFloat64(c.c); got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, got, c.want)
+		}
+	}
+	for _, name := range []string{"synk_runs_total", "synk_run_duration_seconds", "synk_records_read_total", "synk_changes_planned",
+		"synk_changes_applied_total", "synk_http_requests_total", "synk_http_request_duration_seconds", "synk_ratelimit_wait_seconds_total"} {
+		if n, err := testutil.GatherAndCount(reg, name); err != nil || n == 0 {
+			t.Errorf("%s: %d series, %v", name, n, err)
+		}
+	}
 }

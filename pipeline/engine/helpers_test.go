@@ -6,7 +6,9 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +24,31 @@ import (
 	"github.com/synk-etl/synk/pipeline/spec"
 	"github.com/synk-etl/synk/pipeline/state"
 )
+
+// TestMain doubles as the helper process that holds a state file open (see
+// TestStateFileInUseByAnotherProcess).
+func TestMain(m *testing.M) {
+	if path := os.Getenv(holdStateEnv); path != "" {
+		os.Exit(holdState(path))
+	}
+	os.Exit(m.Run())
+}
+
+const holdStateEnv = "SYNK_ENGINE_TEST_HOLD_STATE"
+
+// holdState opens the state file, says "ready" on stdout and keeps it open
+// until stdin closes.
+func holdState(path string) int {
+	st, err := state.Open(context.Background(), path)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	st.Close()
+	return 0
+}
 
 // harness is one test's world: a temp dir holding the pipeline file, CSV
 // files and the DuckDB state file, a registry with the real file connector
@@ -54,7 +81,7 @@ func newHarness(t *testing.T) *harness {
 			if err != nil {
 				return nil, err
 			}
-			return &memConn{sys: sys, lim: env.Limiter}, nil
+			return &memConn{sys: sys, lim: env.Limiter, http: env.HTTP}, nil
 		},
 	})
 	return h
@@ -253,6 +280,9 @@ type memSystem struct {
 	afterCreate func(ctx context.Context, w pipeline.Write, rec pipeline.Record) error
 	// findErr, if set, makes Find fail.
 	findErr error
+	// pingURL, if set, is fetched with the engine's HTTP client before
+	// each read, so HTTP metrics see traffic.
+	pingURL string
 }
 
 func (s *memSystem) resource(name string) pipeline.Resource {
@@ -333,11 +363,24 @@ func (s *memSystem) writes() int {
 
 // memConn is one runner's connection to a memSystem.
 type memConn struct {
-	sys *memSystem
-	lim *pipeline.Limiter
+	sys  *memSystem
+	lim  *pipeline.Limiter
+	http *http.Client
 }
 
 func (c *memConn) Read(ctx context.Context, resource string, _ pipeline.ReadQuery, out pipeline.Emitter) error {
+	if c.sys.pingURL != "" {
+		// Through the engine's client, which takes the limiter itself.
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.sys.pingURL, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+	}
 	release, err := c.lim.Acquire(ctx)
 	if err != nil {
 		return err
