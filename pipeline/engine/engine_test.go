@@ -1064,3 +1064,74 @@ func TestMetricsPassPromlint(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleTwoWayCSV runs a copy of examples/two-way-csv: both sides
+// create, match by e-mail, resolve first-sync conflicts by newest, and then
+// move each later edit once.
+func TestExampleTwoWayCSV(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	src := filepath.Join("..", "..", "examples", "two-way-csv")
+	for _, f := range []string{"pipeline.yaml", "crm/customers.csv", "mail/subscribers.csv"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(h.dir, f)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yml, err := os.ReadFile(filepath.Join(h.dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := h.load(string(yml))
+	crmPath, mailPath := filepath.Join(h.dir, "crm", "customers.csv"), filepath.Join(h.dir, "mail", "subscribers.csv")
+
+	res := h.apply(p)
+	if res.Failed != 0 || res.Rejected != 0 {
+		t.Fatalf("first run failed %d rejected %d:%s", res.Failed, res.Rejected, describeRejects(res.Plan.Rejects))
+	}
+	crm, mail := csvBy(readCSV(t, crmPath), "email"), csvBy(readCSV(t, mailPath), "email")
+	if len(crm) != 3 || len(mail) != 3 {
+		t.Fatalf("after the first run crm %v, mail %v: want 3 people each", crm, mail)
+	}
+	if k := mail["kari@example.no"]; k["full_name"] != "Kari Nordmann" || k["tags"] != "vip" || k["phone"] != "+4791234567" {
+		t.Errorf("kari in mail = %v", k)
+	}
+	if p := crm["per@example.no"]; p["name"] != "Per Olsen" {
+		t.Errorf("per in crm = %v", p)
+	}
+	// Ola matched by e-mail; the newer mail record won both conflicts, and
+	// the CRM keeps its own e-mail (overwrite: never).
+	if o := crm["OLA@example.no"]; o["name"] != "Ola  Hansen" || o["phone"] != "+4799999999" {
+		t.Errorf("ola in crm = %v", o)
+	}
+	if n := len(h.links("customers")); n != 3 {
+		t.Errorf("%d links, want 3", n)
+	}
+	h.mustBeConverged(p)
+
+	kariCode := mail["kari@example.no"]["code"]
+	editCSV(t, mailPath, "code", kariCode, "phone", "+4700000000")
+	editCSV(t, crmPath, "email", "per@example.no", "name", "Per O. Olsen")
+	res = h.apply(p)
+	if res.Applied != 2 || res.Failed != 0 || res.Rejected != 0 {
+		t.Fatalf("edit run: applied %d failed %d rejected %d, want 2 0 0:%s", res.Applied, res.Failed, res.Rejected, describeChanges(res.Plan.Changes))
+	}
+	crm, mail = csvBy(readCSV(t, crmPath), "email"), csvBy(readCSV(t, mailPath), "email")
+	if got := crm["kari@example.no"]["phone"]; got != "+4700000000" {
+		t.Errorf("kari's phone in crm = %q, want the mail edit", got)
+	}
+	if got := mail["per@example.no"]["full_name"]; got != "Per O. Olsen" {
+		t.Errorf("per's name in mail = %q, want the crm edit", got)
+	}
+	h.mustBeConverged(p)
+	if res := h.apply(p); res.Applied != 0 {
+		t.Fatalf("third run applied %d", res.Applied)
+	}
+}
