@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/synk-etl/synk/pipeline/engine"
 	"github.com/synk-etl/synk/pipeline/state"
 	"net/http"
 	"net/http/httptest"
@@ -1134,4 +1135,74 @@ func TestExampleTwoWayCSV(t *testing.T) {
 	if res := h.apply(p); res.Applied != 0 {
 		t.Fatalf("third run applied %d", res.Applied)
 	}
+}
+
+func TestFailedWriteIsRetriedNextRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+	l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
+	p := h.load(twoWayMem)
+	h.apply(p)
+	cid := fmt.Sprint(r.all("contacts")[0]["cid"])
+
+	l.set("people", "p1", "name", "Ann B")
+	r.refuse = func(pipeline.Write) error { return errors.New("503 service unavailable") }
+	res := h.apply(p)
+	if res.Failed != 1 || res.Applied != 0 {
+		t.Fatalf("applied %d failed %d, want 0 1", res.Applied, res.Failed)
+	}
+	if got, _ := r.get("contacts", cid); got["name"] != "Ann" {
+		t.Fatalf("r = %v after a failed update", got)
+	}
+	if got := h.rows(`SELECT status, error FROM synk.changes WHERE run_id = ? AND status <> 'planned'`, res.Plan.RunID); len(got) != 1 || got[0][0] != "failed" || !strings.Contains(got[0][1], "503") {
+		t.Fatalf("synk.changes for the failed run = %v", got)
+	}
+
+	// The old value on r must not flow back over the edit.
+	r.refuse = nil
+	l0 := l.writes()
+	res = h.apply(p)
+	if res.Applied != 1 || l.writes() != l0 {
+		t.Fatalf("retry applied %d, l writes %d (want 1 and none)", res.Applied, l.writes()-l0)
+	}
+	if got, _ := r.get("contacts", cid); got["name"] != "Ann B" {
+		t.Fatalf("r = %v after the retry", got)
+	}
+	if got, _ := l.get("people", "p1"); got["name"] != "Ann B" {
+		t.Fatalf("l = %v after the retry", got)
+	}
+	h.mustBeConverged(p)
+}
+
+func TestSavedPlan(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+	l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
+	p := h.load(createOnlyMem)
+
+	saved := h.plan(p)
+	l.put("people", pipeline.Record{"id": "p2", "email": "bob@example.com", "name": "Bob"})
+	run := h.runner(t.Context(), p)
+	_, err := run.Apply(t.Context(), saved)
+	run.Close()
+	if !errors.Is(err, engine.ErrStalePlan) {
+		t.Fatalf("apply of a stale plan: %v, want ErrStalePlan", err)
+	}
+	if w := r.writes(); w != 0 {
+		t.Fatalf("a stale plan wrote %d times", w)
+	}
+
+	saved = h.plan(p)
+	if len(saved.Changes) != 2 {
+		t.Fatalf("plan has %d changes, want 2", len(saved.Changes))
+	}
+	run = h.runner(t.Context(), p)
+	res, err := run.Apply(t.Context(), saved)
+	run.Close()
+	if err != nil || res.Applied != 2 {
+		t.Fatalf("apply of a fresh saved plan: %v, applied %v", err, res)
+	}
+	onlyOnce(t, r, "p1", "p2")
 }
