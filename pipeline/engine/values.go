@@ -244,15 +244,13 @@ func appendCanonical(dst []byte, rec map[string]any) ([]byte, error) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		kb, _ := json.Marshal(k) // JSON escaping (HTML-safe) differs from Go quoting
-		dst = append(dst, kb...)
+		dst = appendJSONString(dst, k)
 		dst = append(dst, ':')
 		switch v := rec[k].(type) {
 		case nil:
 			dst = append(dst, "null"...)
 		case string:
-			b, _ := json.Marshal(v)
-			dst = append(dst, b...)
+			dst = appendJSONString(dst, v)
 		case int64:
 			dst = strconv.AppendInt(dst, v, 10)
 		case bool:
@@ -261,8 +259,12 @@ func appendCanonical(dst []byte, rec map[string]any) ([]byte, error) {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("field %s: %v is not a JSON number", k, v)
 			}
-			b, _ := json.Marshal(v)
-			dst = append(dst, b...)
+			if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
+				dst = strconv.AppendFloat(dst, v, 'f', -1, 64) // what encoding/json writes in this range
+			} else {
+				b, _ := json.Marshal(v)
+				dst = append(dst, b...)
+			}
 		default:
 			b, err := json.Marshal(v)
 			if err != nil {
@@ -272,4 +274,19 @@ func appendCanonical(dst []byte, rec map[string]any) ([]byte, error) {
 		}
 	}
 	return append(dst, '}'), nil
+}
+
+// appendJSONString quotes s exactly as encoding/json does; plain ASCII
+// (the common case) is copied without allocating.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
