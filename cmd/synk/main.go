@@ -72,6 +72,7 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 		newApplyCmd(g),
 		newSQLCmd(g),
 		newSchemaCmd(g),
+		newCheckCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print synk's version",
