@@ -9,7 +9,6 @@ import (
 	goyaml "github.com/goccy/go-yaml"
 
 	"github.com/synk-etl/synk/pipeline"
-	"github.com/synk-etl/synk/transforms"
 )
 
 // decodeConfig decodes a connection's settings into the connector's config
@@ -192,10 +191,6 @@ func (l *loader) decodeValue(v reflect.Value, n *node, what string, extra []stri
 	default:
 		l.errs.add(n.pos(), "%s: unsupported setting type %s", what, v.Type())
 	}
-}
-
-func asTransformsError(err error, target **transforms.Error) bool {
-	return errors.As(err, target)
 }
 
 // syntaxError turns a YAML parser error into a positioned Error.

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -651,7 +652,7 @@ func (l *loader) compile(v *node, env map[string]any, opts ...transforms.Option)
 	p, err := transforms.Compile(src, env, opts...)
 	if err != nil {
 		var te *transforms.Error
-		if ok := asTransformsError(err, &te); ok {
+		if errors.As(err, &te) {
 			pos := v.pos()
 			switch {
 			case v.literal:

@@ -26,7 +26,7 @@ func (b *Bulk) Add(vals ...driver.Value) { b.rows = append(b.rows, vals) }
 // Len is the number of rows collected.
 func (b *Bulk) Len() int { return len(b.rows) }
 
-// Exec loads the rows as temp table "bulk" and runs stmts in one
+// ExecBulk loads the rows as temp table "bulk" and runs stmts in one
 // transaction, e.g. "INSERT OR REPLACE INTO synk.base SELECT ... FROM bulk".
 func (s *Store) ExecBulk(ctx context.Context, b *Bulk, stmts ...string) error {
 	if b.Len() == 0 {
