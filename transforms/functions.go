@@ -266,6 +266,21 @@ func functionSpecs(clock func() time.Time) []funcSpec {
 			fn:  fnVatRate,
 		},
 		{
+			name: "vat_of", params: []param{{"incl", kindNumber}, {"excl", kindNumber}}, result: typeFloat,
+			doc: `The Norwegian sales VAT rate in percent (25, 15, 12, 11.11 or 0) that made price incl from excl, snapped to the nearest rate within 1.2 øre (vat_of(99.99, 79.992) → 25). A price that fits no rate is an error naming the implied rate; nil or both 0 give nil.`,
+			fn:  fnVatOf,
+		},
+		{
+			name: "invoice_lines", params: []param{{"order", kindAny}, {"products", kindAny}, {"settings", kindAny}, {"payment", kindAny}}, result: typeList,
+			doc: "Fiken invoice lines (øre; net, vat and gross explicit) of a PrestaShop order whose gross is invoice_total(order, payment) exactly: a line per order row (productId from products, aligned with order_rows, nil for none; vatType from the unit prices; rounded by the order's round_type/round_mode), shipping, gift wrapping, the discount split per VAT rate by the products' net and VAT, an øreavrunding line (NONE) for the shop's own rounding, and payment.fee. settings keys: income_account (3000), exempt_account (3100) and zero_vat_type (EXEMPT) for 0 % lines, shipping_text, wrapping_text, discount_text, rounding_text, rounding_account, max_rounding (NOK; default 1 øre per line). payment keys (payment may be nil): fee (NOK incl. VAT), fee_vat (25), fee_text, fee_account. An unknown VAT rate, a missing field or a difference beyond rounding is an error naming the field or row.",
+			fn:  fnInvoiceLines,
+		},
+		{
+			name: "invoice_total", params: []param{{"order", kindAny}, {"payment", kindAny}}, result: typeInt,
+			doc: "The gross in øre of the invoice invoice_lines makes: ore(total_paid_tax_incl) plus payment.fee, which the shop's total does not include; compare invoice totals with this, not with the shop's total. nil order gives nil.",
+			fn:  fnInvoiceTotal,
+		},
+		{
 			name: "date", params: []param{{"x", kindString}}, result: typeString,
 			doc: `The calendar date "yyyy-MM-dd" of "2006-01-02 15:04:05" (PrestaShop), RFC 3339 (the date as written, not converted to UTC) or a date. PrestaShop's zero date "0000-00-00..." and nil give nil; anything else is an error.`,
 			fn:  fnDate,

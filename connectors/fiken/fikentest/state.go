@@ -182,11 +182,23 @@ func round(f float64) int64 { return int64(math.Round(f)) }
 
 // buildLine prices one line from the request and, for product lines, the
 // product: the line's values win, the product fills the rest.
+//
+// Amounts follow invoiceLineRequest: net, vat and gross, when given, are
+// the line's amounts as sent (before discount, which then scales them),
+// so an integration can book its own system's VAT to the øre; otherwise
+// net is unitPrice × quantity and VAT is net × rate, rounded per line.
+// Given amounts must agree: gross = net + vat, net within rounding of
+// unitPrice × quantity (half an øre per unit, plus one), and the VAT must
+// fit the vatType, which Fiken asserts (within 2 øre of net × rate, or
+// nearer to it than to any other sales rate; exactly 0 for 0 % types).
 func (st *state) buildLine(i int, lr lineRequest) (InvoiceLine, error) {
 	l := InvoiceLine{Quantity: lr.Quantity, Discount: lr.Discount, Description: lr.Description, Comment: lr.Comment,
 		VatType: lr.VatType, IncomeAccount: lr.IncomeAccount, ProductName: lr.ProductName}
 	if lr.Quantity <= 0 {
 		return l, badRequest("lines[%d].quantity must be positive", i)
+	}
+	if lr.Discount < 0 || lr.Discount > 100 {
+		return l, badRequest("lines[%d].discount must be between 0 and 100", i)
 	}
 	var unit *int64 = lr.UnitPrice
 	if lr.ProductID != 0 {
@@ -202,17 +214,29 @@ func (st *state) buildLine(i int, lr lineRequest) (InvoiceLine, error) {
 		if l.IncomeAccount == "" {
 			l.IncomeAccount = p.IncomeAccount
 		}
-		if unit == nil {
+		if unit == nil && lr.Net == nil && lr.Gross == nil {
 			unit = p.UnitPrice
 		}
 		if l.Description == "" {
 			l.Description = p.Name
 		}
 	}
-	if l.VatType == "" && lr.VatInPercent != nil {
+	if lr.VatInPercent != nil {
+		var match string
 		for _, t := range salesVatTypes() {
-			if r, _ := vatRate(t); r == *lr.VatInPercent && r != 0 {
-				l.VatType = t
+			if r, _ := vatRate(t); r == *lr.VatInPercent && (r != 0 || t == "NONE") {
+				match = t
+				break
+			}
+		}
+		switch {
+		case l.VatType == "" && match == "":
+			return l, badRequest("lines[%d]: vatInPercent %v is not a sales VAT rate", i, *lr.VatInPercent)
+		case l.VatType == "":
+			l.VatType = match
+		default:
+			if r, ok := vatRate(l.VatType); ok && r != *lr.VatInPercent {
+				return l, badRequest("lines[%d]: vatInPercent %v does not match vatType %s", i, *lr.VatInPercent, l.VatType)
 			}
 		}
 	}
@@ -226,28 +250,84 @@ func (st *state) buildLine(i int, lr lineRequest) (InvoiceLine, error) {
 		return l, err
 	}
 	rate, _ := vatRate(l.VatType)
+	keep := (100 - lr.Discount) / 100
+	// net and vat before the discount.
+	var net, vat int64
 	switch {
+	case lr.Net != nil:
+		net = *lr.Net
+		if unit != nil {
+			if d := math.Abs(float64(*unit)*lr.Quantity - float64(net)); d > lr.Quantity/2+1 {
+				return l, badRequest("lines[%d]: net %d does not match unitPrice %d × quantity %v", i, net, *unit, lr.Quantity)
+			}
+			l.UnitPrice = *unit
+		} else {
+			l.UnitPrice = round(float64(net) / lr.Quantity)
+		}
 	case unit != nil:
 		l.UnitPrice = *unit
-		l.Net = round(float64(*unit) * lr.Quantity * (100 - lr.Discount) / 100)
-	case lr.Net != nil:
-		l.Net = *lr.Net
-		l.UnitPrice = round(float64(*lr.Net) / lr.Quantity)
+		net = round(float64(*unit) * lr.Quantity)
+	case lr.Gross != nil && lr.Vat != nil:
+		net = *lr.Gross - *lr.Vat
+		l.UnitPrice = round(float64(net) / lr.Quantity)
 	case lr.Gross != nil:
-		l.Net = round(float64(*lr.Gross) / (1 + rate/100))
-		l.UnitPrice = round(float64(l.Net) / lr.Quantity)
+		net = round(float64(*lr.Gross) / (1 + rate/100))
+		l.UnitPrice = round(float64(net) / lr.Quantity)
 	default:
 		return l, badRequest("lines[%d]: unitPrice (or net/gross) is required when the line has no product price", i)
 	}
-	if lr.Vat != nil {
-		l.Vat = *lr.Vat
-	} else {
-		l.Vat = round(float64(l.Net) * rate / 100)
+	givenVat := true
+	switch {
+	case lr.Vat != nil:
+		vat = *lr.Vat
+	case lr.Gross != nil:
+		vat = *lr.Gross - net
+	default:
+		givenVat = false
+		vat = round(float64(net) * rate / 100)
 	}
+	if lr.Gross != nil && *lr.Gross != net+vat {
+		return l, badRequest("lines[%d]: gross %d is not net %d + vat %d", i, *lr.Gross, net, vat)
+	}
+	if givenVat && !vatFits(net, vat, rate) {
+		return l, badRequest("lines[%d]: vat %d does not fit vatType %s for net %d (%v %% is %d)", i, vat, l.VatType, net, rate, round(float64(net)*rate/100))
+	}
+	if lr.Discount != 0 {
+		net = round(float64(net) * keep)
+		if givenVat {
+			vat = round(float64(vat) * keep)
+		} else {
+			vat = round(float64(net) * rate / 100)
+		}
+	}
+	l.Net, l.Vat = net, vat
 	l.Gross = l.Net + l.Vat
 	l.NetInNok, l.VatInNok, l.GrossInNok = l.Net, l.Vat, l.Gross
 	l.VatInPercent = rate
 	return l, nil
+}
+
+// vatFits reports whether a given VAT can be net × rate after someone's
+// rounding: within 2 øre, or at least nearer to rate than to any other
+// sales rate. 0 % types carry no VAT at all.
+func vatFits(net, vat int64, rate float64) bool {
+	if rate == 0 {
+		return vat == 0
+	}
+	if (net > 0 && vat < 0) || (net < 0 && vat > 0) {
+		return false
+	}
+	want := float64(net) * rate / 100
+	off := math.Abs(float64(vat) - want)
+	if off <= 2 {
+		return true
+	}
+	for _, t := range salesVatTypes() {
+		if r, _ := vatRate(t); r != rate && math.Abs(float64(vat)-float64(net)*r/100) <= off {
+			return false
+		}
+	}
+	return true
 }
 
 // kidMod10 appends a MOD10 (Luhn) check digit, as Norwegian KID numbers do.

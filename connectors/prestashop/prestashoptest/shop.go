@@ -64,7 +64,13 @@ type OrderRequest struct {
 	Shipping *float64 `json:"shipping"`
 }
 
-func round2(x float64) float64 { return math.Round(x*100) / 100 }
+// round2 rounds half up to cents like PHP's round(), which first rounds
+// the scaled value to 15 significant digits: 0.055 is 0.06, not the 0.05
+// the float 5.4999… would give.
+func round2(x float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(x*100, 'g', 15, 64), 64)
+	return math.Round(v) / 100
+}
 
 func money(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
 

@@ -1,0 +1,818 @@
+package transforms
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// This file turns a PrestaShop order into Fiken invoice lines whose sum is
+// the order's total to the øre. Every amount is integer arithmetic on the
+// decimal values the shop sent (micro-NOK for 6-decimal unit prices, øre
+// for totals): floats would make "exact to the øre" a matter of luck.
+
+// Defaults of invoice_lines' settings object.
+const (
+	defaultIncomeAccount = "3000"
+	defaultExemptAccount = "3100"
+	defaultZeroVatType   = "EXEMPT"
+	defaultShippingText  = "Frakt"
+	defaultDiscountText  = "Rabatt"
+	defaultWrappingText  = "Gaveinnpakning"
+	defaultRoundingText  = "Øreavrunding"
+	defaultFeeText       = "Fakturagebyr"
+	defaultFeeVat        = 25
+	defaultProductText   = "Vare"
+	// maxDescription is Fiken's limit on a line's description.
+	maxDescription = 200
+)
+
+// PrestaShop's round_type values (Order::ROUND_*).
+const (
+	roundItem  = 1
+	roundLine  = 2
+	roundTotal = 3
+)
+
+// PrestaShop's round_mode values (PS_ROUND_*).
+const (
+	roundModeUp       = 0 // ceil
+	roundModeDown     = 1 // floor
+	roundModeHalfUp   = 2 // half away from zero, the default
+	roundModeHalfDown = 3
+	roundModeHalfEven = 4
+	roundModeHalfOdd  = 5
+)
+
+// salesRates are the Norwegian sales VAT rates in hundredths of a percent,
+// highest first; a derived rate snaps to one of them.
+var salesRates = [...]int64{2500, 1500, 1200, 1111, 0}
+
+// invoiceSettings are the keys of invoice_lines' third argument.
+type invoiceSettings struct {
+	incomeAccount   string
+	exemptAccount   string
+	zeroVatType     string
+	roundingAccount string
+	shippingText    string
+	discountText    string
+	wrappingText    string
+	roundingText    string
+	// maxRounding is the largest rounding line in øre; 0 means one øre
+	// per invoice line (at least two).
+	maxRounding int64
+}
+
+// paymentSettings are the keys of invoice_lines' fourth argument that
+// concern lines; the pipeline's other keys (paid, account, send, due_days
+// ...) are ignored here.
+type paymentSettings struct {
+	fee     int64 // øre incl. VAT
+	feeText string
+	feeVat  int64 // hundredths of a percent
+	account string
+}
+
+// invoiceLine is one Fiken invoice line before it becomes a map: amounts
+// in øre, rate in hundredths of a percent.
+type invoiceLine struct {
+	productID   any // int64, or nil for a line without a Fiken product
+	description string
+	quantity    int64
+	unitPrice   int64
+	net, vat    int64
+	vatType     string
+	rate        int64
+	account     string // "" for product lines: the product's account applies
+}
+
+func (l invoiceLine) gross() int64 { return l.net + l.vat }
+
+// fiken is the line as Fiken's invoiceLineRequest: net, vat and gross are
+// sent explicitly so Fiken books the shop's amounts instead of
+// recomputing VAT per line (which would drift from the shop's own VAT by
+// an øre here and there).
+func (l invoiceLine) fiken() map[string]any {
+	m := map[string]any{
+		"description": l.description,
+		"quantity":    float64(l.quantity),
+		"unitPrice":   l.unitPrice,
+		"net":         l.net,
+		"vat":         l.vat,
+		"gross":       l.gross(),
+	}
+	if l.vatType != "" {
+		m["vatType"] = l.vatType
+	}
+	if l.productID != nil {
+		m["productId"] = l.productID
+	}
+	if l.account != "" {
+		m["incomeAccount"] = l.account
+	}
+	return m
+}
+
+// InvoiceLines is invoice_lines for Go callers: the Fiken invoice lines of
+// a PrestaShop order (see the function table for the arguments). The
+// gross of the lines is InvoiceTotal(order, payment).
+func InvoiceLines(order map[string]any, productIDs any, settings, payment map[string]any) ([]map[string]any, error) {
+	lines, err := invoiceLines(order, productIDs, settings, payment)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, len(lines))
+	for i, l := range lines {
+		out[i] = l.fiken()
+	}
+	return out, nil
+}
+
+// InvoiceTotal is invoice_total for Go callers: the gross in øre of the
+// invoice InvoiceLines makes, the order's total_paid_tax_incl plus the
+// payment module's fee (the shop's total does not include the fee).
+func InvoiceTotal(order, payment map[string]any) (int64, error) {
+	total, err := requiredOre(order, "total_paid_tax_incl")
+	if err != nil {
+		return 0, err
+	}
+	p, err := parsePayment(payment)
+	if err != nil {
+		return 0, err
+	}
+	return total + p.fee, nil
+}
+
+func fnInvoiceLines(args ...any) (any, error) {
+	order, err := objectArg("order", args[0])
+	if err != nil {
+		return nil, fmt.Errorf("invoice_lines: %w", err)
+	}
+	if order == nil {
+		return nil, errors.New("invoice_lines: order is nil")
+	}
+	settings, err := objectArg("settings", args[2])
+	if err != nil {
+		return nil, fmt.Errorf("invoice_lines: %w", err)
+	}
+	payment, err := objectArg("payment", args[3])
+	if err != nil {
+		return nil, fmt.Errorf("invoice_lines: %w", err)
+	}
+	lines, err := invoiceLines(order, args[1], settings, payment)
+	if err != nil {
+		return nil, fmt.Errorf("invoice_lines: %w", err)
+	}
+	out := make([]any, len(lines))
+	for i, l := range lines {
+		out[i] = l.fiken()
+	}
+	return out, nil
+}
+
+func fnInvoiceTotal(args ...any) (any, error) {
+	order, err := objectArg("order", args[0])
+	if err != nil {
+		return nil, fmt.Errorf("invoice_total: %w", err)
+	}
+	if order == nil {
+		return nil, nil
+	}
+	payment, err := objectArg("payment", args[1])
+	if err != nil {
+		return nil, fmt.Errorf("invoice_total: %w", err)
+	}
+	total, err := InvoiceTotal(order, payment)
+	if err != nil {
+		return nil, fmt.Errorf("invoice_total: %w", err)
+	}
+	return total, nil
+}
+
+func fnVatOf(args ...any) (any, error) {
+	if args[0] == nil || args[1] == nil {
+		return nil, nil
+	}
+	incl, err := scaledInt(args[0], 6)
+	if err != nil {
+		return nil, fmt.Errorf("vat_of incl %s: %w", showValue(args[0]), err)
+	}
+	excl, err := scaledInt(args[1], 6)
+	if err != nil {
+		return nil, fmt.Errorf("vat_of excl %s: %w", showValue(args[1]), err)
+	}
+	if incl == 0 && excl == 0 {
+		return nil, nil
+	}
+	rate, ok := snapRate(incl, excl)
+	if !ok {
+		return nil, fmt.Errorf("vat_of(%s, %s): %s", showValue(args[0]), showValue(args[1]), noRate(incl, excl))
+	}
+	return float64(rate) / 100, nil
+}
+
+// objectArg accepts a map with string keys (a record, a vars object) or
+// nil.
+func objectArg(name string, v any) (map[string]any, error) {
+	switch m := v.(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		return m, nil
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Map || rv.Type().Key().Kind() != reflect.String {
+		return nil, fmt.Errorf("%s: want an object, got %s", name, valueType(v))
+	}
+	m := make(map[string]any, rv.Len())
+	it := rv.MapRange()
+	for it.Next() {
+		m[it.Key().String()] = it.Value().Interface()
+	}
+	return m, nil
+}
+
+// listArg accepts any list, or nil as an empty one.
+func listArg(name string, v any) ([]any, error) {
+	switch l := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		return l, nil
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil, fmt.Errorf("%s: want a list, got %s", name, valueType(v))
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out, nil
+}
+
+func parseSettings(m map[string]any) (invoiceSettings, error) {
+	s := invoiceSettings{
+		incomeAccount: defaultIncomeAccount, exemptAccount: defaultExemptAccount, zeroVatType: defaultZeroVatType,
+		shippingText: defaultShippingText, discountText: defaultDiscountText, wrappingText: defaultWrappingText,
+		roundingText: defaultRoundingText,
+	}
+	strs := []struct {
+		key string
+		dst *string
+	}{
+		{"income_account", &s.incomeAccount}, {"exempt_account", &s.exemptAccount}, {"zero_vat_type", &s.zeroVatType},
+		{"rounding_account", &s.roundingAccount}, {"shipping_text", &s.shippingText}, {"discount_text", &s.discountText},
+		{"wrapping_text", &s.wrappingText}, {"rounding_text", &s.roundingText},
+	}
+	for _, f := range strs {
+		switch v := m[f.key].(type) {
+		case nil:
+		case string:
+			if v != "" {
+				*f.dst = v
+			}
+		default:
+			*f.dst = str(v) // an account written as a number in YAML
+		}
+	}
+	if s.roundingAccount == "" {
+		s.roundingAccount = s.incomeAccount
+	}
+	if r, ok := vatRateForType(s.zeroVatType); !ok || r != 0 {
+		return s, fmt.Errorf("settings.zero_vat_type %q: want a 0 %% Fiken vat type (EXEMPT, OUTSIDE, EXEMPT_IMPORT_EXPORT, ...)", s.zeroVatType)
+	}
+	if v := m["max_rounding"]; v != nil {
+		n, err := scaledInt(v, 2)
+		if err != nil || n < 0 {
+			return s, fmt.Errorf("settings.max_rounding %s: want a non-negative amount in NOK", showValue(v))
+		}
+		s.maxRounding = n
+	}
+	return s, nil
+}
+
+func parsePayment(m map[string]any) (paymentSettings, error) {
+	p := paymentSettings{feeText: defaultFeeText, feeVat: defaultFeeVat * 100}
+	if m == nil {
+		return p, nil
+	}
+	if v := m["fee"]; v != nil {
+		n, err := scaledInt(v, 2)
+		if err != nil || n < 0 {
+			return p, fmt.Errorf("payment.fee %s: want a non-negative amount in NOK incl. VAT", showValue(v))
+		}
+		p.fee = n
+	}
+	if v, ok := m["fee_text"].(string); ok && v != "" {
+		p.feeText = v
+	}
+	if v := m["fee_vat"]; v != nil {
+		r, err := scaledInt(v, 2)
+		if err != nil || !slices.Contains(salesRates[:], r) {
+			return p, fmt.Errorf("payment.fee_vat %s: not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)", showValue(v))
+		}
+		p.feeVat = r
+	}
+	switch v := m["fee_account"].(type) {
+	case nil:
+	case string:
+		p.account = v
+	default:
+		p.account = str(v)
+	}
+	return p, nil
+}
+
+// requiredOre reads an order amount in øre; nil is an error naming it.
+func requiredOre(order map[string]any, field string) (int64, error) {
+	v := order[field]
+	if v == nil {
+		return 0, fmt.Errorf("order field %s is missing", field)
+	}
+	n, err := scaledInt(v, 2)
+	if err != nil {
+		return 0, fmt.Errorf("order field %s %s: %w", field, showValue(v), err)
+	}
+	return n, nil
+}
+
+// pairOre reads an amount with and without VAT: both nil is zero, one of
+// them nil is an error.
+func pairOre(order map[string]any, incl, excl string) (in, ex int64, err error) {
+	if order[incl] == nil && order[excl] == nil {
+		return 0, 0, nil
+	}
+	if in, err = requiredOre(order, incl); err != nil {
+		return 0, 0, err
+	}
+	if ex, err = requiredOre(order, excl); err != nil {
+		return 0, 0, err
+	}
+	return in, ex, nil
+}
+
+func intField(m map[string]any, field string, def int64) (int64, error) {
+	v := m[field]
+	if v == nil {
+		return def, nil
+	}
+	n, err := toInt(v)
+	if err != nil {
+		return 0, fmt.Errorf("order field %s %s: %w", field, showValue(v), err)
+	}
+	return n, nil
+}
+
+// roundMicro rounds micro-NOK to øre with PrestaShop's round mode.
+func roundMicro(x int64, mode int64) int64 { return divRound(x, 10_000, mode) }
+
+// divRound divides a by a positive b, rounding the quotient as PrestaShop's
+// round mode says.
+func divRound(a, b, mode int64) int64 {
+	neg := a < 0
+	if neg {
+		a = -a
+	}
+	q, r := a/b, a%b
+	up := false
+	switch mode {
+	case roundModeUp:
+		up = r > 0 && !neg
+	case roundModeDown:
+		up = r > 0 && neg
+	case roundModeHalfDown:
+		up = 2*r > b
+	case roundModeHalfEven:
+		up = 2*r > b || (2*r == b && q%2 == 1)
+	case roundModeHalfOdd:
+		up = 2*r > b || (2*r == b && q%2 == 0)
+	default:
+		up = 2*r >= b
+	}
+	if up {
+		q++
+	}
+	if neg {
+		return -q
+	}
+	return q
+}
+
+// snapRate finds the sales rate (hundredths of a percent) that prices incl
+// and excl (micro-NOK) were made with: the nearest rate whose incl. price
+// is within 1.2 øre of incl, which covers both prices rounded to øre.
+func snapRate(incl, excl int64) (int64, bool) {
+	if excl < 0 {
+		incl, excl = -incl, -excl
+	}
+	const tolerance = 12_000 * 10_000 // 1.2 øre, in micro-NOK × 10 000
+	best, bestDiff := int64(-1), int64(-1)
+	for _, r := range salesRates {
+		d := incl*10_000 - excl*(10_000+r)
+		if d < 0 {
+			d = -d
+		}
+		if d <= tolerance && (best < 0 || d < bestDiff) {
+			best, bestDiff = r, d
+		}
+	}
+	return best, best >= 0
+}
+
+// noRate explains a failed snapRate with the rate the prices imply.
+func noRate(incl, excl int64) string {
+	if excl == 0 {
+		return fmt.Sprintf("price %s incl. VAT is not 0 without VAT", formatMicro(incl))
+	}
+	implied := new(big.Rat).SetFrac64(incl-excl, excl)
+	implied.Mul(implied, big.NewRat(100, 1))
+	return fmt.Sprintf("prices %s incl. / %s excl. VAT give %s %%, not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)",
+		formatMicro(incl), formatMicro(excl), implied.FloatString(2))
+}
+
+func formatMicro(x int64) string {
+	s := strconv.FormatFloat(float64(x)/1e6, 'f', -1, 64)
+	return s
+}
+
+func formatOre(x int64) string {
+	sign := ""
+	if x < 0 {
+		sign, x = "-", -x
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, x/100, x%100)
+}
+
+func formatRate(r int64) string {
+	return strconv.FormatFloat(float64(r)/100, 'f', -1, 64)
+}
+
+// vatTypeOf maps a rate (hundredths of a percent) to Fiken's vatType and
+// the account for lines without a product.
+func (s invoiceSettings) vatTypeOf(rate int64) (vatType, account string) {
+	switch rate {
+	case 2500:
+		return "HIGH", s.incomeAccount
+	case 1500:
+		return "MEDIUM", s.incomeAccount
+	case 1200:
+		return "LOW", s.incomeAccount
+	case 1111:
+		return "RAW_FISH", s.incomeAccount
+	}
+	return s.zeroVatType, s.exemptAccount
+}
+
+// amountLine is a line for an order-level amount (shipping, wrapping, a
+// rate's share of the discount, the fee): quantity 1, no product.
+func (s invoiceSettings) amountLine(text string, net, vat, rate int64) invoiceLine {
+	t, acct := s.vatTypeOf(rate)
+	return invoiceLine{description: text, quantity: 1, unitPrice: net, net: net, vat: vat, vatType: t, rate: rate, account: acct}
+}
+
+// checkVat refuses an incl./excl. pair that does not fit its stated rate.
+func checkVat(field string, gross, net, rate int64) error {
+	if gross == 0 && net == 0 {
+		return nil
+	}
+	if r, ok := snapRate(gross*10_000, net*10_000); !ok || r != rate {
+		return fmt.Errorf("%s: %s incl. / %s excl. VAT do not fit its VAT rate %s %%", field, formatOre(gross), formatOre(net), formatRate(rate))
+	}
+	return nil
+}
+
+func truncateText(s string) string {
+	if utf8.RuneCountInString(s) <= maxDescription {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:maxDescription])
+}
+
+// invoiceLines builds the lines: one per order row, shipping, wrapping,
+// the discount split per VAT rate, a rounding line when the shop's own
+// rounding leaves a difference, and the payment module's fee.
+func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg map[string]any) ([]invoiceLine, error) {
+	settings, err := parseSettings(settingsArg)
+	if err != nil {
+		return nil, err
+	}
+	payment, err := parsePayment(paymentArg)
+	if err != nil {
+		return nil, err
+	}
+	if payment.account == "" {
+		payment.account = settings.incomeAccount
+	}
+	total, err := requiredOre(order, "total_paid_tax_incl")
+	if err != nil {
+		return nil, err
+	}
+	roundType, err := intField(order, "round_type", roundLine)
+	if err != nil {
+		return nil, err
+	}
+	roundMode, err := intField(order, "round_mode", roundModeHalfUp)
+	if err != nil {
+		return nil, err
+	}
+	if roundType < roundItem || roundType > roundTotal {
+		return nil, fmt.Errorf("order field round_type %d: want 1 (item), 2 (line) or 3 (total)", roundType)
+	}
+	if roundMode < roundModeUp || roundMode > roundModeHalfOdd {
+		return nil, fmt.Errorf("order field round_mode %d: want 0 to 5", roundMode)
+	}
+	rows, err := listArg("order_rows", order["order_rows"])
+	if err != nil {
+		return nil, fmt.Errorf("order field %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("order field order_rows is empty")
+	}
+	ids, err := listArg("products", productIDs)
+	if err != nil {
+		return nil, err
+	}
+	if productIDs != nil && len(ids) != len(rows) {
+		return nil, fmt.Errorf("products: %d product ids for %d order rows (map them over order_rows)", len(ids), len(rows))
+	}
+
+	var lines []invoiceLine
+	// Per rate: the products' net and VAT, which the discount is split by.
+	type rateSum struct{ net, vat int64 }
+	sums := map[int64]*rateSum{}
+	var rateOrder []int64
+	for i, rv := range rows {
+		row, err := objectArg(fmt.Sprintf("order_rows[%d]", i), rv)
+		if err != nil {
+			return nil, err
+		}
+		l, err := rowLine(i, row, roundType, roundMode, settings)
+		if err != nil {
+			return nil, err
+		}
+		if ids != nil && ids[i] != nil {
+			id, err := toInt(ids[i])
+			if err != nil || id <= 0 {
+				return nil, fmt.Errorf("products[%d] %s: not a Fiken productId", i, showValue(ids[i]))
+			}
+			l.productID = id
+			l.account = "" // the product's income account applies
+			if l.net == 0 && l.vat == 0 {
+				l.vatType = "" // so does its vatType: a free row has no rate of its own
+			}
+		}
+		lines = append(lines, l)
+		if _, ok := sums[l.rate]; !ok {
+			sums[l.rate] = &rateSum{}
+			rateOrder = append(rateOrder, l.rate)
+		}
+		sums[l.rate].net += l.net
+		sums[l.rate].vat += l.vat
+	}
+	slices.SortFunc(rateOrder, func(a, b int64) int { return int(b - a) })
+
+	shipIn, shipEx, err := pairOre(order, "total_shipping_tax_incl", "total_shipping_tax_excl")
+	if err != nil {
+		return nil, err
+	}
+	if shipIn != 0 || shipEx != 0 {
+		var rate int64
+		if v := order["carrier_tax_rate"]; v != nil {
+			r, err := scaledInt(v, 2)
+			if err != nil || !slices.Contains(salesRates[:], r) {
+				return nil, fmt.Errorf("order field carrier_tax_rate %s: not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)", showValue(v))
+			}
+			rate = r
+		} else {
+			r, ok := snapRate(shipIn*10_000, shipEx*10_000)
+			if !ok {
+				return nil, fmt.Errorf("order field total_shipping_tax_incl: %s", noRate(shipIn*10_000, shipEx*10_000))
+			}
+			rate = r
+		}
+		if err := checkVat("order field total_shipping_tax_incl", shipIn, shipEx, rate); err != nil {
+			return nil, err
+		}
+		lines = append(lines, settings.amountLine(settings.shippingText, shipEx, shipIn-shipEx, rate))
+	}
+
+	wrapIn, wrapEx, err := pairOre(order, "total_wrapping_tax_incl", "total_wrapping_tax_excl")
+	if err != nil {
+		return nil, err
+	}
+	if wrapIn != 0 || wrapEx != 0 {
+		rate, ok := snapRate(wrapIn*10_000, wrapEx*10_000)
+		if !ok {
+			return nil, fmt.Errorf("order field total_wrapping_tax_incl: %s", noRate(wrapIn*10_000, wrapEx*10_000))
+		}
+		lines = append(lines, settings.amountLine(settings.wrappingText, wrapEx, wrapIn-wrapEx, rate))
+	}
+
+	discIn, discEx, err := pairOre(order, "total_discounts_tax_incl", "total_discounts_tax_excl")
+	if err != nil {
+		return nil, err
+	}
+	if discIn != 0 || discEx != 0 {
+		// Net is split by each rate's share of the products' net, VAT by
+		// its share of their VAT: so a 0 % rate gets no discount VAT and
+		// each rate's discount keeps that rate.
+		nets := make([]int64, len(rateOrder))
+		vats := make([]int64, len(rateOrder))
+		for i, r := range rateOrder {
+			nets[i], vats[i] = sums[r].net, sums[r].vat
+		}
+		netShare, ok := allocate(discEx, nets)
+		if !ok {
+			return nil, fmt.Errorf("order field total_discounts_tax_excl %s: no product net to split it over", formatOre(discEx))
+		}
+		vatShare, ok := allocate(discIn-discEx, vats)
+		if !ok {
+			return nil, fmt.Errorf("order field total_discounts_tax_incl %s: discount VAT %s but the products carry no VAT", formatOre(discIn), formatOre(discIn-discEx))
+		}
+		n := 0
+		for i := range rateOrder {
+			if netShare[i] != 0 || vatShare[i] != 0 {
+				n++
+			}
+		}
+		for i, r := range rateOrder {
+			if netShare[i] == 0 && vatShare[i] == 0 {
+				continue
+			}
+			text := settings.discountText
+			if n > 1 {
+				text = fmt.Sprintf("%s %s %% mva", text, formatRate(r))
+			}
+			lines = append(lines, settings.amountLine(text, -netShare[i], -vatShare[i], r))
+		}
+	}
+
+	var gross, net int64
+	for _, l := range lines {
+		gross += l.gross()
+		net += l.net
+	}
+	maxRound := settings.maxRounding
+	if settingsArg["max_rounding"] == nil {
+		maxRound = max(2, int64(len(lines)))
+	}
+	if diff := total - gross; diff != 0 {
+		if diff > maxRound || diff < -maxRound {
+			return nil, fmt.Errorf("order field total_paid_tax_incl %s is %s off the sum of its rows, shipping, wrapping and discounts (%s): more than rounding (at most %s)",
+				formatOre(total), formatOre(diff), formatOre(gross), formatOre(maxRound))
+		}
+		// Øreavrunding carries no VAT; NONE is valid on every sales account.
+		lines = append(lines, invoiceLine{description: settings.roundingText, quantity: 1, unitPrice: diff, net: diff,
+			vatType: "NONE", account: settings.roundingAccount})
+	}
+	if order["total_paid_tax_excl"] != nil {
+		totalEx, err := requiredOre(order, "total_paid_tax_excl")
+		if err != nil {
+			return nil, err
+		}
+		// The shop's VAT total and the lines' may differ by its own
+		// rounding (round_type 3 rounds VAT on the total); more is a
+		// wrong order, not rounding.
+		shopVat, linesVat := total-totalEx, gross-net
+		if d := shopVat - linesVat; d > maxRound || d < -maxRound {
+			return nil, fmt.Errorf("order field total_paid_tax_excl %s: the order's VAT %s is %s off the VAT of its rows, shipping, wrapping and discounts (%s): more than rounding (at most %s)",
+				formatOre(totalEx), formatOre(shopVat), formatOre(d), formatOre(linesVat), formatOre(maxRound))
+		}
+	}
+
+	if payment.fee != 0 {
+		feeEx := divRound(payment.fee*10_000, 10_000+payment.feeVat, roundModeHalfUp)
+		l := settings.amountLine(payment.feeText, feeEx, payment.fee-feeEx, payment.feeVat)
+		if payment.feeVat != 0 {
+			l.account = payment.account
+		}
+		lines = append(lines, l)
+	}
+	return lines, nil
+}
+
+// rowLine prices one order row the way the shop's round_type did.
+func rowLine(i int, row map[string]any, roundType, roundMode int64, s invoiceSettings) (invoiceLine, error) {
+	name := func() string {
+		if n, ok := row["product_name"].(string); ok && n != "" {
+			return n
+		}
+		if r, ok := row["product_reference"].(string); ok && r != "" {
+			return r
+		}
+		return ""
+	}
+	where := fmt.Sprintf("order_rows[%d]", i)
+	if n := name(); n != "" {
+		where += fmt.Sprintf(" (%s)", n)
+	}
+	micro := func(field string) (int64, error) {
+		v := row[field]
+		if v == nil {
+			return 0, fmt.Errorf("%s: %s is missing", where, field)
+		}
+		n, err := scaledInt(v, 6)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %s %s: %w", where, field, showValue(v), err)
+		}
+		return n, nil
+	}
+	incl, err := micro("unit_price_tax_incl")
+	if err != nil {
+		return invoiceLine{}, err
+	}
+	excl, err := micro("unit_price_tax_excl")
+	if err != nil {
+		return invoiceLine{}, err
+	}
+	qv := row["product_quantity"]
+	if qv == nil {
+		return invoiceLine{}, fmt.Errorf("%s: product_quantity is missing", where)
+	}
+	qty, err := toInt(qv)
+	if err != nil || qty <= 0 {
+		return invoiceLine{}, fmt.Errorf("%s: product_quantity %s: want a positive whole number", where, showValue(qv))
+	}
+	if qty > 1e9 {
+		return invoiceLine{}, fmt.Errorf("%s: product_quantity %d is out of range", where, qty)
+	}
+	if excl < 0 || incl < 0 {
+		return invoiceLine{}, fmt.Errorf("%s: negative unit price", where)
+	}
+	// A free row has no rate to derive; it carries no VAT either way.
+	rate := int64(2500)
+	if incl != 0 || excl != 0 {
+		r, ok := snapRate(incl, excl)
+		if !ok {
+			return invoiceLine{}, fmt.Errorf("%s: %s", where, noRate(incl, excl))
+		}
+		rate = r
+	}
+	if excl > (1<<62)/qty || incl > (1<<62)/qty {
+		return invoiceLine{}, fmt.Errorf("%s: amount out of range", where)
+	}
+	var net, gross int64
+	switch roundType {
+	case roundItem:
+		net = roundMicro(excl, roundMode) * qty
+		gross = roundMicro(incl, roundMode) * qty
+	default:
+		net = roundMicro(excl*qty, roundMode)
+		gross = roundMicro(incl*qty, roundMode)
+	}
+	vt, acct := s.vatTypeOf(rate)
+	text := name()
+	if text == "" {
+		text = defaultProductText
+	}
+	return invoiceLine{
+		description: truncateText(text), quantity: qty, unitPrice: roundMicro(excl, roundMode),
+		net: net, vat: gross - net, vatType: vt, rate: rate, account: acct,
+	}, nil
+}
+
+// allocate splits total over non-negative weights in proportion, in whole
+// øre, so the parts add up to total exactly (largest remainder; ties to the
+// earlier weight). ok is false when the weights are all zero but total is
+// not.
+func allocate(total int64, weights []int64) ([]int64, bool) {
+	parts := make([]int64, len(weights))
+	var sum int64
+	for _, w := range weights {
+		if w < 0 {
+			return nil, false
+		}
+		sum += w
+	}
+	if total == 0 {
+		return parts, true
+	}
+	if sum == 0 {
+		return nil, false
+	}
+	// big.Int: total × weight overflows int64 for large orders.
+	bt, bs := big.NewInt(total), big.NewInt(sum)
+	rems := make([]*big.Int, len(weights))
+	order := make([]int, len(weights))
+	left := total
+	for i, w := range weights {
+		q, m := new(big.Int).DivMod(new(big.Int).Mul(bt, big.NewInt(w)), bs, new(big.Int)) // floor, 0 <= m < sum
+		parts[i] = q.Int64()
+		left -= parts[i]
+		rems[i] = m
+		order[i] = i
+	}
+	// The remainders add up to left × sum and each is below sum, so at
+	// least left of them are positive: zero weights never get an øre.
+	slices.SortStableFunc(order, func(a, b int) int { return rems[b].Cmp(rems[a]) })
+	for _, i := range order[:left] {
+		parts[i]++
+	}
+	return parts, true
+}
