@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sourcegraph/conc/pool"
+
 	"github.com/synk-etl/synk/pipeline"
 )
 
@@ -80,10 +82,11 @@ func hiddenField(resource, field string) bool {
 }
 
 // computedField reports the fields synk adds to a resource's records;
-// they are never sent (customers.address is handled by Create).
+// they are never sent as such (customers.address is written by Create and
+// Update through the addresses resource).
 func computedField(resource, field string) bool {
 	switch resource + "." + field {
-	case "products.tax_rate", "orders.order_rows", "customers.address":
+	case "products.tax_rate", "orders.order_rows", "customers.address", "stock_availables.reference":
 		return true
 	}
 	return false
@@ -108,12 +111,22 @@ func orderRowFields() []pipeline.Field {
 	}
 }
 
-// addressFields are the members of the create-only customers.address.
+// addressFields are the members of customers.address: the address fields
+// a customer's address can be written with (not its id or id_customer,
+// which synk keeps).
 func addressFields() []pipeline.Field {
 	var out []pipeline.Field
-	for _, f := range Facts()["addresses"].Fields {
+	for _, f := range addressFacts(Facts()["addresses"]) {
+		out = append(out, pipeline.Field{Name: f.Name, Type: f.PipelineType()})
+	}
+	return out
+}
+
+func addressFacts(fact ResourceFact) []FieldFact {
+	var out []FieldFact
+	for _, f := range fact.Fields {
 		if f.Writable() && f.Name != "id" && f.Name != "id_customer" && f.Kind != KindVirtual {
-			out = append(out, pipeline.Field{Name: f.Name, Type: f.PipelineType()})
+			out = append(out, f)
 		}
 	}
 	return out
@@ -144,6 +157,8 @@ func Resources() []pipeline.Resource {
 			r.Fields = append(r.Fields, pipeline.Field{Name: "order_rows", Type: pipeline.TypeList, ReadOnly: true, Fields: orderRowFields()})
 		case "customers":
 			r.Fields = append(r.Fields, pipeline.Field{Name: "address", Type: pipeline.TypeObject, Fields: addressFields()})
+		case "stock_availables":
+			r.Fields = append(r.Fields, pipeline.Field{Name: "reference", Type: pipeline.TypeString, ReadOnly: true})
 		}
 		out = append(out, r)
 	}
@@ -227,6 +242,9 @@ func (c *Connector) lookup(resource string) (resSpec, ResourceFact, error) {
 
 // Read reads a resource page by page, sorted by id. With q.Since and an
 // incremental resource it reads what changed since then, less the overlap.
+// Stock rows get their reference from one extra narrow list of products
+// and of combinations per read; customers get their newest address from
+// one addresses list per page of customers.
 func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQuery, out pipeline.Emitter) error {
 	sp, fact, err := c.lookup(resource)
 	if err != nil {
@@ -237,39 +255,59 @@ func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQu
 		lq.Date = true
 		lq.Filters = map[string]string{sp.since: "[" + c.s.since(q.Since) + ",9999-12-31 23:59:59]"}
 	}
-	var rates map[int64]float64
-	if resource == "products" {
+	var (
+		rates map[int64]float64
+		refs  stockRefs
+		prep  func(context.Context, []Object) (any, error)
+	)
+	switch resource {
+	case "products":
 		if rates, err = c.TaxRates(ctx); err != nil {
 			return fmt.Errorf("read products: %w", err)
 		}
-	}
-	return c.listAll(ctx, resource, lq, func(o Object) error {
-		rec, err := c.record(resource, fact, o, rates)
-		if err != nil {
-			return out.Reject(o.Fields["id"], o.Raw, err)
+	case "stock_availables":
+		if refs, err = c.stockReferences(ctx); err != nil {
+			return fmt.Errorf("read stock_availables: %w", err)
 		}
-		return out.Emit(rec)
+	case "customers":
+		prep = func(ctx context.Context, page []Object) (any, error) {
+			return c.newestAddresses(ctx, objectIDs(page))
+		}
+	}
+	return c.listPages(ctx, resource, lq, c.s.PageSize, prep, func(page []Object, extra any) error {
+		addrs, _ := extra.(map[int64]Object)
+		for _, o := range page {
+			rec, err := c.record(resource, fact, o, rates)
+			if err == nil {
+				switch resource {
+				case "stock_availables":
+					rec["reference"] = refs.of(rec)
+				case "customers":
+					if a, ok := addrs[rec["id"].(int64)]; ok {
+						if rec["address"], err = c.addressObject(a); err != nil {
+							err = fmt.Errorf("address %s: %w", a.Fields["id"], err)
+						}
+					}
+				}
+			}
+			if err != nil {
+				if err := out.Reject(o.Fields["id"], o.Raw, err); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := out.Emit(rec); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
 // listAll pages through a list: one page first, so a small or unchanged
 // resource costs one request, then pages in parallel.
 func (c *Connector) listAll(ctx context.Context, resource string, lq ListQuery, fn func(Object) error) error {
-	size := c.s.PageSize
-	lq.Offset, lq.Limit = 0, size
-	first, err := c.client.List(ctx, resource, lq)
-	if err != nil {
-		return fmt.Errorf("list %s page 0: %w", resource, err)
-	}
-	for _, o := range first {
-		if err := fn(o); err != nil {
-			return err
-		}
-	}
-	if len(first) < size {
-		return nil
-	}
-	return c.client.listFrom(ctx, resource, lq, size, size, c.parallel, func(page []Object) error {
+	return c.listPages(ctx, resource, lq, c.s.PageSize, nil, func(page []Object, _ any) error {
 		for _, o := range page {
 			if err := fn(o); err != nil {
 				return err
@@ -277,6 +315,162 @@ func (c *Connector) listAll(ctx context.Context, resource string, lq ListQuery, 
 		}
 		return nil
 	})
+}
+
+// listPages is listAll a page at a time, size records a page, with an
+// optional per-page step (see Client.listPagesFrom).
+func (c *Connector) listPages(ctx context.Context, resource string, lq ListQuery, size int,
+	prep func(context.Context, []Object) (any, error), fn func([]Object, any) error) error {
+	lq.Offset, lq.Limit = 0, size
+	first, err := c.client.List(ctx, resource, lq)
+	if err != nil {
+		return fmt.Errorf("list %s page 0: %w", resource, err)
+	}
+	if len(first) > 0 {
+		var extra any
+		if prep != nil {
+			if extra, err = prep(ctx, first); err != nil {
+				return fmt.Errorf("list %s page 0: %w", resource, err)
+			}
+		}
+		if err := fn(first, extra); err != nil {
+			return err
+		}
+	}
+	if len(first) < size {
+		return nil
+	}
+	return c.client.listPagesFrom(ctx, resource, lq, size, size, c.parallel, prep, fn)
+}
+
+// widePageSize is the page size of the follow-up lists of a read: the
+// narrow [id,reference] lists behind stock references, whose rows are
+// small, and a page of customers' addresses, about one per customer, so
+// that each is usually one request.
+func (c *Connector) widePageSize() int { return 10 * c.s.PageSize }
+
+// stockRefs resolves a stock row's reference: the combination's for a row
+// with id_product_attribute != 0, else the product's.
+type stockRefs struct {
+	products, combinations map[int64]string
+}
+
+func (r stockRefs) of(rec pipeline.Record) any {
+	p, _ := rec["id_product"].(int64)
+	a, _ := rec["id_product_attribute"].(int64)
+	ref, ok := r.products[p]
+	if a != 0 {
+		ref, ok = r.combinations[a]
+	}
+	if !ok {
+		return nil
+	}
+	return ref
+}
+
+// stockReferences lists every product's and combination's reference, the
+// two lists concurrently. Empty references are left out, so their rows
+// read nil.
+func (c *Connector) stockReferences(ctx context.Context) (stockRefs, error) {
+	refs := stockRefs{products: map[int64]string{}, combinations: map[int64]string{}}
+	p := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
+	for _, res := range []string{"products", "combinations"} {
+		m := refs.products
+		if res == "combinations" {
+			m = refs.combinations
+		}
+		p.Go(func(ctx context.Context) error {
+			lq := ListQuery{Display: "[id,reference]", Sort: "[id_ASC]"}
+			return c.listPages(ctx, res, lq, c.widePageSize(), nil, func(page []Object, _ any) error {
+				for _, o := range page {
+					id, err := strconv.ParseInt(strings.TrimSpace(o.Fields["id"]), 10, 64)
+					if err != nil {
+						return fmt.Errorf("%s id %q is not a number", res, o.Fields["id"])
+					}
+					if ref := o.Fields["reference"]; strings.TrimSpace(ref) != "" {
+						m[id] = ref
+					}
+				}
+				return nil
+			})
+		})
+	}
+	if err := p.Wait(); err != nil {
+		return stockRefs{}, fmt.Errorf("resolve references: %w", err)
+	}
+	return refs, nil
+}
+
+// objectIDs are the valid ids of a page of objects.
+func objectIDs(page []Object) []int64 {
+	ids := make([]int64, 0, len(page))
+	for _, o := range page {
+		if id, err := strconv.ParseInt(strings.TrimSpace(o.Fields["id"]), 10, 64); err == nil && id > 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// addressIDsPerRequest bounds the ids in one filter[id_customer]=[a|b|…],
+// so the URL stays well under the 8 KiB request lines servers accept; a
+// default page of 100 customers is one request.
+const addressIDsPerRequest = 200
+
+// newestAddresses returns each customer's newest (highest id) address that
+// is not deleted. PrestaShop soft-deletes addresses that orders use, so a
+// customer's old addresses stay in the table.
+func (c *Connector) newestAddresses(ctx context.Context, customers []int64) (map[int64]Object, error) {
+	newest := map[int64]Object{}
+	newestID := map[int64]int64{}
+	for len(customers) > 0 {
+		chunk := customers[:min(len(customers), addressIDsPerRequest)]
+		customers = customers[len(chunk):]
+		ids := make([]string, len(chunk))
+		for i, id := range chunk {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		lq := ListQuery{Display: "full", Sort: "[id_ASC]", Filters: map[string]string{
+			"id_customer": "[" + strings.Join(ids, "|") + "]", "deleted": "[0]"}}
+		err := c.listPages(ctx, "addresses", lq, c.widePageSize(), nil, func(page []Object, _ any) error {
+			for _, a := range page {
+				if strings.TrimSpace(a.Fields["deleted"]) == "1" {
+					continue
+				}
+				cust, err1 := strconv.ParseInt(strings.TrimSpace(a.Fields["id_customer"]), 10, 64)
+				id, err2 := strconv.ParseInt(strings.TrimSpace(a.Fields["id"]), 10, 64)
+				if err1 != nil || err2 != nil {
+					continue
+				}
+				if id > newestID[cust] {
+					newest[cust], newestID[cust] = a, id
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read customers' addresses: %w", err)
+		}
+	}
+	return newest, nil
+}
+
+// addressObject is a customers.address value: exactly the address fields
+// (addressFields), nil where the shop has none.
+func (c *Connector) addressObject(a Object) (map[string]any, error) {
+	m, err := Typed(c.facts["addresses"], a, c.s.lang, false)
+	if err != nil {
+		return nil, err
+	}
+	return c.shapeAddress(m), nil
+}
+
+func (c *Connector) shapeAddress(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, f := range addressFacts(c.facts["addresses"]) {
+		out[f.Name] = m[f.Name]
+	}
+	return out
 }
 
 // record types an object for the pipeline: every declared field present
@@ -312,6 +506,8 @@ func (c *Connector) record(resource string, fact ResourceFact, o Object, rates m
 		}
 	case "customers":
 		rec["address"] = nil
+	case "stock_availables":
+		rec["reference"] = nil
 	case "orders":
 		rows := []any{}
 		for i, it := range o.Assoc["order_rows"] {
@@ -539,6 +735,10 @@ func (c *Connector) Create(ctx context.Context, w pipeline.Write) (pipeline.Reco
 	if err != nil {
 		return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.IdempotencyKey, Err: err}
 	}
+	addr, err := c.addressSet(w.Resource, w.Set)
+	if err != nil {
+		return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.IdempotencyKey, Err: err}
+	}
 	if len(o.I18n) > 0 {
 		langs := c.Languages(ctx)
 		for _, m := range o.I18n {
@@ -578,7 +778,7 @@ func (c *Connector) Create(ctx context.Context, w pipeline.Write) (pipeline.Reco
 	if w.Resource == "products" {
 		c.fillTaxRate(ctx, rec)
 	}
-	if addr, ok := w.Set["address"].(map[string]any); ok && w.Resource == "customers" {
+	if addr != nil {
 		a, err := c.createAddress(ctx, rec, addr)
 		if err != nil {
 			// The customer exists; the address can be created through the
@@ -604,7 +804,35 @@ func (c *Connector) fillTaxRate(ctx context.Context, rec pipeline.Record) {
 	}
 }
 
-func (c *Connector) createAddress(ctx context.Context, customer pipeline.Record, addr map[string]any) (map[string]any, error) {
+// addressSet is the customers.address a write sets, checked before any
+// request: nil when it sets none (or sets it to nil), an error for a value
+// that is not an object or names a field addresses lack. Its id and
+// id_customer are synk's to keep, so they are dropped.
+func (c *Connector) addressSet(resource string, set pipeline.Record) (pipeline.Record, error) {
+	v, ok := set["address"]
+	if resource != "customers" || !ok || v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("address: want an object of address fields, got %T", v)
+	}
+	out := pipeline.Record{}
+	for k, x := range m {
+		if k != "id" && k != "id_customer" {
+			out[k] = x
+		}
+	}
+	if _, err := c.buildObject(c.specs["addresses"], c.facts["addresses"], out); err != nil {
+		return nil, fmt.Errorf("address: %w", err)
+	}
+	return out, nil
+}
+
+// createAddress creates a customer's address, with the customer's names
+// and the alias "Min adresse" unless addr sets them, and returns it as a
+// customers.address value.
+func (c *Connector) createAddress(ctx context.Context, customer pipeline.Record, addr pipeline.Record) (map[string]any, error) {
 	set := pipeline.Record{}
 	for k, v := range addr {
 		set[k] = v
@@ -622,7 +850,67 @@ func (c *Connector) createAddress(ctx context.Context, customer pipeline.Record,
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any(rec), nil
+	return c.shapeAddress(rec), nil
+}
+
+// writeAddress makes a customer's newest address say addr: it PATCHes (PUTs
+// on 1.7) only the fields that differ, writes nothing when none do, and
+// creates the address when the customer has none.
+func (c *Connector) writeAddress(ctx context.Context, customer pipeline.Record, addr pipeline.Record) (map[string]any, error) {
+	id, _ := customer["id"].(int64)
+	found, err := c.newestAddresses(ctx, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	live, ok := found[id]
+	if !ok {
+		return c.createAddress(ctx, customer, addr)
+	}
+	fact := c.facts["addresses"]
+	diff := pipeline.Record{}
+	for k, v := range addr {
+		f, _ := fact.Field(k)
+		s, err := FormatValue(v)
+		if err != nil {
+			return nil, &pipeline.RecordError{Resource: "addresses", Key: live.Fields["id"], Err: fmt.Errorf("%s: %w", k, err)}
+		}
+		if !sameText(f, s, live.Fields[k]) {
+			diff[k] = v
+		}
+	}
+	if len(diff) == 0 {
+		return c.addressObject(live)
+	}
+	addrID, err := parseID("addresses", live.Fields["id"])
+	if err != nil {
+		return nil, err
+	}
+	saved, err := c.updateFields(ctx, c.specs["addresses"], fact, addrID, diff)
+	if err != nil {
+		return nil, err
+	}
+	return c.addressObject(saved)
+}
+
+// sameText compares a value to write with the stored text: numbers and
+// flags by value (an empty int is 0), text exactly.
+func sameText(f FieldFact, a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	switch f.Kind {
+	case KindInt, KindFloat, KindBool:
+		if a == "" {
+			a = "0"
+		}
+		if b == "" {
+			b = "0"
+		}
+		x, errA := strconv.ParseFloat(a, 64)
+		y, errB := strconv.ParseFloat(b, 64)
+		if errA == nil && errB == nil {
+			return x == y
+		}
+	}
+	return a == b
 }
 
 // randomPassword is a customer's first password: random, sent once, never
@@ -699,6 +987,10 @@ func (c *Connector) Update(ctx context.Context, w pipeline.Write) (pipeline.Reco
 	case "customers":
 		delete(set, "address")
 	}
+	addr, err := c.addressSet(w.Resource, w.Set)
+	if err != nil {
+		return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.Key, Err: err}
+	}
 	saved, err := c.updateFields(ctx, sp, fact, id, set)
 	if err != nil {
 		return nil, recordErr(w.Resource, w.Key, err)
@@ -709,6 +1001,14 @@ func (c *Connector) Update(ctx context.Context, w pipeline.Write) (pipeline.Reco
 	}
 	if w.Resource == "products" {
 		c.fillTaxRate(ctx, rec)
+	}
+	if addr != nil {
+		// After the customer, so a new address gets its current names.
+		a, err := c.writeAddress(ctx, rec, addr)
+		if err != nil {
+			return nil, recordErr(w.Resource, w.Key, fmt.Errorf("update customer %d address: %w", id, err))
+		}
+		rec["address"] = a
 	}
 	return rec, nil
 }
@@ -1005,8 +1305,20 @@ func (c *Connector) Find(ctx context.Context, w pipeline.Write) (pipeline.Record
 	if err != nil {
 		return nil, false, fmt.Errorf("find %s: %w", w.Resource, err)
 	}
-	if w.Resource == "products" {
+	switch w.Resource {
+	case "products":
 		c.fillTaxRate(ctx, rec)
+	case "customers":
+		id := rec["id"].(int64)
+		addrs, err := c.newestAddresses(ctx, []int64{id})
+		if err != nil {
+			return nil, false, fmt.Errorf("find customers: %w", err)
+		}
+		if a, ok := addrs[id]; ok {
+			if rec["address"], err = c.addressObject(a); err != nil {
+				return nil, false, fmt.Errorf("find customers: address %s: %w", a.Fields["id"], err)
+			}
+		}
 	}
 	return rec, true, nil
 }
@@ -1174,9 +1486,41 @@ func (c *Connector) CheckOrderStates(ctx context.Context, ids []int64, names []s
 	return out
 }
 
+// CheckSettledState reports whether the order state an order moves to when
+// its invoice is settled exists (by name, in any language, as
+// EnsureOrderState finds it). A missing one passes: it is created on the
+// first settlement.
+func (c *Connector) CheckSettledState(ctx context.Context, name string) pipeline.CheckResult {
+	r := pipeline.CheckResult{Name: fmt.Sprintf("prestashop settled order state %q", name)}
+	id, found, err := c.FindOrderState(ctx, name)
+	switch {
+	case err != nil:
+		r.Detail = err.Error()
+	case found:
+		r.OK, r.Detail = true, fmt.Sprintf("id %d", id)
+	default:
+		r.OK, r.Detail = true, "missing; will be created on the first settlement"
+	}
+	return r
+}
+
+// notSeenDetail starts the Detail of a module CheckPaymentModules did not
+// find in recent orders.
+const notSeenDetail = "not seen in the last"
+
+// PaymentModuleUnseen reports whether r is CheckPaymentModules' answer for
+// a module that simply was not used in the recent orders: a warning, not a
+// failure, since a new shop or a newly added payment method has no orders
+// yet (a misspelt module name looks the same, so callers should show it).
+func PaymentModuleUnseen(r pipeline.CheckResult) bool {
+	return !r.OK && strings.HasPrefix(r.Detail, notSeenDetail)
+}
+
 // CheckPaymentModules reports, one line each, whether the given payment
 // modules appear in the shop's recent orders. A module nobody paid with
-// yet is reported as not seen, which may be fine for a new shop.
+// yet is reported as not seen (see PaymentModuleUnseen), which may be fine
+// for a new shop. When the orders cannot be read, it returns one failed
+// result for them.
 func (c *Connector) CheckPaymentModules(ctx context.Context, modules []string) []pipeline.CheckResult {
 	mods, err := c.recentModules(ctx)
 	if err != nil {
@@ -1186,11 +1530,15 @@ func (c *Connector) CheckPaymentModules(ctx context.Context, modules []string) [
 	for _, m := range mods {
 		seen[m] = true
 	}
+	list := strings.Join(mods, ", ")
+	if list == "" {
+		list = "none"
+	}
 	var out []pipeline.CheckResult
 	for _, m := range modules {
 		r := pipeline.CheckResult{Name: fmt.Sprintf("prestashop payment module %q", m), OK: seen[m], Detail: "used in recent orders"}
 		if !seen[m] {
-			r.Detail = fmt.Sprintf("not seen in the last %d orders (seen: %s)", recentOrders, strings.Join(mods, ", "))
+			r.Detail = fmt.Sprintf("%s %d orders (seen: %s)", notSeenDetail, recentOrders, list)
 		}
 		out = append(out, r)
 	}

@@ -216,6 +216,15 @@ func (c *Client) ListAll(ctx context.Context, resource string, q ListQuery, page
 
 // listFrom is ListAll starting at record offset start.
 func (c *Client) listFrom(ctx context.Context, resource string, q ListQuery, start, pageSize, parallel int, fn func([]Object) error) error {
+	return c.listPagesFrom(ctx, resource, q, start, pageSize, parallel, nil, func(page []Object, _ any) error { return fn(page) })
+}
+
+// listPagesFrom is listFrom with a per-page step: prep runs on each page as
+// soon as it arrives, concurrently like the page requests themselves (so a
+// page's follow-up request, such as its customers' addresses, overlaps the
+// other pages), and fn gets the page with prep's result, in page order.
+func (c *Client) listPagesFrom(ctx context.Context, resource string, q ListQuery, start, pageSize, parallel int,
+	prep func(context.Context, []Object) (any, error), fn func([]Object, any) error) error {
 	if pageSize <= 0 {
 		pageSize = 100
 	}
@@ -227,6 +236,7 @@ func (c *Client) listFrom(ctx context.Context, resource string, q ListQuery, sta
 	}
 	for first := 0; ; first += parallel {
 		pages := make([][]Object, parallel)
+		extras := make([]any, parallel)
 		p := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
 		for i := range parallel {
 			pq := q
@@ -237,15 +247,20 @@ func (c *Client) listFrom(ctx context.Context, resource string, q ListQuery, sta
 					return fmt.Errorf("list %s offset %d: %w", resource, pq.Offset, err)
 				}
 				pages[i] = objs
+				if prep != nil && len(objs) > 0 {
+					if extras[i], err = prep(ctx, objs); err != nil {
+						return fmt.Errorf("list %s offset %d: %w", resource, pq.Offset, err)
+					}
+				}
 				return nil
 			})
 		}
 		if err := p.Wait(); err != nil {
 			return err
 		}
-		for _, page := range pages {
+		for i, page := range pages {
 			if len(page) > 0 {
-				if err := fn(page); err != nil {
+				if err := fn(page, extras[i]); err != nil {
 					return err
 				}
 			}

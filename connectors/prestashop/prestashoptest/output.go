@@ -22,9 +22,61 @@ func jsonString(s string) string {
 	return string(b)
 }
 
+// viewIndex holds, for one list request, the child rows views look up per
+// row (a product's stock rows and combinations, an order's details), so a
+// list of n products costs O(n), not O(n × stock rows).
+type viewIndex struct {
+	children map[string]map[string][]int64 // table → parent id → child ids, in order
+}
+
+// newViewIndex indexes the children a list of resource needs; nil when its
+// views need none.
+func (s *Server) newViewIndex(resource string) *viewIndex {
+	var by map[string]string // child table → parent field
+	switch resource {
+	case "products":
+		by = map[string]string{"stock_availables": "id_product", "combinations": "id_product"}
+	case "orders":
+		by = map[string]string{"order_details": "id_order"}
+	default:
+		return nil
+	}
+	idx := &viewIndex{children: map[string]map[string][]int64{}}
+	for table, field := range by {
+		m := map[string][]int64{}
+		t := s.tables[table]
+		for _, id := range t.ids() {
+			p := t.rows[id].Fields[field]
+			m[p] = append(m[p], id)
+		}
+		idx.children[table] = m
+	}
+	return idx
+}
+
+// childIDs are the ids of table's rows whose field equals parent, in id
+// order: from the index when there is one, else by a scan.
+func (s *Server) childIDs(idx *viewIndex, table, field, parent string) []int64 {
+	if idx != nil {
+		return idx.children[table][parent]
+	}
+	var out []int64
+	t := s.tables[table]
+	for _, id := range t.ids() {
+		if t.rows[id].Fields[field] == parent {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // view returns a row as the webservice shows it: a copy with the virtual
 // fields and computed associations filled in.
 func (s *Server) view(resource string, row prestashop.Object) prestashop.Object {
+	return s.viewWith(resource, row, nil)
+}
+
+func (s *Server) viewWith(resource string, row prestashop.Object, idx *viewIndex) prestashop.Object {
 	v := prestashop.NewObject()
 	for k, x := range row.Fields {
 		v.Fields[k] = x
@@ -44,22 +96,16 @@ func (s *Server) view(resource string, row prestashop.Object) prestashop.Object 
 	case "products":
 		v.Fields["quantity"] = "0"
 		var stocks, combos []map[string]string
-		for _, sid := range s.tables["stock_availables"].ids() {
+		for _, sid := range s.childIDs(idx, "stock_availables", "id_product", id) {
 			st := s.tables["stock_availables"].rows[sid]
-			if st.Fields["id_product"] != id {
-				continue
-			}
 			stocks = append(stocks, map[string]string{"id": st.Fields["id"], "id_product_attribute": st.Fields["id_product_attribute"]})
 			if st.Fields["id_product_attribute"] == "0" {
 				v.Fields["quantity"] = st.Fields["quantity"]
 			}
 		}
 		v.Fields["id_default_combination"] = "0"
-		for _, cid := range s.tables["combinations"].ids() {
+		for _, cid := range s.childIDs(idx, "combinations", "id_product", id) {
 			c := s.tables["combinations"].rows[cid]
-			if c.Fields["id_product"] != id {
-				continue
-			}
 			combos = append(combos, map[string]string{"id": c.Fields["id"]})
 			if c.Fields["default_on"] == "1" {
 				v.Fields["id_default_combination"] = c.Fields["id"]
@@ -76,11 +122,8 @@ func (s *Server) view(resource string, row prestashop.Object) prestashop.Object 
 		}
 	case "orders":
 		var rows []map[string]string
-		for _, did := range s.tables["order_details"].ids() {
+		for _, did := range s.childIDs(idx, "order_details", "id_order", id) {
 			d := s.tables["order_details"].rows[did]
-			if d.Fields["id_order"] != id {
-				continue
-			}
 			rows = append(rows, map[string]string{
 				"id": d.Fields["id"], "product_id": d.Fields["product_id"], "product_attribute_id": d.Fields["product_attribute_id"],
 				"product_quantity": d.Fields["product_quantity"], "product_name": d.Fields["product_name"],

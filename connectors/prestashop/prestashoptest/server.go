@@ -96,6 +96,9 @@ type Stats struct {
 	Reads    int            `json:"reads"`
 	Writes   int            `json:"writes"`
 	ByMethod map[string]int `json:"by_method"` // "POST products" → n
+	// ReadsBy counts GET and HEAD requests per resource ("addresses" → n),
+	// for tests that bound how many requests a read makes.
+	ReadsBy map[string]int `json:"reads_by"`
 	// MaxInFlight is the most /api requests seen at once.
 	MaxInFlight int `json:"max_in_flight"`
 }
@@ -193,7 +196,7 @@ func newShop(opts Options) (*Server, error) {
 		rng:      rand.New(rand.NewPCG(opts.Seed, 0x73686f70)),
 		faultRng: rand.New(rand.NewPCG(opts.Seed, 0x6661756c)),
 		faults:   opts.Faults,
-		stats:    Stats{ByMethod: map[string]int{}},
+		stats:    Stats{ByMethod: map[string]int{}, ReadsBy: map[string]int{}},
 	}
 	for name := range s.facts {
 		s.tables[name] = &table{rows: map[int64]prestashop.Object{}}
@@ -243,6 +246,10 @@ func (s *Server) Stats() Stats {
 	for k, v := range s.stats.ByMethod {
 		st.ByMethod[k] = v
 	}
+	st.ReadsBy = make(map[string]int, len(s.stats.ReadsBy))
+	for k, v := range s.stats.ReadsBy {
+		st.ReadsBy[k] = v
+	}
 	return st
 }
 
@@ -258,7 +265,7 @@ func (s *Server) Writes() []RecordedWrite {
 func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stats = Stats{ByMethod: map[string]int{}}
+	s.stats = Stats{ByMethod: map[string]int{}, ReadsBy: map[string]int{}}
 	s.writes = nil
 }
 
