@@ -100,8 +100,8 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 			})
 		}
 		wg.Wait()
-		if err := ctx.Err(); err != nil {
-			return res, err
+		if ctx.Err() != nil {
+			break // stopped: what was done is still recorded below
 		}
 	}
 	// Pairs whose writes all succeeded (or that needed none) get their new
@@ -109,7 +109,7 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 	if err := r.saveBases(ctx, pl.pairs); err != nil {
 		return res, err
 	}
-	return res, nil
+	return res, ctx.Err()
 }
 
 // levels groups entities so that each level only needs earlier levels.
@@ -206,6 +206,9 @@ func (r *Runner) applyOne(ctx context.Context, w *work) outcome {
 	case pipeline.Create:
 		return r.applyCreate(ctx, sink, w)
 	case pipeline.Update:
+		if w.pair != nil && w.pair.counter != nil {
+			return r.applyCounter(ctx, sink, w)
+		}
 		_, err := sink.Update(ctx, w.write)
 		return r.record(ctx, w, classify(err))
 	default:
@@ -379,6 +382,12 @@ func (r *Runner) saveBases(ctx context.Context, pairs []*pair) error {
 				br = p.baseRight
 			}
 		}
+		if p.counter != nil {
+			var ok bool
+			if bl, br, ok = p.counter.bases(); !ok || p.counter.saved {
+				continue // a lost answer: the journal settles it next run
+			}
+		}
 		lv, _ := json.Marshal(bl)
 		rv, _ := json.Marshal(br)
 		bases.Add(e.Name, p.leftKey, p.rightKey, lh, rh, string(lv), string(rv), e.Fingerprint)
@@ -398,6 +407,9 @@ func (r *Runner) saveBases(ctx context.Context, pairs []*pair) error {
 		`DELETE FROM synk.links l USING bulk d WHERE l.entity = d.entity AND l.left_key = d.left_key`,
 		`DELETE FROM synk.base b USING bulk d WHERE b.entity = d.entity AND b.left_key = d.left_key`); err != nil {
 		return fmt.Errorf("forget deleted pairs: %w", err)
+	}
+	if err := r.resolveCounterIntents(ctx, pairs); err != nil {
+		return fmt.Errorf("resolve counter intents: %w", err)
 	}
 	return nil
 }

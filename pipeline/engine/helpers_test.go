@@ -278,6 +278,9 @@ type memSystem struct {
 	// afterCreate, if set, runs after a create committed; a non-nil error
 	// is returned instead of the record (the response is lost).
 	afterCreate func(ctx context.Context, w pipeline.Write, rec pipeline.Record) error
+	// afterUpdate, if set, runs after an update committed; a non-nil
+	// error is returned instead of the record (the answer is lost).
+	afterUpdate func(w pipeline.Write) error
 	// findErr, if set, makes Find fail.
 	findErr error
 	// pingURL, if set, is fetched with the engine's HTTP client before
@@ -490,6 +493,11 @@ func (c *memConn) Update(ctx context.Context, w pipeline.Write) (pipeline.Record
 		rec[k] = v
 	}
 	s.updates++
+	if s.afterUpdate != nil {
+		if err := s.afterUpdate(w); err != nil {
+			return nil, err
+		}
+	}
 	return maps.Clone(rec), nil
 }
 

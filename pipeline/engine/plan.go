@@ -39,6 +39,10 @@ type pair struct {
 	// newBase* are the base values after a fully successful apply.
 	newBaseLeft, newBaseRight map[string]any
 	works                     []*work
+	// counter is set for pairs of counter entities.
+	counter *counterPair
+	// counterIntentIDs are journal intents resolved when the base is saved.
+	counterIntentIDs []string
 	// Set by apply.
 	failedFlows []*spec.Flow
 	deleted     bool
@@ -81,6 +85,9 @@ func (r *Runner) plan(ctx context.Context, mode string) (*planned, error) {
 		return nil, err
 	}
 	r.log.Debug("snapshot done", "run_id", r.runID, "took", time.Since(start))
+	if err := CreateViews(ctx, r.store, r.p); err != nil {
+		return nil, err
+	}
 	fp, err := r.snapshotFingerprint(ctx)
 	if err != nil {
 		return nil, err
@@ -119,6 +126,9 @@ func (pl *planned) reject(e *spec.Entity, s spec.Side, key string, reason string
 }
 
 func (r *Runner) planEntity(ctx context.Context, e *spec.Entity, pl *planned) error {
+	if e.Counter != nil {
+		return r.planCounter(ctx, e, pl)
+	}
 	pending, err := r.pendingIntents(ctx, e)
 	if err != nil {
 		return err
@@ -339,9 +349,12 @@ func (r *Runner) ruleValue(p *transforms.Program, rec pipeline.Record) string {
 
 // env is the expression environment for one record.
 func (r *Runner) env(rec pipeline.Record, link transforms.Link) map[string]any {
-	env := make(map[string]any, len(rec)+2)
+	env := make(map[string]any, len(rec)+3)
 	for k, v := range rec {
 		env[k] = v
+	}
+	if _, ok := rec["record"]; !ok {
+		env["record"] = map[string]any(rec)
 	}
 	env["vars"] = r.p.Vars
 	if link != nil {
@@ -406,7 +419,17 @@ func (r *Runner) where(f *spec.Flow, rec pipeline.Record) (bool, error) {
 	if f.Where == nil {
 		return true, nil
 	}
-	v, err := f.Where.Run(r.env(rec, r.linkFunc(context.Background(), f, nil)))
+	link := r.linkFunc(context.Background(), f, nil)
+	// In a filter, an unlinked record's link() is nil, so `where` can ask
+	// whether a record was synced (link("orders", id) != nil).
+	lenient := func(entity string, key any) (any, error) {
+		v, err := link(entity, key)
+		if errors.Is(err, transforms.ErrUnresolvedLink) {
+			return nil, nil
+		}
+		return v, err
+	}
+	v, err := f.Where.Run(r.env(rec, lenient))
 	if err != nil {
 		return false, fmt.Errorf("where %s: %v", f.Where.Source(), err)
 	}
@@ -539,7 +562,8 @@ func (r *Runner) decide(m *spec.Mapping, f *spec.Flow, p *pair, nv, cur, b any, 
 	case spec.OverwriteIfEmpty:
 		return isEmpty(cur), ""
 	case spec.OverwriteWhen:
-		v, err := m.When.Run(map[string]any{"source": nv, "target": cur, "base": b, "vars": r.p.Vars, "record": map[string]any(src)})
+		v, err := m.When.Run(map[string]any{"source": nv, "target": cur, "base": b, "vars": r.p.Vars, "record": map[string]any(src),
+			"target_record": map[string]any(tgt)})
 		if err != nil {
 			return false, fmt.Sprintf("overwrite rule for %s: %v", m.Field, err)
 		}

@@ -25,7 +25,7 @@ func Schema(reg *pipeline.Registry) ([]byte, error) {
 			"properties": map[string]any{"when": expr}},
 	}}
 	flow := map[string]any{
-		"type": "object", "additionalProperties": false, "required": []string{"from", "to", "map"},
+		"type": "object", "additionalProperties": false, "required": []string{"from", "to"},
 		"properties": map[string]any{
 			"from": side, "to": side, "where": expr,
 			"create": boolOrExpr, "update": boolOrExpr,
@@ -43,6 +43,13 @@ func Schema(reg *pipeline.Registry) ([]byte, error) {
 			"conflict": str,
 			"needs":    map[string]any{"type": "array", "items": str},
 			"flows":    map[string]any{"type": "array", "minItems": 1, "items": flow},
+			"counter": map[string]any{"type": "object", "additionalProperties": false, "required": []string{"fields"},
+				"description": "two-way counter (stock): each side's change since the last sync is added up",
+				"properties": map[string]any{
+					"fields":  map[string]any{"type": "object", "minProperties": 2, "maxProperties": 2, "additionalProperties": str},
+					"initial": str,
+					"offsets": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string", "description": "SQL returning (key, units)"}},
+				}},
 		},
 	}
 	var conns []any
@@ -82,6 +89,7 @@ func Schema(reg *pipeline.Registry) ([]byte, error) {
 			"schedule":    map[string]any{"type": "string", "description": "cron expression or @every 30s"},
 			"state":       str,
 			"vars":        map[string]any{"type": "object"},
+			"views":       map[string]any{"type": "object", "description": "SQL views created in the state file after every snapshot (default schema recon)", "additionalProperties": str},
 			"connections": map[string]any{"type": "object", "additionalProperties": map[string]any{"oneOf": conns}},
 			"entities":    map[string]any{"type": "object", "additionalProperties": entity},
 		},

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -59,6 +60,34 @@ type Pipeline struct {
 	Entities []*Entity
 	// Secrets are the values of every secret setting, for redaction.
 	Secrets []string
+	// Views are SQL views synk (re)creates in the state file after every
+	// snapshot, in file order: reconciliation queries, counter offsets.
+	Views []*View
+}
+
+// View is one `views:` entry: a DuckDB view over the state file.
+type View struct {
+	// Name is schema.name; a name without a schema goes into recon.
+	Name string
+	SQL  string
+	Pos  Pos
+}
+
+// Counter makes an entity a two-way counter (stock): instead of copying
+// values, each side's change since the last sync is added up and both
+// sides are set to the sum.
+type Counter struct {
+	// LeftField and RightField are the counted fields of each side.
+	LeftField, RightField string
+	// Initial names the side ("left" or "right") whose value both take on
+	// a pair's first sync when both sides have a non-zero value.
+	Initial string
+	// LeftOffset and RightOffset are SQL queries returning (key, units):
+	// units that synk's own writes elsewhere moved on that side (stock an
+	// invoice drew), added to the side's value so they are not counted
+	// twice. Empty means none.
+	LeftOffset, RightOffset string
+	Pos                     Pos
 }
 
 // Connection is one configured connection.
@@ -92,6 +121,8 @@ type Entity struct {
 	Conflict string
 	Needs    []string
 	Flows    []*Flow
+	// Counter is set for counter entities (stock).
+	Counter *Counter
 	// Fingerprint changes whenever anything that affects planning changes
 	// (mappings, rules, vars), so unchanged records are re-evaluated.
 	Fingerprint string
@@ -136,8 +167,9 @@ type Options struct {
 	Getenv func(string) (string, bool)
 }
 
-var topKeys = []string{"version", "name", "schedule", "state", "connections", "vars", "entities"}
-var entityKeys = []string{"key", "match", "conflict", "needs", "flows"}
+var topKeys = []string{"version", "name", "schedule", "state", "connections", "vars", "views", "entities"}
+var entityKeys = []string{"key", "match", "conflict", "needs", "counter", "flows"}
+var counterKeys = []string{"fields", "initial", "offsets"}
 var flowKeys = []string{"from", "to", "where", "create", "update", "delete", "map", "overwrite"}
 var connectionKeys = []string{"type", "concurrency", "rate", "full_every"}
 
@@ -222,7 +254,41 @@ func (l *loader) load(root *node) {
 	}
 	l.loadConnections(root.get("connections"))
 	l.loadEntities(root.get("entities"))
+	l.loadViews(root.get("views"))
 }
+
+func (l *loader) loadViews(n *node) {
+	if n == nil {
+		return
+	}
+	if n.kind != mapNode {
+		l.errs.add(n.pos(), "views must map view names to SQL queries")
+		return
+	}
+	for _, e := range n.entries {
+		name := e.key
+		if !strings.Contains(name, ".") {
+			name = "recon." + name
+		}
+		schema, base, _ := strings.Cut(name, ".")
+		if !identRE.MatchString(schema) || !identRE.MatchString(base) {
+			l.errs.add(e.k.pos(), "view name %q must be name or schema.name (letters, digits, _)", e.key)
+			continue
+		}
+		if schema == "synk" || l.conns[schema] != nil {
+			l.errs.add(e.k.pos(), "view %q: schema %s belongs to synk's own tables; use recon or another name", e.key, schema)
+			continue
+		}
+		sql, ok := e.v.asString()
+		if !ok || e.v.kind != scalarNode || strings.TrimSpace(sql) == "" {
+			l.errs.add(e.v.pos(), "view %s must be an SQL query (a string)", e.key)
+			continue
+		}
+		l.p.Views = append(l.p.Views, &View{Name: name, SQL: sql, Pos: e.v.pos()})
+	}
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (l *loader) checkKeys(n *node, valid []string, what string) {
 	for _, e := range n.entries {
@@ -392,8 +458,9 @@ func (l *loader) loadEntity(e entry) *Entity {
 		l.errs.add(e.k.pos(), "entity %s needs flows: a list of at least one flow", e.key)
 		return nil
 	}
+	counter := n.get("counter")
 	for i, fn := range flows.items {
-		if f := l.loadFlow(ent, i, fn); f != nil {
+		if f := l.loadFlow(ent, i, fn, counter != nil); f != nil {
 			ent.Flows = append(ent.Flows, f)
 		}
 	}
@@ -401,6 +468,9 @@ func (l *loader) loadEntity(e entry) *Entity {
 		return nil
 	}
 	l.loadMatch(ent, n.get("key"), n.get("match"))
+	if counter != nil {
+		l.loadCounter(ent, counter)
+	}
 	ent.Fingerprint = fingerprint(ent, l.p.Vars)
 	return ent
 }
@@ -467,7 +537,109 @@ func quoteOffset(v *node) int {
 	return 0
 }
 
-func (l *loader) loadFlow(ent *Entity, i int, n *node) *Flow {
+// loadCounter reads an entity's counter: block:
+//
+//	counter:
+//	  fields: {shop: quantity, fiken: stock}
+//	  initial: shop
+//	  offsets: {fiken: "SELECT key, units FROM …"}
+func (l *loader) loadCounter(ent *Entity, n *node) {
+	if n.kind != mapNode {
+		l.errs.add(n.pos(), "counter must be a mapping with fields:, initial: and optionally offsets:")
+		return
+	}
+	l.checkKeys(n, counterKeys, "counter")
+	c := &Counter{Pos: n.pos()}
+	sideOf := func(k *node, key string) (string, bool) {
+		switch key {
+		case ent.Left.Conn.Name, ent.Left.String():
+			if ent.Left.Conn != ent.Right.Conn || key == ent.Left.String() {
+				return "left", true
+			}
+		case ent.Right.Conn.Name, ent.Right.String():
+			return "right", true
+		}
+		l.errs.add(k.pos(), "counter side %q is neither %s nor %s", key, ent.Left, ent.Right)
+		return "", false
+	}
+	fields := n.get("fields")
+	if fields == nil || fields.kind != mapNode {
+		l.errs.add(n.pos(), "counter needs fields: {%s: FIELD, %s: FIELD}", ent.Left.Conn.Name, ent.Right.Conn.Name)
+		return
+	}
+	for _, e := range fields.entries {
+		side, ok := sideOf(e.k, e.key)
+		if !ok {
+			continue
+		}
+		res := ent.Left.Resource
+		if side == "right" {
+			res = ent.Right.Resource
+		}
+		name, _ := e.v.asString()
+		fld, ok := res.Field(name)
+		switch {
+		case !ok:
+			l.errs.add(e.v.pos(), "%s has no field %q%s", res.Name, name, didYouMean(name, fieldNames(res, false)))
+			continue
+		case fld.Type != pipeline.TypeInt && fld.Type != pipeline.TypeFloat:
+			l.errs.add(e.v.pos(), "counter field %s.%s must be a number, not %s", res.Name, name, fld.Type)
+			continue
+		case fld.ReadOnly:
+			l.errs.add(e.v.pos(), "counter field %s.%s is read-only; synk could not set it", res.Name, name)
+			continue
+		}
+		if side == "left" {
+			c.LeftField = name
+		} else {
+			c.RightField = name
+		}
+	}
+	if c.LeftField == "" || c.RightField == "" {
+		if len(l.errs.errs) == 0 {
+			l.errs.add(fields.pos(), "counter fields: needs both sides, %s and %s", ent.Left.Conn.Name, ent.Right.Conn.Name)
+		}
+		return
+	}
+	c.Initial = "left"
+	if v := n.get("initial"); v != nil {
+		s, _ := v.asString()
+		if side, ok := sideOf(v, s); ok {
+			c.Initial = side
+		}
+	}
+	if o := n.get("offsets"); o != nil {
+		if o.kind != mapNode {
+			l.errs.add(o.pos(), "offsets must map a side to an SQL query returning (key, units)")
+		} else {
+			for _, e := range o.entries {
+				side, ok := sideOf(e.k, e.key)
+				if !ok {
+					continue
+				}
+				q, _ := e.v.asString()
+				if side == "left" {
+					c.LeftOffset = q
+				} else {
+					c.RightOffset = q
+				}
+			}
+		}
+	}
+	dirs := map[bool]bool{}
+	for _, f := range ent.Flows {
+		dirs[f.Reverse] = true
+		if f.Create || f.Delete != DeleteOff {
+			l.errs.add(f.Pos, "a counter entity only sets counts of linked records: no create or delete here (let another entity create the records)")
+		}
+	}
+	if !dirs[false] || !dirs[true] {
+		l.errs.add(ent.Pos, "counter entity %s needs a flow each way (%s → %s and back)", ent.Name, ent.Left, ent.Right)
+	}
+	ent.Counter = c
+}
+
+func (l *loader) loadFlow(ent *Entity, i int, n *node, counter bool) *Flow {
 	if n.kind != mapNode {
 		l.errs.add(n.pos(), "a flow is a mapping with from, to and map")
 		return nil
@@ -527,6 +699,12 @@ func (l *loader) loadFlow(ent *Entity, i int, n *node) *Flow {
 		f.Where = l.compile(v, env, transforms.ExpectBool())
 	}
 	m := n.get("map")
+	if counter {
+		if m != nil {
+			l.errs.add(m.pos(), "a counter entity's flows have no map: the counter's fields are what they move")
+		}
+		return f
+	}
 	if m == nil || m.kind != mapNode || len(m.entries) == 0 {
 		l.errs.add(n.pos(), "a flow needs map: target field → expression")
 		return nil
@@ -562,7 +740,18 @@ func (l *loader) loadOverwrite(f *Flow, ow *node, from Side) {
 	for _, m := range f.Map {
 		mapped = append(mapped, m.Field)
 	}
-	for _, e := range ow.entries {
+	entries := ow.entries
+	// "*" sets the rule of every field the other entries do not name.
+	if i := slices.IndexFunc(entries, func(e entry) bool { return e.key == "*" }); i >= 0 {
+		star := entries[i]
+		entries = append(slices.Clone(entries[:i]), entries[i+1:]...)
+		for _, m := range f.Map {
+			if !slices.ContainsFunc(entries, func(e entry) bool { return e.key == m.Field }) {
+				entries = append(entries, entry{key: m.Field, k: star.k, v: star.v})
+			}
+		}
+	}
+	for _, e := range entries {
 		idx := slices.IndexFunc(f.Map, func(m *Mapping) bool { return m.Field == e.key })
 		if idx < 0 {
 			l.errs.add(e.k.pos(), "overwrite names %q, which this flow does not map%s", e.key, didYouMean(e.key, mapped))
@@ -577,7 +766,8 @@ func (l *loader) loadOverwrite(f *Flow, ow *node, from Side) {
 				continue
 			}
 			zero := zeroValue(pipeline.Field{Type: mp.Type})
-			env := map[string]any{"source": zero, "target": zero, "base": zero, "vars": l.p.Vars, "record": protoRecord(from.Resource)}
+			env := map[string]any{"source": zero, "target": zero, "base": zero, "vars": l.p.Vars,
+				"record": protoRecord(from.Resource), "target_record": protoRecord(f.To.Resource)}
 			mp.Overwrite = OverwriteWhen
 			mp.When = l.compile(w, env, transforms.ExpectBool())
 			continue
@@ -679,6 +869,9 @@ func (l *loader) compile(v *node, env map[string]any, opts ...transforms.Option)
 // record of r: its fields with typed zero values, and vars.
 func (l *loader) recordEnv(r pipeline.Resource) map[string]any {
 	env := protoRecord(r)
+	if _, ok := env["record"]; !ok {
+		env["record"] = protoRecord(r)
+	}
 	env["vars"] = l.p.Vars
 	return env
 }
@@ -790,6 +983,9 @@ func fingerprint(e *Entity, vars map[string]any) string {
 	fmt.Fprintln(h, e.Left, e.Right, e.Conflict)
 	for _, m := range e.Match {
 		fmt.Fprintln(h, "match", m.Left.Source(), m.Right.Source())
+	}
+	if c := e.Counter; c != nil {
+		fmt.Fprintln(h, "counter", c.LeftField, c.RightField, c.Initial, c.LeftOffset, c.RightOffset)
 	}
 	for _, f := range e.Flows {
 		fmt.Fprintln(h, "flow", f.Name(), f.Create, f.Update, f.Delete)

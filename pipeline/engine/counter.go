@@ -1,0 +1,410 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/spec"
+	"github.com/synk-etl/synk/pipeline/state"
+)
+
+// A counter entity (stock) merges changes instead of copying values: with
+// V the level both sides agreed on at the last sync, each side's change
+// since then is added, V' = V + Δleft + Δright, and both sides are set to
+// V'. A side's change is measured on its "own" value, its count plus the
+// offset (units synk's own writes elsewhere moved there, e.g. stock an
+// invoice synk created drew), so a shop sale that synk turns into a Fiken
+// invoice is counted once, not twice.
+//
+// The base of a counter pair is {"counter": V, "own": expected own value}
+// per side. Every counter write is journaled first; a crash between the
+// write and the base update is resolved on the next run by looking at the
+// side's value: equal to what was written means the write happened.
+
+// counterPair is the counter state of one pair, kept for saveBases.
+type counterPair struct {
+	level             float64
+	ownLeft, ownRight float64 // observed own values (count + offset)
+	offLeft, offRight float64
+	// Per side: sideClean (no write, or written), sideNotWritten (refused
+	// or never attempted) or sideUnsure (the answer was lost).
+	left, right sideState
+	// pending counts writes not yet answered; the last one to finish saves
+	// the pair's base at once, which keeps the window in which a crash
+	// leaves the journal to decide small.
+	pending int
+	saved   bool
+}
+
+type sideState int
+
+const (
+	sideClean sideState = iota
+	sidePlanned
+	sideNotWritten
+	sideUnsure
+)
+
+// counterIntent is the journal entry written before a counter write.
+type counterIntent struct {
+	Side     string  `json:"side"`
+	Level    float64 `json:"level"`
+	OffLeft  float64 `json:"off_left"`
+	OffRight float64 `json:"off_right"`
+	OwnLeft  float64 `json:"own_left"`
+	OwnRight float64 `json:"own_right"`
+}
+
+func (r *Runner) counterOffsets(ctx context.Context, e *spec.Entity, query string) (map[string]float64, error) {
+	out := map[string]float64{}
+	if strings.TrimSpace(query) == "" {
+		return out, nil
+	}
+	rows, err := r.store.DB.QueryContext(ctx, `SELECT CAST(k AS VARCHAR), CAST(u AS DOUBLE) FROM (`+query+`) AS t(k, u)`)
+	if err != nil {
+		return nil, fmt.Errorf("counter offsets of %s: %w", e.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k sql.NullString
+		var u sql.NullFloat64
+		if err := rows.Scan(&k, &u); err != nil {
+			return nil, fmt.Errorf("counter offsets of %s: %w", e.Name, err)
+		}
+		if k.Valid {
+			out[k.String] += u.Float64
+		}
+	}
+	return out, rows.Err()
+}
+
+// planCounter plans a counter entity: every linked pair is evaluated each
+// run, because offsets move without either record changing.
+func (r *Runner) planCounter(ctx context.Context, e *spec.Entity, pl *planned) error {
+	c := e.Counter
+	offL, err := r.counterOffsets(ctx, e, c.LeftOffset)
+	if err != nil {
+		return err
+	}
+	offR, err := r.counterOffsets(ctx, e, c.RightOffset)
+	if err != nil {
+		return err
+	}
+	intents, err := r.counterIntents(ctx, e)
+	if err != nil {
+		return err
+	}
+	q := fmt.Sprintf(`SELECT l.left_key, l.right_key, CAST(a._raw AS VARCHAR), CAST(b._raw AS VARCHAR), a._hash, b._hash,
+		CAST(base.left_values AS VARCHAR), CAST(base.right_values AS VARCHAR)
+		FROM synk.links l
+		LEFT JOIN %s a ON a._key = l.left_key
+		LEFT JOIN %s b ON b._key = l.right_key
+		LEFT JOIN synk.base base ON base.entity = l.entity AND base.left_key = l.left_key
+		WHERE l.entity = ? ORDER BY l.left_key`, table(e.Left), table(e.Right))
+	rows, err := r.store.DB.QueryContext(ctx, q, e.Name)
+	if err != nil {
+		return err
+	}
+	var pairs []*pair
+	for rows.Next() {
+		var lk, rk string
+		var lraw, rraw, lh, rh, bl, br sql.NullString
+		if err := rows.Scan(&lk, &rk, &lraw, &rraw, &lh, &rh, &bl, &br); err != nil {
+			rows.Close()
+			return err
+		}
+		p := &pair{entity: e, leftKey: lk, rightKey: rk, leftHash: lh.String, rightHash: rh.String}
+		if p.left, err = decodeSide(e.Left, lraw.String); err != nil {
+			pl.reject(e, e.Left, lk, "stored record unreadable: "+err.Error())
+			continue
+		}
+		if p.right, err = decodeSide(e.Right, rraw.String); err != nil {
+			pl.reject(e, e.Right, rk, "stored record unreadable: "+err.Error())
+			continue
+		}
+		p.baseLeft, p.baseRight = decodeBase(bl.String), decodeBase(br.String)
+		pairs = append(pairs, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	matched, err := r.matchUnlinked(ctx, e, pl, nil)
+	if err != nil {
+		return err
+	}
+	pairs = append(pairs, matched...)
+	for _, p := range pairs {
+		if p.left == nil || p.right == nil {
+			continue // one side is gone; nothing to count
+		}
+		if its := intents[p.leftKey]; len(its) > 0 {
+			r.recoverCounter(e, p, its)
+		}
+		r.planCounterPair(e, p, offL[p.leftKey], offR[p.rightKey], pl)
+	}
+	return nil
+}
+
+// counterIntents are the pending counter writes of a crashed run, by pair.
+func (r *Runner) counterIntents(ctx context.Context, e *spec.Entity) (map[string][]journalCounter, error) {
+	rows, err := r.store.DB.QueryContext(ctx, `SELECT id, source_key, CAST(write AS VARCHAR) FROM synk.journal
+		WHERE entity = ? AND status = 'pending' AND flow LIKE 'counter:%' ORDER BY created_at`, e.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read counter journal: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]journalCounter{}
+	for rows.Next() {
+		var jc journalCounter
+		var key, raw string
+		if err := rows.Scan(&jc.id, &key, &raw); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(raw), &jc.intent); err != nil {
+			return nil, fmt.Errorf("counter journal %s: %w", jc.id, err)
+		}
+		out[key] = append(out[key], jc)
+	}
+	return out, rows.Err()
+}
+
+type journalCounter struct {
+	id     string
+	intent counterIntent
+}
+
+// recoverCounter rebuilds a pair's base from the intents of a run that
+// stopped between its counter writes and saving the base: a side whose
+// value equals what was to be written was written; one still at the value
+// seen then was not. Anything else (the write's effect and later changes
+// mixed) is taken as not written and logged.
+func (r *Runner) recoverCounter(e *spec.Entity, p *pair, its []journalCounter) {
+	last := its[len(its)-1].intent
+	ownL, ownR := last.Level+last.OffLeft, last.Level+last.OffRight
+	for _, jc := range its {
+		it := jc.intent
+		field, rec, obs, own := e.Counter.LeftField, p.left, it.OwnLeft, &ownL
+		if it.Side == "right" {
+			field, rec, obs, own = e.Counter.RightField, p.right, it.OwnRight, &ownR
+		}
+		now, _ := number(rec[field])
+		if math.Abs(now-it.Level) > 1e-9 {
+			*own = obs
+			off := it.OffLeft
+			if it.Side == "right" {
+				off = it.OffRight
+			}
+			if math.Abs(now+off-obs) > 1e-9 {
+				r.log.Warn("counter write of a stopped run: the value moved since; taken as not written (check this record)",
+					"entity", e.Name, "key", p.leftKey, "side", it.Side, "run_id", r.runID)
+			}
+		}
+		p.counterIntentIDs = append(p.counterIntentIDs, jc.id)
+	}
+	p.baseLeft = map[string]any{"counter": last.Level, "own": ownL}
+	p.baseRight = map[string]any{"counter": last.Level, "own": ownR}
+}
+
+// number reads a counted value; nil counts as zero.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+func (r *Runner) planCounterPair(e *spec.Entity, p *pair, offL, offR float64, pl *planned) {
+	c := e.Counter
+	lv, lok := number(p.left[c.LeftField])
+	rv, rok := number(p.right[c.RightField])
+	cp := &counterPair{ownLeft: lv + offL, ownRight: rv + offR, offLeft: offL, offRight: offR}
+	bv, hasV := number(p.baseLeft["counter"])
+	bl, hasL := number(p.baseLeft["own"])
+	br, hasR := number(p.baseRight["own"])
+	switch {
+	case hasV && hasL && hasR:
+		cp.level = bv + (cp.ownLeft - bl) + (cp.ownRight - br)
+	case (!lok || lv == 0) && rok && rv != 0:
+		cp.level = rv
+	case (!rok || rv == 0) && lok && lv != 0:
+		cp.level = lv
+	case c.Initial == "right":
+		cp.level = rv
+	default:
+		cp.level = lv
+	}
+	p.counter = cp
+	for _, f := range e.Flows {
+		tgt, tgtKey, srcKey, field, cur, ok := p.right, p.rightKey, p.leftKey, c.RightField, rv, rok
+		if f.Reverse {
+			tgt, tgtKey, srcKey, field, cur, ok = p.left, p.leftKey, p.rightKey, c.LeftField, lv, lok
+		}
+		if ok && math.Abs(cur-cp.level) < 1e-9 {
+			continue
+		}
+		fld, _ := f.To.Resource.Field(field)
+		var nv any = cp.level
+		if fld.Type == pipeline.TypeInt {
+			nv = int64(math.Round(cp.level))
+		}
+		w := &work{entity: e, flow: f, source: nil, pair: p, change: pipeline.Change{Entity: e.Name, Flow: f.Name(), FlowIndex: f.Index,
+			Action: pipeline.Update, SourceKey: srcKey, TargetKey: tgtKey, Fields: []string{field},
+			Before: map[string]any{field: tgt[field]}, After: map[string]any{field: nv}}}
+		w.write = pipeline.Write{Resource: f.To.Resource.Name, Key: tgtKey, Current: tgt, Set: pipeline.Record{field: nv}}
+		if f.Reverse {
+			cp.left = sidePlanned
+		} else {
+			cp.right = sidePlanned
+		}
+		cp.pending++
+		p.works = append(p.works, w)
+		pl.works = append(pl.works, w)
+		pl.count(e.Name, pipeline.Update, 1)
+	}
+	pl.pairs = append(pl.pairs, p)
+}
+
+// bases are the base values saved for a counter pair after apply; ok is
+// false when a lost answer leaves it open (the journal decides next run).
+func (cp *counterPair) bases() (left, right map[string]any, ok bool) {
+	own := func(st sideState, level, off, observed float64) float64 {
+		if st == sideNotWritten || st == sidePlanned {
+			return observed // never attempted counts as not written
+		}
+		return level + off
+	}
+	if cp.left == sideUnsure || cp.right == sideUnsure {
+		return nil, nil, false
+	}
+	return map[string]any{"counter": cp.level, "own": own(cp.left, cp.level, cp.offLeft, cp.ownLeft)},
+		map[string]any{"counter": cp.level, "own": own(cp.right, cp.level, cp.offRight, cp.ownRight)}, true
+}
+
+// journalCounterWrite records a counter write before it is made.
+func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, error) {
+	cp := w.pair.counter
+	side := "right"
+	if w.flow.Reverse {
+		side = "left"
+	}
+	it := counterIntent{Side: side, Level: cp.level, OffLeft: cp.offLeft, OffRight: cp.offRight, OwnLeft: cp.ownLeft, OwnRight: cp.ownRight}
+	b, _ := json.Marshal(it)
+	id := newRunID()
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.journal VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, 'pending', ?, now(), NULL)`,
+		id, r.runID, w.entity.Name, "counter:"+side, w.flow.To.Conn.Name, w.flow.To.Resource.Name, w.pair.leftKey, string(b), w.change.TargetKey)
+	return id, err
+}
+
+// applyCounter journals and makes one counter write. Counter writes set
+// an absolute value, so a lost answer is safely sent again. The intent
+// stays pending until saveBases stores the pair's new base.
+func (r *Runner) applyCounter(ctx context.Context, sink pipeline.Sink, w *work) outcome {
+	id, err := r.journalCounterWrite(ctx, w)
+	if err != nil {
+		return r.record(ctx, w, outcome{"failed", fmt.Errorf("journal intent: %w", err)})
+	}
+	var o outcome
+	for attempt := 0; attempt < 3; attempt++ {
+		_, err = sink.Update(ctx, w.write)
+		if o = classify(err); o.status != "failed" || ctx.Err() != nil {
+			break
+		}
+	}
+	st := sideClean
+	switch o.status {
+	case "rejected":
+		st = sideNotWritten
+	case "failed":
+		st = sideUnsure
+	}
+	r.mu.Lock()
+	p := w.pair
+	p.counterIntentIDs = append(p.counterIntentIDs, id)
+	if w.flow.Reverse {
+		p.counter.left = st
+	} else {
+		p.counter.right = st
+	}
+	p.counter.pending--
+	last := p.counter.pending == 0
+	r.mu.Unlock()
+	o = r.record(ctx, w, o)
+	if last {
+		if err := r.saveCounterBase(ctx, p); err != nil {
+			r.log.Error("save counter base; the journal settles it next run", "entity", p.entity.Name, "key", p.leftKey, "run_id", r.runID, "err", err)
+		}
+	}
+	return o
+}
+
+// saveCounterBase stores one counter pair's base and resolves its intents
+// in one transaction.
+func (r *Runner) saveCounterBase(ctx context.Context, p *pair) error {
+	bl, br, ok := p.counter.bases()
+	if !ok {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	lv, _ := json.Marshal(bl)
+	rv, _ := json.Marshal(br)
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	tx, err := r.store.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if p.newLink {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.links VALUES (?, ?, ?, ?, now())`, p.entity.Name, p.leftKey, p.rightKey, r.runID); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.base VALUES (?, ?, ?, '', '', ?, ?, ?, now())`,
+		p.entity.Name, p.leftKey, p.rightKey, string(lv), string(rv), p.entity.Fingerprint); err != nil {
+		return err
+	}
+	for _, id := range p.counterIntentIDs {
+		if _, err := tx.ExecContext(ctx, `UPDATE synk.journal SET status = 'done', resolved_at = now() WHERE id = ?`, id); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	p.counter.saved = true
+	r.mu.Unlock()
+	return nil
+}
+
+// resolveCounterIntents marks the counter intents of saved pairs done.
+func (r *Runner) resolveCounterIntents(ctx context.Context, pairs []*pair) error {
+	ids := state.NewBulk("id")
+	for _, p := range pairs {
+		if p.counter != nil {
+			if _, _, ok := p.counter.bases(); !ok || p.counter.saved {
+				continue
+			}
+		}
+		for _, id := range p.counterIntentIDs {
+			ids.Add(id)
+		}
+	}
+	if ids.Len() == 0 {
+		return nil
+	}
+	return r.store.ExecBulk(ctx, ids, `UPDATE synk.journal SET status = 'done', resolved_at = now() FROM bulk WHERE synk.journal.id = bulk.id`)
+}
