@@ -47,6 +47,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
+			defer pushSession(cmd.Context(), g, s)
 			pl, err := s.runner.Plan(cmd.Context())
 			if err != nil {
 				return err
@@ -110,12 +111,18 @@ func newApplyCmd(g *globals) *cobra.Command {
 					return &exitError{code: 2, err: fmt.Errorf("%s is not a saved plan: %w", planFile, err)}
 				}
 			}
-			s, err := openSession(cmd, g, args[0], stateFlag, full)
+			// Bars go to stderr, and the session logs above them.
+			prog := newApplyProgress(cmd.ErrOrStderr())
+			cmd.SetErr(prog.Writer(cmd.ErrOrStderr()))
+			s, err := openSession(cmd, g, args[0], stateFlag, full, prog)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
+			defer pushSession(cmd.Context(), g, s)
+			prog.bind(s.p, s.log, s.runner.RunID)
 			res, err := s.runner.Apply(cmd.Context(), saved)
+			prog.Close()
 			if err != nil {
 				return &exitError{code: 1, err: errors.New(s.p.Redact(err.Error()))}
 			}

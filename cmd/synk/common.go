@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -29,6 +28,9 @@ type globals struct {
 	reg         *pipeline.Registry
 	logLevel    string
 	metricsAddr string
+	// pushGateway is a Pushgateway URL the run's metrics are pushed to at
+	// the end of plan and apply (for one-shot runs from cron).
+	pushGateway string
 }
 
 // loadPipeline loads and validates a pipeline; a broken file is exit 2
@@ -58,7 +60,7 @@ func statePath(flag string, p *spec.Pipeline) string {
 }
 
 func isTTY(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := w.(interface{ Fd() uintptr }) // *os.File, or the progress bars' writer
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
@@ -142,6 +144,8 @@ type session struct {
 	runner *engine.Runner
 	log    *slog.Logger
 	stop   func()
+	// metrics is the run's registry, for --push-gateway.
+	metrics *prometheus.Registry
 }
 
 func (s *session) Close() {
@@ -156,7 +160,9 @@ func (s *session) Close() {
 	}
 }
 
-func openSession(cmd *cobra.Command, g *globals, path, stateFlag string, full bool) (*session, error) {
+// openSession loads the pipeline, opens its state file and connections. A
+// progress (at most one) is told about apply progress.
+func openSession(cmd *cobra.Command, g *globals, path, stateFlag string, full bool, progress ...engine.Progress) (*session, error) {
 	p, err := loadPipeline(cmd, g, path)
 	if err != nil {
 		return nil, err
@@ -165,11 +171,11 @@ func openSession(cmd *cobra.Command, g *globals, path, stateFlag string, full bo
 	if err != nil {
 		return nil, err
 	}
-	m, _, stop, err := newMetrics(g)
+	m, reg, stop, err := newMetrics(g)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{p: p, log: log, stop: stop}
+	s := &session{p: p, log: log, stop: stop, metrics: reg}
 	sp := statePath(stateFlag, p)
 	if abs, err := filepath.Abs(sp); err == nil {
 		sp = abs
@@ -179,7 +185,11 @@ func openSession(cmd *cobra.Command, g *globals, path, stateFlag string, full bo
 		s.Close()
 		return nil, err
 	}
-	s.runner, err = engine.New(cmd.Context(), p, s.store, engine.Options{Metrics: m, Logger: log, Full: full})
+	opts := engine.Options{Metrics: m, Logger: log, Full: full}
+	if len(progress) > 0 {
+		opts.Progress = progress[0]
+	}
+	s.runner, err = engine.New(cmd.Context(), p, s.store, opts)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -62,6 +62,7 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 	g := &globals{reg: reg}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (127.0.0.1 when no host is given)")
+	root.PersistentFlags().StringVar(&g.pushGateway, "push-gateway", "", "push the run's metrics to this Prometheus Pushgateway URL at the end of plan/apply (job synk, grouped by pipeline)")
 	emulate := &cobra.Command{Use: "emulate", Short: "Serve a local emulator of a connected system"}
 	emulate.AddCommand(newEmulateFikenCmd(), newEmulatePrestashopCmd())
 	auth := &cobra.Command{Use: "auth", Short: "Authorise synk with a system (OAuth)"}
