@@ -18,9 +18,13 @@ import (
 // hold a cron job.
 const pushTimeout = 10 * time.Second
 
-// pushMetrics replaces the pipeline's group (job "synk", pipeline=NAME) on
-// a Prometheus Pushgateway with the metrics in reg. Credentials in the URL
-// are sent as basic auth and never appear in the returned error.
+// pushMetrics pushes the metrics in reg to the pipeline's group (job
+// "synk", pipeline=NAME) on a Prometheus Pushgateway. It POSTs, which
+// replaces only the metric families this run has: a failed run has no
+// synk_last_success_timestamp_seconds series, so the last successful run's
+// time stays on the gateway for the "no success for too long" alert.
+// Credentials in the URL are sent as basic auth and never appear in the
+// returned error.
 func pushMetrics(ctx context.Context, gateway string, reg prometheus.Gatherer, pipelineName string) error {
 	u, err := url.Parse(gateway)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -41,7 +45,7 @@ func pushMetrics(ctx context.Context, gateway string, reg prometheus.Gatherer, p
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pushTimeout)
 	defer cancel()
-	if err := p.PushContext(ctx); err != nil {
+	if err := p.AddContext(ctx); err != nil {
 		return fmt.Errorf("push metrics to %s: %w", u.Redacted(), err)
 	}
 	return nil

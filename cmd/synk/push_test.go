@@ -110,9 +110,13 @@ func TestPushMetrics(t *testing.T) {
 		t.Fatalf("%d pushes, want 1", len(got))
 	}
 	p := got[0]
-	// PUT replaces the whole group: a one-shot run's metrics stand alone.
-	if p.method != http.MethodPut || p.path != "/metrics/job/synk/pipeline/shop-books" {
-		t.Errorf("pushed %s %s, want PUT /metrics/job/synk/pipeline/shop-books", p.method, p.path)
+	// POST, not PUT: families this run lacks (the last success of an
+	// earlier run) stay on the gateway.
+	if p.method != http.MethodPost || p.path != "/metrics/job/synk/pipeline/shop-books" {
+		t.Errorf("pushed %s %s, want POST /metrics/job/synk/pipeline/shop-books", p.method, p.path)
+	}
+	if _, ok := p.families["synk_last_success_timestamp_seconds"]; ok {
+		t.Error("a gauge vector without series was pushed")
 	}
 	if v := counterValue(p.families["synk_runs_total"], map[string]string{"pipeline": "shop-books", "status": "success"}); v != 1 {
 		t.Errorf("synk_runs_total{pipeline=shop-books,status=success} = %v, want 1", v)
