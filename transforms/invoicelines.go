@@ -407,21 +407,27 @@ func divRound(a, b, mode int64) int64 {
 // and excl (micro-NOK) were made with: the nearest rate whose incl. price
 // is within 1.2 øre of incl, which covers both prices rounded to øre.
 func snapRate(incl, excl int64) (int64, bool) {
-	if excl < 0 {
-		incl, excl = -incl, -excl
-	}
-	const tolerance = 12_000 * 10_000 // 1.2 øre, in micro-NOK × 10 000
 	best, bestDiff := int64(-1), int64(-1)
 	for _, r := range salesRates {
-		d := incl*10_000 - excl*(10_000+r)
-		if d < 0 {
-			d = -d
-		}
-		if d <= tolerance && (best < 0 || d < bestDiff) {
+		if d, ok := rateOff(incl, excl, r); ok && (best < 0 || d < bestDiff) {
 			best, bestDiff = r, d
 		}
 	}
 	return best, best >= 0
+}
+
+// rateOff is how far incl is from excl at rate r (in micro-NOK × 10 000),
+// and whether that is within 1.2 øre.
+func rateOff(incl, excl, r int64) (int64, bool) {
+	if excl < 0 {
+		incl, excl = -incl, -excl
+	}
+	const tolerance = 12_000 * 10_000
+	d := incl*10_000 - excl*(10_000+r)
+	if d < 0 {
+		d = -d
+	}
+	return d, d <= tolerance
 }
 
 // noRate explains a failed snapRate with the rate the prices imply.
@@ -480,7 +486,7 @@ func checkVat(field string, gross, net, rate int64) error {
 	if gross == 0 && net == 0 {
 		return nil
 	}
-	if r, ok := snapRate(gross*10_000, net*10_000); !ok || r != rate {
+	if _, ok := rateOff(gross*10_000, net*10_000, rate); !ok {
 		return fmt.Errorf("%s: %s incl. / %s excl. VAT do not fit its VAT rate %s %%", field, formatOre(gross), formatOre(net), formatRate(rate))
 	}
 	return nil
