@@ -290,6 +290,20 @@ func TestIncrementalRead(t *testing.T) {
 			if err := f.srv.Edit("customers", 2, map[string]string{"firstname": "Kari-Anne"}); err != nil {
 				t.Fatal(err)
 			}
+			// Address edits move the address's date_upd, not the customer's.
+			for _, id := range f.srv.IDs("addresses") {
+				a, _ := f.srv.Get("addresses", id)
+				var err error
+				switch a.Fields["id_customer"] {
+				case "2":
+					err = f.srv.Edit("addresses", id, map[string]string{"phone": "+47 22 00 00 00"})
+				case "5":
+					err = f.srv.Edit("addresses", id, map[string]string{"city": "Moss"})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			since := time.Date(2026, 2, 1, 10, 5, 0, 0, time.UTC) // within the 10 min overlap
 			f.srv.ResetStats()
 			recs := read(t, f, "products", since)
@@ -297,19 +311,24 @@ func TestIncrementalRead(t *testing.T) {
 				t.Fatalf("incremental products: %v", recs)
 			}
 			custs := read(t, f, "customers", since)
-			if len(custs) != 1 || custs[0]["firstname"] != "Kari-Anne" {
+			if len(custs) != 2 || custs[0]["firstname"] != "Kari-Anne" || custs[1]["id"] != int64(5) {
 				t.Fatalf("incremental customers: %v", custs)
 			}
-			// One list each, plus the changed customer's addresses.
-			if n := f.srv.Stats().Reads; n != 3 {
-				t.Errorf("incremental reads made %d requests, want 3", n)
+			if a := custs[1]["address"].(map[string]any); a["city"] != "Moss" {
+				t.Errorf("customer 5 address %v", a)
+			}
+			// Products: one list. Customers: the changed ones and their
+			// addresses, the addresses changed in the window, and the
+			// customer found through it with its addresses.
+			if n := f.srv.Stats().Reads; n != 6 {
+				t.Errorf("incremental reads made %d requests, want 6: %v", n, f.srv.Stats().ReadsBy)
 			}
 			f.srv.ResetStats()
 			if none := read(t, f, "customers", since.Add(time.Hour)); len(none) != 0 {
 				t.Errorf("read %d customers changed after the edit", len(none))
 			}
-			if n := f.srv.Stats().Reads; n != 1 {
-				t.Errorf("an incremental read with nothing new made %d requests, want 1", n)
+			if n := f.srv.Stats().Reads; n != 2 {
+				t.Errorf("an incremental read with nothing new made %d requests, want 2: %v", n, f.srv.Stats().ReadsBy)
 			}
 		})
 	}
