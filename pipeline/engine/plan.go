@@ -445,6 +445,12 @@ func (r *Runner) mapRecord(ctx context.Context, f *spec.Flow, rec pipeline.Recor
 	out := make(map[string]any, len(f.Map))
 	for _, m := range f.Map {
 		v, err := m.Expr.Run(env)
+		if err != nil && len(waits) > 0 {
+			// A function saw a placeholder for a record created earlier
+			// in this run; apply maps the record again once it exists.
+			out[m.Field] = nil
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, transforms.ErrUnresolvedLink) {
 				return nil, fmt.Errorf("map %s: %v", m.Field, err)

@@ -219,9 +219,14 @@ func (c *converter) interpolate(n *node, s string) string {
 		n.interp = true
 		switch parts[1] {
 		case "env":
-			v, ok := c.getenv(parts[2])
+			// ${env:NAME:-default} falls back to default when NAME is unset or empty.
+			name, def, hasDef := strings.Cut(parts[2], ":-")
+			v, ok := c.getenv(name)
+			if hasDef && (!ok || v == "") {
+				return def
+			}
 			if !ok {
-				c.errs.add(n.pos(), "environment variable %s is not set", parts[2])
+				c.errs.add(n.pos(), "environment variable %s is not set", name)
 			}
 			return v
 		default:
