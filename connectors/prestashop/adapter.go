@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -1057,16 +1058,27 @@ func (c *Connector) Update(ctx context.Context, w pipeline.Write) (pipeline.Reco
 	if err != nil {
 		return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.Key, Err: err}
 	}
-	saved, err := c.updateFields(ctx, sp, fact, id, set)
-	if err != nil {
-		return nil, recordErr(w.Resource, w.Key, err)
+	var rec pipeline.Record
+	if cur := w.Current; addr != nil && len(set) == 0 && cur != nil && cur["id"] == id {
+		// Only the address changes: the customer as the engine just read
+		// it is enough, which saves reading it again.
+		rec = maps.Clone(cur)
+	} else {
+		saved, err := c.updateFields(ctx, sp, fact, id, set)
+		if err != nil {
+			return nil, recordErr(w.Resource, w.Key, err)
+		}
+		if rec, err = c.record(w.Resource, fact, saved, nil); err != nil {
+			return nil, fmt.Errorf("update %s %d: decode answer: %w", w.Resource, id, err)
+		}
 	}
-	rec, err := c.record(w.Resource, fact, saved, nil)
-	if err != nil {
-		return nil, fmt.Errorf("update %s %d: decode answer: %w", w.Resource, id, err)
-	}
-	if w.Resource == "products" {
+	switch w.Resource {
+	case "products":
 		c.fillTaxRate(ctx, rec)
+	case "stock_availables":
+		// A write never changes what the row counts, so its reference is
+		// the one the engine read.
+		rec["reference"] = w.Current["reference"]
 	}
 	if addr != nil {
 		// After the customer, so a new address gets its current names.

@@ -80,9 +80,13 @@ func TestStockReference(t *testing.T) {
 				}
 			}
 			key := strconv.FormatInt(row["id"].(int64), 10)
-			if _, err := f.conn.Update(t.Context(), pipeline.Write{Resource: "stock_availables", Key: key, Current: row,
-				Set: pipeline.Record{"quantity": int64(9), "reference": "X-1"}}); err != nil {
+			rec, err := f.conn.Update(t.Context(), pipeline.Write{Resource: "stock_availables", Key: key, Current: row,
+				Set: pipeline.Record{"quantity": int64(9), "reference": "X-1"}})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if rec["quantity"] != int64(9) || rec["reference"] != row["reference"] {
+				t.Errorf("updated stock row %v, want quantity 9 and reference %v", rec, row["reference"])
 			}
 			if p, _ := f.srv.Get("products", row["id_product"].(int64)); p.Fields["reference"] != row["reference"] {
 				t.Errorf("stock update changed the product's reference to %q", p.Fields["reference"])
@@ -246,11 +250,17 @@ func TestCustomerAddressUpdate(t *testing.T) {
 				t.Errorf("writes %v, want one %s of the customer and one of its address", st, method)
 			}
 
-			// The same address again writes nothing.
-			writes := f.srv.Stats().Writes
+			// The same address again writes nothing, and costs one request:
+			// the customer's addresses.
+			f.srv.ResetStats()
 			if _, err := f.conn.Update(ctx, pipeline.Write{Resource: "customers", Key: "1", Current: after, Set: pipeline.Record{"address": moved}}); err != nil {
 				t.Fatal(err)
 			}
+			if st := f.srv.Stats(); st.Requests != 1 || st.ReadsBy["addresses"] != 1 {
+				t.Errorf("an address-only update without changes made %d requests: %v", st.Requests, st.ReadsBy)
+			}
+			f.srv.ResetStats()
+			writes := 0 // from here on
 			// nil leaves the shop's address alone.
 			if _, err := f.conn.Update(ctx, pipeline.Write{Resource: "customers", Key: "1", Current: after, Set: pipeline.Record{"address": nil}}); err != nil {
 				t.Fatal(err)
