@@ -3,10 +3,12 @@ package transforms
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -492,6 +494,8 @@ func checkVat(field string, gross, net, rate int64) error {
 	return nil
 }
 
+func mustFloat(r *big.Rat) float64 { f, _ := r.Float64(); return f }
+
 func truncateText(s string) string {
 	if utf8.RuneCountInString(s) <= maxDescription {
 		return s
@@ -587,6 +591,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 	if err != nil {
 		return nil, err
 	}
+	shipRate := int64(-1)
 	if shipIn != 0 || shipEx != 0 {
 		var rate int64
 		if v := order["carrier_tax_rate"]; v != nil {
@@ -606,6 +611,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 			return nil, err
 		}
 		lines = append(lines, settings.amountLine(settings.shippingText, shipEx, shipIn-shipEx, rate))
+		shipRate = rate
 	}
 
 	wrapIn, wrapEx, err := pairOre(order, "total_wrapping_tax_incl", "total_wrapping_tax_excl")
@@ -624,7 +630,14 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 	if err != nil {
 		return nil, err
 	}
-	if discIn != 0 || discEx != 0 {
+	switch {
+	case discIn == 0 && discEx == 0:
+	case shipRate >= 0 && discIn == shipIn && discEx == shipEx:
+		// A free-shipping voucher: PrestaShop counts the shipping it
+		// waives as discount. It takes the shipping's VAT back, not the
+		// products'.
+		lines = append(lines, settings.amountLine(settings.discountText+" ("+strings.ToLower(settings.shippingText)+")", -shipEx, -(shipIn-shipEx), shipRate))
+	default:
 		// Net is split by each rate's share of the products' net, VAT by
 		// its share of their VAT: so a 0 % rate gets no discount VAT and
 		// each rate's discount keeps that rate.
@@ -632,6 +645,22 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 		vats := make([]int64, len(rateOrder))
 		for i, r := range rateOrder {
 			nets[i], vats[i] = sums[r].net, sums[r].vat
+		}
+		// A cut of the products takes their VAT in proportion to their
+		// net, give or take the shop's rounding; a discount that does not
+		// (a voucher on shipping and products together) would book VAT
+		// the shop never charged at these rates.
+		var sumNet, sumVat int64
+		for i := range nets {
+			sumNet, sumVat = sumNet+nets[i], sumVat+vats[i]
+		}
+		if sumNet != 0 {
+			want := new(big.Rat).SetFrac(new(big.Int).Mul(big.NewInt(discEx), big.NewInt(sumVat)), big.NewInt(sumNet))
+			off := new(big.Rat).Sub(new(big.Rat).SetInt64(discIn-discEx), want)
+			if off.Abs(off).Cmp(new(big.Rat).SetInt64(2+int64(len(rows)))) > 0 {
+				return nil, fmt.Errorf("order field total_discounts_tax_incl %s / excl %s: its VAT %s is not the products' VAT rates applied to its net (%s); a voucher on more than the products?",
+					formatOre(discIn), formatOre(discEx), formatOre(discIn-discEx), formatOre(int64(math.Round(mustFloat(want)))))
+			}
 		}
 		netShare, ok := allocate(discEx, nets)
 		if !ok {

@@ -100,6 +100,19 @@ func TestInvoiceLines(t *testing.T) {
 			},
 		},
 		{
+			// PrestaShop books a free-shipping voucher as a discount of
+			// the shipping: it takes back 25 %, not the cheese's 15 %.
+			name: "free-shipping voucher",
+			order: order(map[string]any{"total_shipping_tax_incl": 99.0, "total_shipping_tax_excl": 79.2,
+				"total_discounts_tax_incl": 99.0, "total_discounts_tax_excl": 79.2, "total_paid_tax_incl": 99.0, "total_paid_tax_excl": 86.09},
+				row("Brunost", 1, 86.09, 99.0035)),
+			want: []map[string]any{
+				line("Brunost", 1, 8609, 8609, 1291, "MEDIUM", "3000", nil),
+				line("Frakt", 1, 7920, 7920, 1980, "HIGH", "3000", nil),
+				line("Rabatt (frakt)", 1, -7920, -7920, -1980, "HIGH", "3000", nil),
+			},
+		},
+		{
 			// Per item: 10.004 → 10.00 and 12.505 → 12.51 before × 100.
 			name: "round_type item",
 			order: order(map[string]any{"round_type": int64(1), "total_paid_tax_incl": 1251.0, "total_paid_tax_excl": 1000.0},
@@ -213,7 +226,11 @@ func TestInvoiceLinesErrors(t *testing.T) {
 		}), nil, nil, nil, "order_rows[0] (Genser): unit_price_tax_incl is missing"},
 		{"no rows", with(func(o map[string]any) { o["order_rows"] = []any{} }), nil, nil, nil, "order field order_rows is empty"},
 		{"discount VAT without product VAT", order(map[string]any{"total_paid_tax_incl": 40.0, "total_discounts_tax_incl": 10.0, "total_discounts_tax_excl": 8.0},
-			row("Bok", 1, 50, 50)), nil, nil, nil, "discount VAT 2.00 but the products carry no VAT"},
+			row("Bok", 1, 50, 50)), nil, nil, nil, "its VAT 2.00 is not the products' VAT rates applied to its net (0.00)"},
+		{"rounding-size discount VAT without product VAT", order(map[string]any{"total_paid_tax_incl": 41.98, "total_discounts_tax_incl": 8.02, "total_discounts_tax_excl": 8.0},
+			row("Bok", 1, 50, 50)), nil, nil, nil, "discount VAT 0.02 but the products carry no VAT"},
+		{"discount VAT that fits no product rate", order(map[string]any{"total_paid_tax_incl": 79.0, "total_discounts_tax_incl": 20.0, "total_discounts_tax_excl": 10.0},
+			row("Brunost", 1, 86.09, 99.0035)), nil, nil, nil, "its VAT 10.00 is not the products' VAT rates applied to its net (1.50)"},
 		{"zero_vat_type with VAT", ok(), nil, map[string]any{"zero_vat_type": "HIGH"}, nil, `settings.zero_vat_type "HIGH"`},
 		{"fee VAT", ok(), nil, nil, map[string]any{"fee": 49, "fee_vat": 20}, "payment.fee_vat 20: not a Norwegian sales VAT rate"},
 		{"negative fee", ok(), nil, nil, map[string]any{"fee": -1}, "payment.fee -1"},
