@@ -308,3 +308,39 @@ func TestCustomerAddressUpdate(t *testing.T) {
 		})
 	}
 }
+
+func TestOrderStateName(t *testing.T) {
+	f := setup(t, prestashoptest.Version8)
+	orders := read(t, f, "orders", time.Time{})
+	for _, o := range orders {
+		st, ok := f.srv.Get("order_states", o["current_state"].(int64))
+		if !ok || o["state_name"] != st.I18n["name"]["1"] {
+			t.Errorf("order %v state %v state_name %v, want %q", o["id"], o["current_state"], o["state_name"], st.I18n["name"]["1"])
+		}
+	}
+	// Writing a name moves the order, creating the state once.
+	key := strconv.FormatInt(orders[0]["id"].(int64), 10)
+	for range 2 {
+		if _, err := f.conn.Update(t.Context(), pipeline.Write{Resource: "orders", Key: key, Current: orders[0],
+			Set: pipeline.Record{"state_name": "Oppgjort i Fiken"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, err := f.conn.SettledStateID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.srv.Get("orders", orders[0]["id"].(int64))
+	if got.Fields["current_state"] != strconv.FormatInt(id, 10) {
+		t.Errorf("order state %s, want %d", got.Fields["current_state"], id)
+	}
+	if st := f.srv.Stats().ByMethod; st["POST order_states"] != 1 || st["POST order_histories"] != 1 {
+		t.Errorf("writes %v, want one new state and one history row", st)
+	}
+	for _, o := range read(t, f, "orders", time.Time{}) {
+		if o["id"] == orders[0]["id"] && o["state_name"] != "Oppgjort i Fiken" {
+			t.Errorf("state_name after the move: %v", o["state_name"])
+		}
+	}
+	checkBodies(t, f.srv)
+}
