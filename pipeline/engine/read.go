@@ -54,9 +54,12 @@ func (r *Runner) snapshot(ctx context.Context) ([]pipeline.Reject, error) {
 type emitter struct {
 	side    spec.Side
 	loader  *state.Loader
-	seen    map[string]bool
 	rejects []pipeline.Reject
 	n       int64
+	// buf is reused for every record's canonical JSON: a record whose hash
+	// matches its stored row allocates nothing here.
+	buf []byte
+	enc canonicalEncoder
 }
 
 func (e *emitter) Emit(rec pipeline.Record) error {
@@ -64,19 +67,23 @@ func (e *emitter) Emit(rec pipeline.Record) error {
 	if key == "" {
 		return e.Reject("", nil, fmt.Errorf("record has no %s", e.side.Resource.Key))
 	}
-	if e.seen[key] {
+	stored, dup := e.loader.Seen(key)
+	if dup {
 		return e.Reject(key, nil, fmt.Errorf("duplicate %s %s in one read", e.side.Resource.Key, key))
 	}
-	e.seen[key] = true
 	if err := state.Coerce(e.side.Resource, rec); err != nil {
 		return e.Reject(key, nil, err)
 	}
-	raw, hash, err := encode(rec)
+	raw, sum, err := e.enc.canonical(e.buf[:0], rec)
 	if err != nil {
 		return e.Reject(key, nil, err)
 	}
+	e.buf = raw
 	e.n++
-	return e.loader.Add(state.Row{Key: key, Hash: hash, Raw: raw, Record: rec})
+	if e.loader.Keep(stored, sum) {
+		return nil
+	}
+	return e.loader.Add(state.Row{Key: key, Hash: hashString(sum), Raw: string(raw), Record: rec})
 }
 
 func (e *emitter) Reject(key string, raw []byte, reason error) error {
@@ -100,7 +107,7 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 	if err != nil {
 		return nil, err
 	}
-	em := &emitter{side: s, loader: loader, seen: map[string]bool{}}
+	em := &emitter{side: s, loader: loader, buf: make([]byte, 0, 512)}
 	q := pipeline.ReadQuery{}
 	if !full {
 		q.Since = since

@@ -184,14 +184,46 @@ func equal(a, b any) bool {
 	return false
 }
 
-// encode returns a record's canonical JSON and its hash.
-func encode(rec pipeline.Record) (raw string, hash string, err error) {
-	b, err := appendCanonical(make([]byte, 0, 256), rec)
-	if err != nil {
-		return "", "", err
-	}
-	return string(b), strconv.FormatUint(xxhash.Sum64(b), 16), nil
+// canonicalEncoder writes canonical JSON, remembering the sorted field
+// names of the last record: a connector's records mostly share one set of
+// fields, which then need no sorting (nor the slice sorting them).
+type canonicalEncoder struct {
+	keys []string
 }
+
+// canonical appends rec's canonical JSON to dst and returns it with its
+// hash. The hash is the record's identity in the state file (the _hash
+// column and the base's left_hash/right_hash), so it must never change
+// for the same record: xxhash64 of the canonical JSON.
+func (e *canonicalEncoder) canonical(dst []byte, rec pipeline.Record) ([]byte, uint64, error) {
+	b, err := e.append(dst, rec)
+	if err != nil {
+		return nil, 0, err
+	}
+	return b, xxhash.Sum64(b), nil
+}
+
+func (e *canonicalEncoder) append(dst []byte, rec map[string]any) ([]byte, error) {
+	if len(e.keys) == len(rec) {
+		// Same number of distinct names, each of them present: the same set.
+		start := len(dst)
+		b, ok, err := appendFields(dst, rec, e.keys)
+		if ok || err != nil {
+			return b, err
+		}
+		dst = b[:start]
+	}
+	e.keys = e.keys[:0]
+	for k := range rec {
+		e.keys = append(e.keys, k)
+	}
+	slices.Sort(e.keys)
+	b, _, err := appendFields(dst, rec, e.keys)
+	return b, err
+}
+
+// hashString formats a record hash as stored: lower-case hex, no padding.
+func hashString(sum uint64) string { return strconv.FormatUint(sum, 16) }
 
 func decode(raw string) (pipeline.Record, error) {
 	if raw == "" {
@@ -234,19 +266,25 @@ func keyValue(res pipeline.Resource, key string) any {
 // appendCanonical writes rec as JSON with sorted keys, like json.Marshal,
 // without reflection for the flat records connectors mostly produce.
 func appendCanonical(dst []byte, rec map[string]any) ([]byte, error) {
-	keys := make([]string, 0, len(rec))
-	for k := range rec {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	var e canonicalEncoder
+	return e.append(dst, rec)
+}
+
+// appendFields writes rec's fields in the order of keys, which must hold
+// rec's field names, sorted. It reports false if a name is not in rec.
+func appendFields(dst []byte, rec map[string]any, keys []string) ([]byte, bool, error) {
 	dst = append(dst, '{')
 	for i, k := range keys {
+		val, ok := rec[k]
+		if !ok {
+			return dst, false, nil
+		}
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = appendJSONString(dst, k)
 		dst = append(dst, ':')
-		switch v := rec[k].(type) {
+		switch v := val.(type) {
 		case nil:
 			dst = append(dst, "null"...)
 		case string:
@@ -257,7 +295,7 @@ func appendCanonical(dst []byte, rec map[string]any) ([]byte, error) {
 			dst = strconv.AppendBool(dst, v)
 		case float64:
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("field %s: %v is not a JSON number", k, v)
+				return nil, false, fmt.Errorf("field %s: %v is not a JSON number", k, v)
 			}
 			if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
 				dst = strconv.AppendFloat(dst, v, 'f', -1, 64) // what encoding/json writes in this range
@@ -268,12 +306,12 @@ func appendCanonical(dst []byte, rec map[string]any) ([]byte, error) {
 		default:
 			b, err := json.Marshal(v)
 			if err != nil {
-				return nil, fmt.Errorf("field %s: %w", k, err)
+				return nil, false, fmt.Errorf("field %s: %w", k, err)
 			}
 			dst = append(dst, b...)
 		}
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}'), true, nil
 }
 
 // appendJSONString quotes s exactly as encoding/json does; plain ASCII

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/cespare/xxhash/v2"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/synk-etl/synk/pipeline"
@@ -67,6 +69,12 @@ func childFields(res pipeline.Resource) []pipeline.Field {
 
 // Loader streams rows into one resource's snapshot table through DuckDB's
 // Appender, then swaps (full read) or merges (incremental read) them in.
+//
+// A full read over a table that already has the current layout is a diff:
+// the loader holds the stored keys and hashes, rows whose hash is unchanged
+// are kept as they are (Keep) and never staged, and Commit deletes the rows
+// that were not kept and inserts the staged ones. A no-op read of a million
+// records then writes nothing but _synced_at.
 type Loader struct {
 	conn     *sql.Conn
 	schema   string
@@ -76,7 +84,37 @@ type Loader struct {
 	children map[string]*duckdb.Appender
 	stage    string
 	n        int64
+	vals     []driver.Value
+
+	// diff is set for a full read over a table of the current layout.
+	diff bool
+	// The stored rows in table order: keys in one arena (row i's key is
+	// oldKeys[oldEnd[i-1]:oldEnd[i]]), hashes and flags. Sources mostly
+	// give records in the order they were stored, so Seen first tries the
+	// row after the last one found (next) and builds the index old, by
+	// xxhash of the key, only when that fails. A map without pointers is
+	// never scanned by the garbage collector.
+	next       int
+	old        map[uint64]int32
+	oldKeyHash []uint64
+	oldKeys    []byte
+	oldEnd     []uint32
+	oldSums    []uint64
+	oldFlags   []uint8
+	kept       int64
+	// fresh holds the offered keys that are not stored rows.
+	fresh map[string]struct{}
 }
+
+// Stored identifies the stored row of a key offered to a load (see Seen);
+// the zero value means the key has no stored row that can be kept.
+type Stored struct{ i int32 }
+
+const (
+	oldSeen   uint8 = 1 << iota // offered in this load
+	oldKept                     // kept as stored
+	oldNoHash                   // stored hash unreadable: never kept
+)
 
 // NewLoader starts loading a snapshot of res on connection schema.
 func (s *Store) NewLoader(ctx context.Context, schema string, res pipeline.Resource, full bool) (*Loader, error) {
@@ -85,7 +123,7 @@ func (s *Store) NewLoader(ctx context.Context, schema string, res pipeline.Resou
 		return nil, err
 	}
 	l := &Loader{conn: conn, schema: schema, res: res, full: full, children: map[string]*duckdb.Appender{},
-		stage: "stage_" + schema + "_" + res.Name}
+		stage: "stage_" + schema + "_" + res.Name, fresh: map[string]struct{}{}}
 	if err := l.init(ctx); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("snapshot %s.%s: %w", schema, res.Name, err)
@@ -114,6 +152,17 @@ func (l *Loader) init(ctx context.Context) error {
 			return err
 		}
 	}
+	if l.full {
+		same, err := l.sameLayout(ctx)
+		if err != nil {
+			return err
+		}
+		if same {
+			if l.diff, err = l.loadOld(ctx); err != nil {
+				return err
+			}
+		}
+	}
 	return l.conn.Raw(func(dc any) error {
 		var err error
 		l.main, err = duckdb.NewAppender(dc.(driver.Conn), "temp", "main", l.stage)
@@ -131,13 +180,198 @@ func (l *Loader) init(ctx context.Context) error {
 	})
 }
 
+// sameLayout reports whether the snapshot table and its child tables
+// exist with exactly the columns and types a rebuild would give them, so
+// their rows can be kept.
+func (l *Loader) sameLayout(ctx context.Context) (bool, error) {
+	same, err := l.sameColumns(ctx, l.res.Name, l.selectList(), l.stage)
+	if err != nil || !same {
+		return false, err
+	}
+	for _, cf := range childFields(l.res) {
+		same, err := l.sameColumns(ctx, ChildTable(l.res, cf), childSelectList(cf), l.stage+"__"+cf.Name)
+		if err != nil || !same {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (l *Loader) sameColumns(ctx context.Context, table string, sel []string, stage string) (bool, error) {
+	var n int
+	if err := l.conn.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()
+		AND schema_name = ? AND table_name = ? AND NOT temporary`, l.schema, table).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up %s: %w", table, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	have, err := l.describe(ctx, "DESCRIBE "+Ident(l.schema)+"."+Ident(table))
+	if err != nil {
+		return false, err
+	}
+	want, err := l.describe(ctx, "DESCRIBE SELECT "+strings.Join(sel, ", ")+" FROM "+Ident(stage))
+	if err != nil {
+		return false, err
+	}
+	return slices.Equal(have, want), nil
+}
+
+// describe lists "name type" of every column a DESCRIBE gives.
+func (l *Loader) describe(ctx context.Context, q string) ([]string, error) {
+	rows, err := l.conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, vals[0].String+" "+vals[1].String)
+	}
+	return out, rows.Err()
+}
+
+// loadOld reads the stored keys and hashes. It reports false, and the
+// read rebuilds the table, when two stored keys share a 64-bit hash (the
+// same key twice, which only a hand-edited file can hold, or a collision)
+// or there are too many to index.
+func (l *Loader) loadOld(ctx context.Context) (bool, error) {
+	target := Ident(l.schema) + "." + Ident(l.res.Name)
+	var n int
+	var size int64
+	if err := l.conn.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(strlen(_key)), 0) FROM "+target).Scan(&n, &size); err != nil {
+		return false, err
+	}
+	if n >= math.MaxInt32 || size >= math.MaxUint32 {
+		return false, nil
+	}
+	l.oldKeys = make([]byte, 0, size)
+	l.oldEnd = make([]uint32, 0, n)
+	l.oldSums = make([]uint64, 0, n)
+	l.oldFlags = make([]uint8, 0, n)
+	l.oldKeyHash = make([]uint64, 0, n)
+	rows, err := l.conn.QueryContext(ctx, "SELECT _key, _hash FROM "+target)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	var key, hash sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&key, &hash); err != nil {
+			return false, err
+		}
+		if len(l.oldEnd) == n || len(l.oldKeys)+len(key) > int(size) {
+			// More than counted: the table changed under us; rebuild.
+			return false, nil
+		}
+		var flags uint8
+		sum, err := strconv.ParseUint(string(hash), 16, 64)
+		if err != nil {
+			flags = oldNoHash
+		}
+		l.oldKeys = append(l.oldKeys, key...)
+		l.oldEnd = append(l.oldEnd, uint32(len(l.oldKeys)))
+		l.oldSums = append(l.oldSums, sum)
+		l.oldFlags = append(l.oldFlags, flags)
+		l.oldKeyHash = append(l.oldKeyHash, xxhash.Sum64(key))
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	// Unique key hashes, checked by sorting a copy (far cheaper than a set
+	// or SQL's count(DISTINCT)), make the index below exact.
+	sorted := slices.Clone(l.oldKeyHash)
+	slices.Sort(sorted)
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] == sorted[i-1] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// find returns the index of key's stored row, or -1.
+func (l *Loader) find(key string) int {
+	if l.next < len(l.oldEnd) && string(l.oldKey(l.next)) == key {
+		l.next++
+		return l.next - 1
+	}
+	if len(l.oldEnd) == 0 {
+		return -1
+	}
+	if l.old == nil {
+		l.old = make(map[uint64]int32, len(l.oldKeyHash))
+		for i, h := range l.oldKeyHash {
+			l.old[h] = int32(i)
+		}
+	}
+	i, ok := l.old[xxhash.Sum64String(key)]
+	if !ok || string(l.oldKey(int(i))) != key {
+		return -1
+	}
+	l.next = int(i) + 1
+	return int(i)
+}
+
+// oldKey is the key of stored row i (0-based).
+func (l *Loader) oldKey(i int) []byte {
+	start := uint32(0)
+	if i > 0 {
+		start = l.oldEnd[i-1]
+	}
+	return l.oldKeys[start:l.oldEnd[i]]
+}
+
+// Seen marks key offered to this load and reports whether it was offered
+// already (a read that gives one key twice is a reject). It also returns
+// the key's stored row, for Keep.
+func (l *Loader) Seen(key string) (Stored, bool) {
+	if i := l.find(key); i >= 0 {
+		if l.oldFlags[i]&oldSeen != 0 {
+			return Stored{}, true
+		}
+		l.oldFlags[i] |= oldSeen
+		return Stored{int32(i) + 1}, false
+	}
+	if _, ok := l.fresh[key]; ok {
+		return Stored{}, true
+	}
+	l.fresh[key] = struct{}{}
+	return Stored{}, false
+}
+
+// Keep reports whether the stored row already holds the record whose hash
+// is sum; the row then stays as it is and the record is not to be added.
+// Only a full read over a table of the current layout keeps rows.
+func (l *Loader) Keep(s Stored, sum uint64) bool {
+	i := s.i - 1
+	if i < 0 || l.oldFlags[i]&(oldKept|oldNoHash) != 0 || l.oldSums[i] != sum {
+		return false
+	}
+	l.oldFlags[i] |= oldKept
+	l.kept++
+	return true
+}
+
 // Add appends one row. Its record must already be coerced (Coerce).
 func (l *Loader) Add(r Row) error {
-	vals := make([]driver.Value, 0, 3+len(l.res.Fields))
-	vals = append(vals, r.Key, r.Hash, r.Raw)
+	vals := append(l.vals[:0], r.Key, r.Hash, r.Raw)
 	for _, f := range l.res.Fields {
 		vals = append(vals, stageValue(f, r.Record[f.Name]))
 	}
+	l.vals = vals
 	if err := l.main.AppendRow(vals...); err != nil {
 		return fmt.Errorf("append %s: %w", r.Key, err)
 	}
@@ -157,6 +391,22 @@ func (l *Loader) Add(r Row) error {
 	}
 	l.n++
 	return nil
+}
+
+func (l *Loader) selectList() []string {
+	sel := []string{"_key", "_hash", "now() AS _synced_at", "TRY_CAST(_raw AS JSON) AS _raw"}
+	for _, f := range l.res.Fields {
+		sel = append(sel, finalExpr(f))
+	}
+	return sel
+}
+
+func childSelectList(cf pipeline.Field) []string {
+	csel := []string{"_parent_key", "_index"}
+	for _, f := range cf.Fields {
+		csel = append(csel, finalExpr(f))
+	}
+	return csel
 }
 
 func stageValue(f pipeline.Field, v any) driver.Value {
@@ -195,57 +445,98 @@ func stageValue(f pipeline.Field, v any) driver.Value {
 }
 
 // Commit moves the staged rows into the snapshot tables: a full read
-// replaces them, an incremental read replaces the rows it read.
+// replaces them (a diff deletes the rows it did not keep and inserts the
+// staged ones), an incremental read replaces the rows it read. It returns
+// how many rows the table got from this load, kept ones included.
 func (l *Loader) Commit(ctx context.Context) (int64, error) {
 	defer l.conn.Close()
 	if err := l.closeAppenders(); err != nil {
 		return 0, err
 	}
-	target := Ident(l.schema) + "." + Ident(l.res.Name)
-	sel := []string{"_key", "_hash", "now() AS _synced_at", "TRY_CAST(_raw AS JSON) AS _raw"}
-	for _, f := range l.res.Fields {
-		sel = append(sel, finalExpr(f))
+	if l.diff {
+		if err := l.stageGone(); err != nil {
+			return 0, fmt.Errorf("snapshot %s.%s: %w", l.schema, l.res.Name, err)
+		}
 	}
+	target := Ident(l.schema) + "." + Ident(l.res.Name)
+	sel := strings.Join(l.selectList(), ", ")
+	stage := Ident(l.stage)
+	gone := Ident(l.stage + "__gone")
 	stmts := []string{"BEGIN TRANSACTION"}
-	if l.full {
-		stmts = append(stmts, "CREATE OR REPLACE TABLE "+target+" AS SELECT "+strings.Join(sel, ", ")+" FROM "+Ident(l.stage))
-	} else {
+	switch {
+	case l.diff:
 		stmts = append(stmts,
-			"CREATE TABLE IF NOT EXISTS "+target+" AS SELECT "+strings.Join(sel, ", ")+" FROM "+Ident(l.stage)+" LIMIT 0",
-			"DELETE FROM "+target+" WHERE _key IN (SELECT _key FROM "+Ident(l.stage)+")",
-			"INSERT INTO "+target+" SELECT "+strings.Join(sel, ", ")+" FROM "+Ident(l.stage))
+			"DELETE FROM "+target+" WHERE _key IN (SELECT _key FROM "+gone+")",
+			"UPDATE "+target+" SET _synced_at = now()",
+			"INSERT INTO "+target+" SELECT "+sel+" FROM "+stage)
+	case l.full:
+		stmts = append(stmts, "CREATE OR REPLACE TABLE "+target+" AS SELECT "+sel+" FROM "+stage)
+	default:
+		stmts = append(stmts,
+			"CREATE TABLE IF NOT EXISTS "+target+" AS SELECT "+sel+" FROM "+stage+" LIMIT 0",
+			"DELETE FROM "+target+" WHERE _key IN (SELECT _key FROM "+stage+")",
+			"INSERT INTO "+target+" SELECT "+sel+" FROM "+stage)
 	}
 	for _, cf := range childFields(l.res) {
 		ct := Ident(l.schema) + "." + Ident(ChildTable(l.res, cf))
-		stage := Ident(l.stage + "__" + cf.Name)
-		csel := []string{"_parent_key", "_index"}
-		for _, f := range cf.Fields {
-			csel = append(csel, finalExpr(f))
-		}
-		if l.full {
-			stmts = append(stmts, "CREATE OR REPLACE TABLE "+ct+" AS SELECT "+strings.Join(csel, ", ")+" FROM "+stage)
-		} else {
+		cstage := Ident(l.stage + "__" + cf.Name)
+		csel := strings.Join(childSelectList(cf), ", ")
+		switch {
+		case l.diff:
 			stmts = append(stmts,
-				"CREATE TABLE IF NOT EXISTS "+ct+" AS SELECT "+strings.Join(csel, ", ")+" FROM "+stage+" LIMIT 0",
-				"DELETE FROM "+ct+" WHERE _parent_key IN (SELECT _key FROM "+Ident(l.stage)+")",
-				"INSERT INTO "+ct+" SELECT "+strings.Join(csel, ", ")+" FROM "+stage)
+				"DELETE FROM "+ct+" WHERE _parent_key IN (SELECT _key FROM "+gone+")",
+				"INSERT INTO "+ct+" SELECT "+csel+" FROM "+cstage)
+		case l.full:
+			stmts = append(stmts, "CREATE OR REPLACE TABLE "+ct+" AS SELECT "+csel+" FROM "+cstage)
+		default:
+			stmts = append(stmts,
+				"CREATE TABLE IF NOT EXISTS "+ct+" AS SELECT "+csel+" FROM "+cstage+" LIMIT 0",
+				"DELETE FROM "+ct+" WHERE _parent_key IN (SELECT _key FROM "+stage+")",
+				"INSERT INTO "+ct+" SELECT "+csel+" FROM "+cstage)
 		}
-		stmts = append(stmts, "DROP TABLE "+stage)
+		stmts = append(stmts, "DROP TABLE "+cstage)
 	}
-	stmts = append(stmts, "DROP TABLE "+Ident(l.stage), "COMMIT")
+	stmts = append(stmts, "DROP TABLE "+stage, "DROP TABLE IF EXISTS "+gone, "COMMIT")
 	for _, st := range stmts {
 		if _, err := l.conn.ExecContext(ctx, st); err != nil {
 			l.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 			return 0, fmt.Errorf("snapshot %s.%s: %w", l.schema, l.res.Name, err)
 		}
 	}
-	return l.n, nil
+	return l.n + l.kept, nil
+}
+
+// stageGone stages the keys of the stored rows this diff did not keep:
+// records gone from the source, changed, or rejected by this read.
+func (l *Loader) stageGone() error {
+	if _, err := l.conn.ExecContext(context.Background(), "CREATE OR REPLACE TEMP TABLE "+Ident(l.stage+"__gone")+" (_key VARCHAR)"); err != nil {
+		return err
+	}
+	return l.conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", l.stage+"__gone")
+		if err != nil {
+			return err
+		}
+		for i, f := range l.oldFlags {
+			if f&oldKept == 0 {
+				if err := a.AppendRow(string(l.oldKey(i))); err != nil {
+					a.Close()
+					return err
+				}
+			}
+		}
+		return a.Close()
+	})
 }
 
 // Abort drops what was staged.
 func (l *Loader) Abort() {
 	l.closeAppenders()
+	for _, cf := range childFields(l.res) {
+		l.conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+Ident(l.stage+"__"+cf.Name))
+	}
 	l.conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+Ident(l.stage))
+	l.conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+Ident(l.stage+"__gone"))
 	l.conn.Close()
 }
 
@@ -272,7 +563,7 @@ func (l *Loader) closeAppenders() error {
 func Coerce(res pipeline.Resource, rec pipeline.Record) error {
 	for _, f := range res.Fields {
 		v, ok := rec[f.Name]
-		if !ok || v == nil {
+		if !ok || v == nil || fits(f.Type, v) {
 			continue
 		}
 		nv, err := coerce(f, v)
@@ -282,6 +573,26 @@ func Coerce(res pipeline.Resource, rec pipeline.Record) error {
 		rec[f.Name] = nv
 	}
 	return nil
+}
+
+// fits reports whether v already has t's record type, so Coerce can leave
+// it (and the record map) alone; most connectors hand over such values.
+func fits(t pipeline.FieldType, v any) bool {
+	switch t {
+	case pipeline.TypeInt:
+		_, ok := v.(int64)
+		return ok
+	case pipeline.TypeFloat:
+		_, ok := v.(float64)
+		return ok
+	case pipeline.TypeBool:
+		_, ok := v.(bool)
+		return ok
+	case pipeline.TypeString, pipeline.TypeDate, pipeline.TypeTime:
+		_, ok := v.(string)
+		return ok
+	}
+	return false
 }
 
 func coerce(f pipeline.Field, v any) (any, error) {
