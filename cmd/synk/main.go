@@ -74,6 +74,7 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 		newSQLCmd(g),
 		newSchemaCmd(g),
 		newCheckCmd(g),
+		newInitCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print synk's version",
