@@ -75,6 +75,7 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 		newSchemaCmd(g),
 		newCheckCmd(g),
 		newInitCmd(g),
+		newServeCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print synk's version",
