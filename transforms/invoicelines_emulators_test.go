@@ -19,7 +19,7 @@ import (
 	"github.com/synk-etl/synk/pipeline"
 )
 
-var emulatorOrders = flag.Int("invoicelines.orders", 250, "orders TestInvoiceLinesAgainstEmulators places (per seed)")
+var emulatorOrders = flag.Int("invoicelines.orders", 150, "orders TestInvoiceLinesAgainstEmulators places (per seed)")
 
 // recordCollector keeps what a connector emits.
 type recordCollector struct{ recs []pipeline.Record }
@@ -306,9 +306,12 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		for vt, d := range gotDisc {
 			dNet += d.net
 			dGross += d.net + d.vat
-			// The cart rule took pct of each rate's products.
+			// The cart rule took pct of each rate's products: the shop
+			// rounded its discount total (half an øre), the split gives
+			// each rate its share rounded (under an øre), for net and
+			// VAT each.
 			w := wantRate[vt]
-			if math.Abs(float64(-d.net)-float64(w.net)*pct/100) > 1.01 || math.Abs(float64(-d.net-d.vat)-float64(w.net+w.vat)*pct/100) > 2.01 {
+			if math.Abs(float64(-d.net)-float64(w.net)*pct/100) > 1.5 || math.Abs(float64(-d.net-d.vat)-float64(w.net+w.vat)*pct/100) > 3 {
 				t.Errorf("%s: %s discount net %d gross %d, want %v %% of net %d gross %d", name, vt, -d.net, -d.net-d.vat, pct, w.net, w.net+w.vat)
 			}
 		}
