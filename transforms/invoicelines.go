@@ -52,7 +52,12 @@ const (
 
 // salesRates are the Norwegian sales VAT rates in hundredths of a percent,
 // highest first; a derived rate snaps to one of them.
-var salesRates = [...]int64{2500, 1500, 1200, 1111, 0}
+func salesRates() [5]int64 { return [...]int64{2500, 1500, 1200, 1111, 0} }
+
+func isSalesRate(r int64) bool {
+	rates := salesRates()
+	return slices.Contains(rates[:], r)
+}
 
 // invoiceSettings are the keys of invoice_lines' third argument.
 type invoiceSettings struct {
@@ -64,8 +69,8 @@ type invoiceSettings struct {
 	discountText    string
 	wrappingText    string
 	roundingText    string
-	// maxRounding is the largest rounding line in øre; 0 means one øre
-	// per invoice line (at least two).
+	// maxRounding is the largest rounding line in øre; -1 (unset) means
+	// one øre per invoice line, at least two.
 	maxRounding int64
 }
 
@@ -261,7 +266,7 @@ func parseSettings(m map[string]any) (invoiceSettings, error) {
 	s := invoiceSettings{
 		incomeAccount: defaultIncomeAccount, exemptAccount: defaultExemptAccount, zeroVatType: defaultZeroVatType,
 		shippingText: defaultShippingText, discountText: defaultDiscountText, wrappingText: defaultWrappingText,
-		roundingText: defaultRoundingText,
+		roundingText: defaultRoundingText, maxRounding: -1,
 	}
 	strs := []struct {
 		key string
@@ -315,7 +320,7 @@ func parsePayment(m map[string]any) (paymentSettings, error) {
 	}
 	if v := m["fee_vat"]; v != nil {
 		r, err := scaledInt(v, 2)
-		if err != nil || !slices.Contains(salesRates[:], r) {
+		if err != nil || !isSalesRate(r) {
 			return p, fmt.Errorf("payment.fee_vat %s: not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)", showValue(v))
 		}
 		p.feeVat = r
@@ -410,7 +415,7 @@ func divRound(a, b, mode int64) int64 {
 // is within 1.2 øre of incl, which covers both prices rounded to øre.
 func snapRate(incl, excl int64) (int64, bool) {
 	best, bestDiff := int64(-1), int64(-1)
-	for _, r := range salesRates {
+	for _, r := range salesRates() {
 		if d, ok := rateOff(incl, excl, r); ok && (best < 0 || d < bestDiff) {
 			best, bestDiff = r, d
 		}
@@ -596,7 +601,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 		var rate int64
 		if v := order["carrier_tax_rate"]; v != nil {
 			r, err := scaledInt(v, 2)
-			if err != nil || !slices.Contains(salesRates[:], r) {
+			if err != nil || !isSalesRate(r) {
 				return nil, fmt.Errorf("order field carrier_tax_rate %s: not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)", showValue(v))
 			}
 			rate = r
@@ -694,7 +699,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 		net += l.net
 	}
 	maxRound := settings.maxRounding
-	if settingsArg["max_rounding"] == nil {
+	if maxRound < 0 {
 		maxRound = max(2, int64(len(lines)))
 	}
 	if diff := total - gross; diff != 0 {
