@@ -74,6 +74,8 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 		newSQLCmd(g),
 		newSchemaCmd(g),
 		newCheckCmd(g),
+		newDemoCmd(g),
+		newReconcileCmd(g),
 		newInitCmd(g),
 		newServeCmd(g),
 		&cobra.Command{
