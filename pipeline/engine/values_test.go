@@ -2,11 +2,14 @@ package engine
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/spec"
+	"github.com/synk-etl/synk/pipeline/state"
 )
 
 // FuzzCanonical: the fast encoder agrees with encoding/json byte for byte,
@@ -58,5 +61,70 @@ func TestRecordHashIsStable(t *testing.T) {
 	// xxhash64 of wantRaw, as synk has stored it since the first state file.
 	if got := hashString(sum); got != "130a05a0d3781db2" {
 		t.Errorf("hash = %s, want 130a05a0d3781db2", got)
+	}
+}
+
+// TestSnapshotFingerprint: the fingerprint a saved plan carries changes
+// with a side's rows and with every write of a base row (apply stamps
+// updated_at even when the values are the same), and only then.
+func TestSnapshotFingerprint(t *testing.T) {
+	ctx := t.Context()
+	st, err := state.Open(ctx, filepath.Join(t.TempDir(), "s.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	side := func(conn string) spec.Side {
+		return spec.Side{Conn: &spec.Connection{Name: conn}, Resource: pipeline.Resource{Name: "items", Key: "id"}}
+	}
+	r := &Runner{p: &spec.Pipeline{Entities: []*spec.Entity{{Name: "items", Left: side("a"), Right: side("b")}}}, store: st}
+	for _, q := range []string{
+		`CREATE SCHEMA a; CREATE SCHEMA b`,
+		`CREATE TABLE a.items AS SELECT * FROM (VALUES ('1', 'h1'), ('2', 'h2')) t(_key, _hash)`,
+		`CREATE TABLE b.items AS SELECT * FROM (VALUES ('x1', 'g1')) t(_key, _hash)`,
+		`INSERT INTO synk.base VALUES ('items', '1', 'x1', 'h1', 'g1', '{"n":1}', '{"n":1}', 'f', now())`,
+	} {
+		if _, err := st.DB.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fp := func() string {
+		t.Helper()
+		s, err := r.snapshotFingerprint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	seen := map[string]string{}
+	check := func(what, change string) {
+		t.Helper()
+		if change != "" {
+			if _, err := st.DB.ExecContext(ctx, change); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := fp()
+		if got != fp() {
+			t.Fatalf("%s: fingerprint not deterministic", what)
+		}
+		if prev, ok := seen[got]; ok {
+			t.Errorf("%s: fingerprint %s is the same as after %s", what, got, prev)
+		}
+		seen[got] = what
+	}
+	check("start", "")
+	check("a row's hash changed", `UPDATE a.items SET _hash = 'h2b' WHERE _key = '2'`)
+	check("a row added on b", `INSERT INTO b.items VALUES ('x2', 'g2')`)
+	check("base rewritten with the same values", `INSERT OR REPLACE INTO synk.base VALUES ('items', '1', 'x1', 'h1', 'g1', '{"n":1}', '{"n":1}', 'f', now())`)
+	check("base entity fingerprint changed", `UPDATE synk.base SET fingerprint = 'g'`)
+	check("base row deleted", `DELETE FROM synk.base`)
+	// Reading the same rows again (a no-op snapshot) leaves it alone.
+	before := fp()
+	if _, err := st.DB.ExecContext(ctx, `CREATE OR REPLACE TABLE a.items AS SELECT * FROM a.items ORDER BY _key DESC`); err != nil {
+		t.Fatal(err)
+	}
+	if got := fp(); got != before {
+		t.Errorf("fingerprint changed from %s to %s with the same rows in another order", before, got)
 	}
 }
