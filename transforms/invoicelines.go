@@ -1,10 +1,12 @@
 package transforms
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
 	"reflect"
 	"slices"
 	"strconv"
@@ -104,14 +106,13 @@ func (l invoiceLine) gross() int64 { return l.net + l.vat }
 // recomputing VAT per line (which would drift from the shop's own VAT by
 // an øre here and there).
 func (l invoiceLine) fiken() map[string]any {
-	m := map[string]any{
-		"description": l.description,
-		"quantity":    float64(l.quantity),
-		"unitPrice":   l.unitPrice,
-		"net":         l.net,
-		"vat":         l.vat,
-		"gross":       l.gross(),
-	}
+	m := make(map[string]any, 8) // at most 8 keys: productId and incomeAccount exclude each other
+	m["description"] = l.description
+	m["quantity"] = float64(l.quantity)
+	m["unitPrice"] = l.unitPrice
+	m["net"] = l.net
+	m["vat"] = l.vat
+	m["gross"] = l.gross()
 	if l.vatType != "" {
 		m["vatType"] = l.vatType
 	}
@@ -499,8 +500,6 @@ func checkVat(field string, gross, net, rate int64) error {
 	return nil
 }
 
-func mustFloat(r *big.Rat) float64 { f, _ := r.Float64(); return f }
-
 func truncateText(s string) string {
 	if utf8.RuneCountInString(s) <= maxDescription {
 		return s
@@ -660,11 +659,17 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 			sumNet, sumVat = sumNet+nets[i], sumVat+vats[i]
 		}
 		if sumNet != 0 {
-			want := new(big.Rat).SetFrac(new(big.Int).Mul(big.NewInt(discEx), big.NewInt(sumVat)), big.NewInt(sumNet))
-			off := new(big.Rat).Sub(new(big.Rat).SetInt64(discIn-discEx), want)
-			if off.Abs(off).Cmp(new(big.Rat).SetInt64(2+int64(len(rows)))) > 0 {
+			// |discount VAT − discEx × sumVat / sumNet| ≤ k, in integers:
+			// want = q + r/sumNet with 0 ≤ r < sumNet.
+			k := 2 + int64(len(rows))
+			q, r, ok := mulDivFloor(discEx, sumVat, sumNet)
+			d := (discIn - discEx) - q
+			if !ok || d > k || d < -k || (d == -k && r > 0) {
+				if 2*r >= sumNet {
+					q++ // shown rounded
+				}
 				return nil, fmt.Errorf("order field total_discounts_tax_incl %s / excl %s: its VAT %s is not the products' VAT rates applied to its net (%s); a voucher on more than the products?",
-					formatOre(discIn), formatOre(discEx), formatOre(discIn-discEx), formatOre(int64(math.Round(mustFloat(want)))))
+					formatOre(discIn), formatOre(discEx), formatOre(discIn-discEx), formatOre(q))
 			}
 		}
 		netShare, ok := allocate(discEx, nets)
@@ -739,27 +744,15 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 
 // rowLine prices one order row the way the shop's round_type did.
 func rowLine(i int, row map[string]any, roundType, roundMode int64, s invoiceSettings) (invoiceLine, error) {
-	name := func() string {
-		if n, ok := row["product_name"].(string); ok && n != "" {
-			return n
-		}
-		if r, ok := row["product_reference"].(string); ok && r != "" {
-			return r
-		}
-		return ""
-	}
-	where := fmt.Sprintf("order_rows[%d]", i)
-	if n := name(); n != "" {
-		where += fmt.Sprintf(" (%s)", n)
-	}
+	where := func() string { return rowWhere(i, row) }
 	micro := func(field string) (int64, error) {
 		v := row[field]
 		if v == nil {
-			return 0, fmt.Errorf("%s: %s is missing", where, field)
+			return 0, fmt.Errorf("%s: %s is missing", where(), field)
 		}
 		n, err := scaledInt(v, 6)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %s %s: %w", where, field, showValue(v), err)
+			return 0, fmt.Errorf("%s: %s %s: %w", where(), field, showValue(v), err)
 		}
 		return n, nil
 	}
@@ -773,29 +766,29 @@ func rowLine(i int, row map[string]any, roundType, roundMode int64, s invoiceSet
 	}
 	qv := row["product_quantity"]
 	if qv == nil {
-		return invoiceLine{}, fmt.Errorf("%s: product_quantity is missing", where)
+		return invoiceLine{}, fmt.Errorf("%s: product_quantity is missing", where())
 	}
 	qty, err := toInt(qv)
 	if err != nil || qty <= 0 {
-		return invoiceLine{}, fmt.Errorf("%s: product_quantity %s: want a positive whole number", where, showValue(qv))
+		return invoiceLine{}, fmt.Errorf("%s: product_quantity %s: want a positive whole number", where(), showValue(qv))
 	}
 	if qty > 1e9 {
-		return invoiceLine{}, fmt.Errorf("%s: product_quantity %d is out of range", where, qty)
+		return invoiceLine{}, fmt.Errorf("%s: product_quantity %d is out of range", where(), qty)
 	}
 	if excl < 0 || incl < 0 {
-		return invoiceLine{}, fmt.Errorf("%s: negative unit price", where)
+		return invoiceLine{}, fmt.Errorf("%s: negative unit price", where())
 	}
 	// A free row has no rate to derive; it carries no VAT either way.
 	rate := int64(2500)
 	if incl != 0 || excl != 0 {
 		r, ok := snapRate(incl, excl)
 		if !ok {
-			return invoiceLine{}, fmt.Errorf("%s: %s", where, noRate(incl, excl))
+			return invoiceLine{}, fmt.Errorf("%s: %s", where(), noRate(incl, excl))
 		}
 		rate = r
 	}
 	if excl > (1<<62)/qty || incl > (1<<62)/qty {
-		return invoiceLine{}, fmt.Errorf("%s: amount out of range", where)
+		return invoiceLine{}, fmt.Errorf("%s: amount out of range", where())
 	}
 	var net, gross int64
 	switch roundType {
@@ -807,7 +800,7 @@ func rowLine(i int, row map[string]any, roundType, roundMode int64, s invoiceSet
 		gross = roundMicro(incl*qty, roundMode)
 	}
 	vt, acct := s.vatTypeOf(rate)
-	text := name()
+	text := rowName(row)
 	if text == "" {
 		text = defaultProductText
 	}
@@ -815,6 +808,25 @@ func rowLine(i int, row map[string]any, roundType, roundMode int64, s invoiceSet
 		description: truncateText(text), quantity: qty, unitPrice: roundMicro(excl, roundMode),
 		net: net, vat: gross - net, vatType: vt, rate: rate, account: acct,
 	}, nil
+}
+
+// rowName is what names a row: its product name, else its reference.
+func rowName(row map[string]any) string {
+	if n, ok := row["product_name"].(string); ok && n != "" {
+		return n
+	}
+	if r, ok := row["product_reference"].(string); ok && r != "" {
+		return r
+	}
+	return ""
+}
+
+// rowWhere names row i in an error.
+func rowWhere(i int, row map[string]any) string {
+	if n := rowName(row); n != "" {
+		return fmt.Sprintf("order_rows[%d] (%s)", i, n)
+	}
+	return fmt.Sprintf("order_rows[%d]", i)
 }
 
 // allocate splits total over non-negative weights in proportion, in whole
@@ -836,23 +848,46 @@ func allocate(total int64, weights []int64) ([]int64, bool) {
 	if sum == 0 {
 		return nil, false
 	}
-	// big.Int: total × weight overflows int64 for large orders.
-	bt, bs := big.NewInt(total), big.NewInt(sum)
-	rems := make([]*big.Int, len(weights))
+	rems := make([]int64, len(weights))
 	order := make([]int, len(weights))
 	left := total
 	for i, w := range weights {
-		q, m := new(big.Int).DivMod(new(big.Int).Mul(bt, big.NewInt(w)), bs, new(big.Int)) // floor, 0 <= m < sum
-		parts[i] = q.Int64()
-		left -= parts[i]
-		rems[i] = m
-		order[i] = i
+		q, r, _ := mulDivFloor(total, w, sum) // w <= sum: never overflows
+		parts[i], rems[i], order[i] = q, r, i
+		left -= q
 	}
 	// The remainders add up to left × sum and each is below sum, so at
 	// least left of them are positive: zero weights never get an øre.
-	slices.SortStableFunc(order, func(a, b int) int { return rems[b].Cmp(rems[a]) })
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rems[b], rems[a]) })
 	for _, i := range order[:left] {
 		parts[i]++
 	}
 	return parts, true
+}
+
+// mulDivFloor is floor(t × w / s) and its remainder r (0 <= r < s) for
+// w >= 0 and s > 0, exact in 128 bits: t × w overflows int64 for large
+// orders. ok is false when the quotient does not fit.
+func mulDivFloor(t, w, s int64) (q, r int64, ok bool) {
+	neg := t < 0
+	a := uint64(t)
+	if neg {
+		a = -a
+	}
+	hi, lo := bits.Mul64(a, uint64(w))
+	if hi >= uint64(s) {
+		return 0, 0, false
+	}
+	uq, ur := bits.Div64(hi, lo, uint64(s))
+	if uq > math.MaxInt64 {
+		return 0, 0, false
+	}
+	q, r = int64(uq), int64(ur)
+	if neg && r > 0 {
+		return -q - 1, s - r, true
+	}
+	if neg {
+		return -q, 0, true
+	}
+	return q, r, true
 }

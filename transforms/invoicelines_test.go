@@ -517,3 +517,36 @@ func mustOre(t *testing.T, v any) int64 {
 	}
 	return n
 }
+
+// BenchmarkInvoiceLines is one typical order: five rows over two rates, a
+// discount, shipping and a fee.
+func BenchmarkInvoiceLines(b *testing.B) {
+	o := order(map[string]any{"total_shipping_tax_incl": 99.0, "total_shipping_tax_excl": 79.2,
+		"total_discounts_tax_incl": 47.4, "total_discounts_tax_excl": 38.61, "total_paid_tax_incl": 525.6, "total_paid_tax_excl": 426.68},
+		row("Genser", 3, 100, 125), row("Brunost", 1, 86.09, 99.0035))
+	ids := []any{int64(1), nil}
+	payment := map[string]any{"fee": 49.0}
+	for b.Loop() {
+		if _, err := InvoiceLines(o, ids, nil, payment); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestMulDivFloor(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for i := range 5000 {
+		s := 1 + rnd.Int64N(1<<uint(1+rnd.IntN(62)))
+		w := rnd.Int64N(s + 1)
+		tt := rnd.Int64N(1<<uint(1+rnd.IntN(62))) * []int64{1, -1}[rnd.IntN(2)]
+		q, r, ok := mulDivFloor(tt, w, s)
+		num := new(big.Int).Mul(big.NewInt(tt), big.NewInt(w))
+		wq, wr := new(big.Int).DivMod(num, big.NewInt(s), new(big.Int)) // Euclidean = floor for s > 0
+		if !ok || q != wq.Int64() || r != wr.Int64() {
+			t.Fatalf("case %d: mulDivFloor(%d, %d, %d) = %d, %d, %v; want %v, %v", i, tt, w, s, q, r, ok, wq, wr)
+		}
+	}
+	if _, _, ok := mulDivFloor(1<<62, 1<<40, 3); ok {
+		t.Error("a quotient beyond int64 reported ok")
+	}
+}
