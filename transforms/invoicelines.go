@@ -97,6 +97,9 @@ type invoiceLine struct {
 	vatType     string
 	rate        int64
 	account     string // "" for product lines: the product's account applies
+	// unsure is set on a row whose prices fit more than one rate (a few
+	// øre): a linked product's own vatType is the better guess.
+	unsure bool
 }
 
 func (l invoiceLine) gross() int64 { return l.net + l.vat }
@@ -577,8 +580,8 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 			}
 			l.productID = id
 			l.account = "" // the product's income account applies
-			if l.net == 0 && l.vat == 0 {
-				l.vatType = "" // so does its vatType: a free row has no rate of its own
+			if (l.net == 0 && l.vat == 0) || l.unsure {
+				l.vatType = "" // so does its vatType: the row's prices do not tell the rate
 			}
 		}
 		lines = append(lines, l)
@@ -779,13 +782,18 @@ func rowLine(i int, row map[string]any, roundType, roundMode int64, s invoiceSet
 		return invoiceLine{}, fmt.Errorf("%s: negative unit price", where())
 	}
 	// A free row has no rate to derive; it carries no VAT either way.
-	rate := int64(2500)
+	rate, unsure := int64(2500), false
 	if incl != 0 || excl != 0 {
 		r, ok := snapRate(incl, excl)
 		if !ok {
 			return invoiceLine{}, fmt.Errorf("%s: %s", where(), noRate(incl, excl))
 		}
 		rate = r
+		for _, other := range salesRates() {
+			if _, fits := rateOff(incl, excl, other); fits && other != r {
+				unsure = true
+			}
+		}
 	}
 	if excl > (1<<62)/qty || incl > (1<<62)/qty {
 		return invoiceLine{}, fmt.Errorf("%s: amount out of range", where())
@@ -806,7 +814,7 @@ func rowLine(i int, row map[string]any, roundType, roundMode int64, s invoiceSet
 	}
 	return invoiceLine{
 		description: truncateText(text), quantity: qty, unitPrice: roundMicro(excl, roundMode),
-		net: net, vat: gross - net, vatType: vt, rate: rate, account: acct,
+		net: net, vat: gross - net, vatType: vt, rate: rate, account: acct, unsure: unsure,
 	}, nil
 }
 

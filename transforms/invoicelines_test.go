@@ -152,6 +152,18 @@ func TestInvoiceLines(t *testing.T) {
 			},
 		},
 		{
+			// 0.01 NOK fits 25 % and 0 % alike: a linked product's own
+			// vatType decides, an unlinked row takes the nearest.
+			name: "prices too small to tell the rate",
+			order: order(map[string]any{"total_paid_tax_incl": 0.02},
+				row("Klistremerke", 1, 0.01, 0.01), row("Klistremerke", 1, 0.01, 0.01)),
+			products: []any{int64(9), nil},
+			want: []map[string]any{
+				{"description": "Klistremerke", "quantity": 1.0, "unitPrice": int64(1), "net": int64(1), "vat": int64(0), "gross": int64(1), "productId": int64(9)},
+				line("Klistremerke", 1, 1, 1, 0, "EXEMPT", "3100", nil),
+			},
+		},
+		{
 			name: "long names are cut to Fiken's 200 characters, missing names fall back",
 			order: order(map[string]any{"total_paid_tax_incl": 250.0},
 				row(strings.Repeat("æ", 250), 1, 100, 125), map[string]any{"product_quantity": int64(1), "unit_price_tax_excl": "100", "unit_price_tax_incl": "125"}),
