@@ -334,6 +334,29 @@ func TestServe(t *testing.T) {
 		return sp != nil && sp.LoadError == "", fmt.Sprintf("%+v", sp)
 	})
 
+	// A new file in the directory that does not load makes serve not
+	// ready; removing it makes it ready again; removing a loaded
+	// pipeline's file stops serving it.
+	newFile := filepath.Join(dir, "new.yaml")
+	os.WriteFile(newFile, []byte("version: 1\nname: new\nconnections: {}\nentities: {x: {}}\n"), 0o644)
+	p.eventually("new broken file not ready", 20*time.Second, func() (bool, string) {
+		code, body := p.get("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "new.yaml: not loaded"), fmt.Sprint(code, body)
+	})
+	if doc := p.status(); len(doc.NotLoaded) != 1 || doc.NotLoaded[0].File != "new.yaml" {
+		t.Errorf("not_loaded: %+v", doc.NotLoaded)
+	}
+	os.Remove(newFile)
+	os.Remove(csv)
+	p.eventually("ready again, csv pipeline gone", 20*time.Second, func() (bool, string) {
+		code, body := p.get("/readyz")
+		doc := p.status()
+		return code == http.StatusOK && len(doc.Pipelines) == 1 && doc.pipeline("serve-products") != nil, fmt.Sprint(code, body, doc.Pipelines)
+	})
+	if code, _ := p.post("/run/two-way-csv"); code != http.StatusNotFound {
+		t.Errorf("POST /run of a removed pipeline: %d", code)
+	}
+
 	if code := p.stop(syscall.SIGTERM, 60*time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM\n%s", code, p.stderr)
 	}
