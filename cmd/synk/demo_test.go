@@ -34,9 +34,9 @@ type reconJSON struct {
 	} `json:"views"`
 }
 
-func reconcileJSON(t *testing.T, state string) (reconJSON, result) {
+func reconcileJSON(t *testing.T, env []string, pipe, state string) (reconJSON, result) {
 	t.Helper()
-	r := runEnv(t, flagshipEnv, "reconcile", flagshipFile, "--state", state, "--format", "json")
+	r := runEnv(t, env, "reconcile", pipe, "--state", state, "--format", "json")
 	var rep reconJSON
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("reconcile --format json: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
@@ -117,7 +117,7 @@ func TestDemo(t *testing.T) {
 	check("invoice", sent[1], []string{sent[2], sent[3], "false", "false", "*"})
 	check("settled", settled[2], []string{settled[1], "*", "false", "true", "Oppgjort i Fiken"})
 
-	rep, rr := reconcileJSON(t, st)
+	rep, rr := reconcileJSON(t, flagshipEnv, flagshipFile, st)
 	if rr.code != 0 || !rep.Clean {
 		t.Fatalf("reconcile after the demo: exit %d, dirty %v\n%s", rr.code, rep.dirty(), rr.stderr)
 	}
@@ -174,7 +174,7 @@ func TestDemo(t *testing.T) {
 				t.Fatalf("%s changed no row", tc.sql)
 			}
 			s.Close()
-			rep, r := reconcileJSON(t, cp)
+			rep, r := reconcileJSON(t, flagshipEnv, flagshipFile, cp)
 			if r.code != 1 || rep.Clean {
 				t.Errorf("reconcile: exit %d clean %v, want 1", r.code, rep.Clean)
 			}
