@@ -523,7 +523,7 @@ func (r *Runner) planPair(ctx context.Context, p *pair, pl *planned) {
 		for _, m := range f.Map {
 			nv, cur := vals[m.Field], tgt[m.Field]
 			b, hasB := base[m.Field]
-			if equal(nv, cur) {
+			if sameTarget(nv, cur) {
 				newBase[m.Field] = nv
 				continue
 			}
@@ -557,6 +557,23 @@ func (r *Runner) planPair(ctx context.Context, p *pair, pl *planned) {
 }
 
 func hasChanged(nv, b any, hasB bool) bool { return !hasB || !equal(nv, b) }
+
+// sameTarget reports whether writing nv would change cur. An object value
+// sets only the members it names (an address mapped without the fields
+// the system adds), so members it leaves out are not a difference.
+func sameTarget(nv, cur any) bool {
+	nm, ok1 := nv.(map[string]any)
+	cm, ok2 := cur.(map[string]any)
+	if !ok1 || !ok2 {
+		return equal(nv, cur)
+	}
+	for k, v := range nm {
+		if !equal(v, cm[k]) {
+			return false
+		}
+	}
+	return true
+}
 
 // decide applies a field's overwrite rule and the entity's conflict policy.
 func (r *Runner) decide(m *spec.Mapping, f *spec.Flow, p *pair, nv, cur, b any, hasB, twoWay bool, src, tgt pipeline.Record) (bool, string) {
