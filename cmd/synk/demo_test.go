@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -214,5 +216,53 @@ func copyFile(t *testing.T, from, to string) {
 		if err := dst.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestDemoKeep runs `synk demo --keep`: the emulators stay up, the printed
+// exports point `synk plan` at them (nothing to do, the demo left both
+// sides in step), and Ctrl-C ends the demo with exit 0.
+func TestDemoKeep(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "keep.duckdb")
+	cmd := exec.CommandContext(t.Context(), synkBin, "demo", "--keep", "--state", st)
+	cmd.Dir = dir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var env []string
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "export "); ok {
+			env = append(env, strings.Fields(rest)...)
+		}
+		if strings.HasPrefix(strings.TrimSpace(sc.Text()), "back offices:") {
+			break
+		}
+	}
+	if len(env) != 5 {
+		t.Fatalf("demo --keep printed no exports (%v):\n%s\n%s", env, out.String(), stderr.String())
+	}
+	copied := make(chan struct{})
+	go func() { io.Copy(io.Discard, stdout); close(copied) }()
+	r := runEnv(t, env, "plan", flagshipFile, "--state", st)
+	if r.code != 0 || !strings.Contains(r.stdout, "No changes") {
+		t.Errorf("plan against the kept emulators: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	<-copied // Wait closes the pipe: read it to the end first
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("demo --keep after Ctrl-C: %v\n%s", err, stderr.String())
 	}
 }
