@@ -318,8 +318,7 @@ func appendFields(dst []byte, rec map[string]any, keys []string) ([]byte, bool, 
 // (the common case) is copied without allocating.
 func appendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if c := s[i]; c >= 0x80 || c < 64 && jsonSpecialLow>>c&1 != 0 || c >= 64 && jsonSpecialHigh>>(c-64)&1 != 0 {
 			b, _ := json.Marshal(s)
 			return append(dst, b...)
 		}
@@ -328,3 +327,12 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s...)
 	return append(dst, '"')
 }
+
+// The ASCII bytes encoding/json does not copy as they are, as bit sets of
+// bytes 0-63 and 64-127: control characters, quote, backslash and the
+// HTML-escaped <, > and &. Every non-ASCII byte is handed to encoding/json
+// too (invalid UTF-8 and U+2028/U+2029 are rewritten).
+const (
+	jsonSpecialLow  uint64 = 1<<0x20 - 1 | 1<<'"' | 1<<'&' | 1<<'<' | 1<<'>'
+	jsonSpecialHigh uint64 = 1 << ('\\' - 64)
+)

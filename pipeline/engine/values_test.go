@@ -128,3 +128,16 @@ func TestSnapshotFingerprint(t *testing.T) {
 		t.Errorf("fingerprint changed from %s to %s with the same rows in another order", before, got)
 	}
 }
+
+// TestAppendJSONStringEveryByte: each single byte, alone and between
+// others, is quoted as encoding/json quotes it.
+func TestAppendJSONStringEveryByte(t *testing.T) {
+	for c := range 256 {
+		for _, s := range []string{string(rune(c)), string([]byte{byte(c)}), "a" + string([]byte{byte(c)}) + "b"} {
+			want, _ := json.Marshal(s)
+			if got := appendJSONString(nil, s); string(got) != string(want) {
+				t.Errorf("byte %#x: %s, want %s", c, got, want)
+			}
+		}
+	}
+}

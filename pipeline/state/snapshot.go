@@ -277,8 +277,8 @@ func (l *Loader) loadOld(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 		var flags uint8
-		sum, err := strconv.ParseUint(string(hash), 16, 64)
-		if err != nil {
+		sum, ok := parseHash(hash)
+		if !ok {
 			flags = oldNoHash
 		}
 		l.oldKeys = append(l.oldKeys, key...)
@@ -300,6 +300,27 @@ func (l *Loader) loadOld(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// parseHash reads a stored _hash: lower-case hex without leading zeros,
+// as the engine writes it. Anything else is not a hash this synk wrote,
+// and its row is never kept.
+func parseHash(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 || b[0] == '0' && len(b) > 1 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case 'a' <= c && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
 }
 
 // find returns the index of key's stored row, or -1.
