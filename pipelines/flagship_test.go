@@ -1,6 +1,7 @@
 package pipelines_test
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/synk-etl/synk/connectors/fiken"
 	"github.com/synk-etl/synk/connectors/fiken/fikentest"
@@ -21,7 +23,10 @@ import (
 	"github.com/synk-etl/synk/pipeline/state"
 )
 
-var simTrials = flag.Int("sim.trials", 6, "seeded interleavings in TestStockBothWaysSimulation")
+var (
+	simTrials = flag.Int("sim.trials", 4, "seeds of TestStockBothWaysSimulation")
+	simSteps  = flag.Int("sim.steps", 125, "interleaved steps per seed of TestStockBothWaysSimulation")
+)
 
 // world is the flagship pipeline between a PrestaShop and a Fiken emulator,
 // both over real TCP, with a real DuckDB state file.
@@ -34,6 +39,10 @@ type world struct {
 }
 
 const flagship = "prestashop-fiken.yaml"
+
+// fastRetry keeps retries under injected faults quick; the policy's logic
+// is the production one.
+var fastRetry = pipeline.RetryPolicy{MaxAttempts: 6, BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 
 // newWorld starts both emulators with small seed data and loads the
 // flagship pipeline, with edit applied to its text (vars for one test).
@@ -85,7 +94,7 @@ func newWorld(t *testing.T, seed uint64, edit func(string) string) *world {
 
 func (w *world) apply() *engine.Result {
 	w.t.Helper()
-	r, err := engine.New(w.t.Context(), w.p, w.store, engine.Options{})
+	r, err := engine.New(w.t.Context(), w.p, w.store, engine.Options{Retry: fastRetry})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -434,9 +443,12 @@ func TestCancelledOrdersGetCreditNoteOnce(t *testing.T) {
 	}
 }
 
-// TestStockBothWaysSimulation interleaves shop orders, Fiken sales and
-// stock corrections on both sides with sync runs, at random per seed, and
-// checks at quiescence that both stocks equal initial + corrections − sold.
+// TestStockBothWaysSimulation interleaves, at random per seed, shop orders
+// (which synk invoices, drawing Fiken's stock), sales made in Fiken, stock
+// counts on both sides, sync runs, runs with lost answers and 5xx/429
+// faults, and runs stopped mid-way. Once runs go through, both stocks must
+// equal initial + corrections − units sold, and every eligible order must
+// have exactly one invoice. -sim.trials × -sim.steps interleaved steps.
 func TestStockBothWaysSimulation(t *testing.T) {
 	t.Parallel()
 	for seed := range *simTrials {
@@ -460,7 +472,8 @@ func TestStockBothWaysSimulation(t *testing.T) {
 				}
 			}
 			pids := w.ps.IDs("products")
-			for step := 0; step < 8; step++ {
+			var log []string
+			for step := 0; step < *simSteps; step++ {
 				pid := pids[rng.IntN(len(pids))]
 				switch rng.IntN(5) {
 				case 0, 1: // a shop order, invoiced by synk
@@ -468,12 +481,14 @@ func TestStockBothWaysSimulation(t *testing.T) {
 					if _, err := w.ps.PlaceOrder(prestashoptest.OrderRequest{CustomerID: w.ps.IDs("customers")[0], Module: "stripe_official",
 						Lines: []prestashoptest.OrderLine{{ProductID: pid, Quantity: q}}}); err == nil {
 						want[pid] -= q
+						log = append(log, fmt.Sprintf("shop order %d×%d", pid, q))
 					}
 				case 2: // a sale made in Fiken
 					if _, err := w.fk.ManualInvoice(w.fk.Contacts()[0].ContactID, []fikentest.ManualLine{{ProductID: fikenOf[pid], Quantity: 1}}); err != nil {
 						t.Fatal(err)
 					}
 					want[pid]--
+					log = append(log, fmt.Sprintf("fiken sale %d×1", pid))
 				case 3: // a stock count in the shop
 					d := rng.IntN(5) - 2
 					q, _ := w.ps.Stock(pid, 0)
@@ -481,15 +496,31 @@ func TestStockBothWaysSimulation(t *testing.T) {
 						t.Fatal(err)
 					}
 					want[pid] += d
+					log = append(log, fmt.Sprintf("shop count %d%+d", pid, d))
 				case 4: // a stock count in Fiken
 					d := rng.IntN(5) - 2
 					if _, err := w.fk.AdjustStock(fikenOf[pid], float64(d)); err != nil {
 						t.Fatal(err)
 					}
 					want[pid] += d
+					log = append(log, fmt.Sprintf("fiken count %d%+d", pid, d))
 				}
-				if rng.IntN(2) == 0 {
+				switch rng.IntN(8) {
+				case 0:
 					w.apply()
+					log = append(log, "run")
+				case 1: // answers lost after commit, 5xx and 429
+					w.fk.SetFaults(fikentest.Faults{DropAfterCommitRate: 0.3, ErrorRate: map[int]float64{503: 0.05, 429: 0.05}})
+					w.ps.SetFaults(prestashoptest.Faults{DropAfterCommitRate: 0.3, ErrorRates: map[int]float64{503: 0.05}})
+					w.tryApply(t.Context())
+					w.fk.SetFaults(fikentest.Faults{})
+					w.ps.SetFaults(prestashoptest.Faults{})
+					log = append(log, "faulty run")
+				case 2: // a run stopped part way, like a killed process
+					ctx, cancel := context.WithTimeout(t.Context(), time.Duration(5+rng.IntN(200))*time.Millisecond)
+					w.tryApply(ctx)
+					cancel()
+					log = append(log, "stopped run")
 				}
 			}
 			w.converge()
@@ -502,9 +533,53 @@ func TestStockBothWaysSimulation(t *testing.T) {
 					}
 				}
 				if got != q || int(fs) != q {
-					t.Errorf("product %d: shop %d, Fiken %v, want %d", pid, got, fs, q)
+					t.Errorf("product %d: shop %d, Fiken %v, want %d\nsteps: %s", pid, got, fs, q, strings.Join(log, ", "))
+				}
+			}
+			inv := w.invoicesByRef()
+			for _, id := range w.ps.IDs("orders") {
+				ref := w.shopField("orders", id, "reference")
+				if eligible(w.shopField("orders", id, "current_state")) && len(inv[ref]) != 1 {
+					t.Errorf("order %s has %d invoices, want 1", ref, len(inv[ref]))
 				}
 			}
 		})
+	}
+}
+
+// tryApply runs once and tolerates what faults cause: a failed run,
+// rejects, failed changes.
+func (w *world) tryApply(ctx context.Context) {
+	r, err := engine.New(ctx, w.p, w.store, engine.Options{Retry: fastRetry})
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	_, _ = r.Apply(ctx, nil)
+}
+
+// TestShopOrderDrawsFikenStockOnce: the run that invoices a new shop order
+// leaves both stocks at the same level, lowered once.
+func TestShopOrderDrawsFikenStockOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 8, nil)
+	w.converge()
+	pid := w.ps.IDs("products")[0]
+	before, _ := w.ps.Stock(pid, 0)
+	w.placeOrder("stripe_official", 2)
+	w.apply()
+	ref := w.shopField("products", pid, "reference")
+	for _, p := range w.fk.Products() {
+		if p.ProductNumber == ref {
+			if p.Stock == nil || int(*p.Stock) != before-2 {
+				t.Fatalf("Fiken stock %v after one run, want %d", p.Stock, before-2)
+			}
+		}
+	}
+	if got, _ := w.ps.Stock(pid, 0); got != before-2 {
+		t.Fatalf("shop stock %d, want %d", got, before-2)
+	}
+	if pl := w.apply(); pl.Planned != 0 {
+		t.Fatalf("second run planned %d changes", pl.Planned)
 	}
 }

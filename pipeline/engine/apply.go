@@ -88,18 +88,31 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 	}
 	var mu sync.Mutex
 	for _, level := range levels(r.p.Entities) {
-		var wg conc.WaitGroup
+		// Counter entities go last in their level: their offsets (stock
+		// drawn by invoices) are read again once the level's other writes
+		// are done, so a draw made in this run is not counted as a change.
+		var plain, counters []*spec.Entity
 		for _, e := range level {
-			wg.Go(func() {
-				a, f, rj := r.applyEntity(ctx, e, byEntity[e.Name])
-				mu.Lock()
-				res.Applied += a
-				res.Failed += f
-				res.Rejected += rj
-				mu.Unlock()
-			})
+			if e.Counter != nil {
+				counters = append(counters, e)
+			} else {
+				plain = append(plain, e)
+			}
 		}
-		wg.Wait()
+		for _, group := range [][]*spec.Entity{plain, counters} {
+			var wg conc.WaitGroup
+			for _, e := range group {
+				wg.Go(func() {
+					a, f, rj := r.applyEntity(ctx, e, byEntity[e.Name])
+					mu.Lock()
+					res.Applied += a
+					res.Failed += f
+					res.Rejected += rj
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+		}
 		if ctx.Err() != nil {
 			break // stopped: what was done is still recorded below
 		}
@@ -140,6 +153,9 @@ type outcome struct {
 func (r *Runner) applyEntity(ctx context.Context, e *spec.Entity, works []*work) (applied, failed, rejected int) {
 	if len(works) == 0 {
 		return
+	}
+	if e.Counter != nil {
+		r.refreshCounterOffsets(ctx, e, works)
 	}
 	if r.opts.Progress != nil {
 		r.opts.Progress.Start(e.Name, len(works))
