@@ -153,7 +153,7 @@ func runDemo(cmd *cobra.Command, g *globals, stateFlag string, keep bool) error 
 	d.store.Close()
 	d.store = nil
 	fmt.Fprintln(out, "6. Try next")
-	for _, q := range analystQueries {
+	for _, q := range analystQueries() {
 		fmt.Fprintf(out, "   # %s\n   synk sql --state %s %q\n", q.why, path, q.sql)
 	}
 	fmt.Fprintf(out, "\nDone in %.1f s (%d runs).\n", time.Since(start).Seconds(), d.runs)
@@ -195,17 +195,19 @@ func demoStatePath(flag string) (string, error) {
 }
 
 // analystQueries are what the demo suggests to try on its state file.
-var analystQueries = []struct{ why, sql string }{
-	{"every write synk made, newest first",
-		"SELECT entity, flow, action, source_key, target_key, fields FROM synk.changes ORDER BY changed_at DESC LIMIT 20"},
-	{"shop orders and their Fiken invoices",
-		"SELECT o.reference, o.module, o.state_name, i.invoiceNumber, i.kid, i.gross / 100 AS nok, i.settled FROM synk.links k JOIN shop.orders o ON o._key = k.left_key JOIN fiken.invoices i ON i._key = k.right_key WHERE k.entity = 'orders' ORDER BY i.invoiceNumber"},
-	{"stock on both sides",
-		"SELECT s.reference, s.quantity AS shop, p.stock AS fiken FROM synk.links k JOIN shop.stock_availables s ON s._key = k.left_key JOIN fiken.products p ON p._key = k.right_key WHERE k.entity = 'stock' ORDER BY 1"},
-	{"the runs",
-		"SELECT run_id, status, planned, applied, failed, rejected FROM synk.runs ORDER BY started_at"},
-	{"a reconciliation report",
-		"SELECT * FROM recon.orders_without_invoice"},
+func analystQueries() []struct{ why, sql string } {
+	return []struct{ why, sql string }{
+		{"every write synk made, newest first",
+			"SELECT entity, flow, action, source_key, target_key, fields FROM synk.changes ORDER BY changed_at DESC LIMIT 20"},
+		{"shop orders and their Fiken invoices",
+			"SELECT o.reference, o.module, o.state_name, i.invoiceNumber, i.kid, i.gross / 100 AS nok, i.settled FROM synk.links k JOIN shop.orders o ON o._key = k.left_key JOIN fiken.invoices i ON i._key = k.right_key WHERE k.entity = 'orders' ORDER BY i.invoiceNumber"},
+		{"stock on both sides",
+			"SELECT s.reference, s.quantity AS shop, p.stock AS fiken FROM synk.links k JOIN shop.stock_availables s ON s._key = k.left_key JOIN fiken.products p ON p._key = k.right_key WHERE k.entity = 'stock' ORDER BY 1"},
+		{"the runs",
+			"SELECT run_id, status, planned, applied, failed, rejected FROM synk.runs ORDER BY started_at"},
+		{"a reconciliation report",
+			"SELECT * FROM recon.orders_without_invoice"},
+	}
 }
 
 func (d *demo) start(cmd *cobra.Command, path string) error {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,22 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{"stays in Fiken", "sold in Fiken", "stock count in the shop", "reconcile: clean", "synk sql --state " + st} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	// The queries it suggests run on its state file and find rows.
+	queries := regexp.MustCompile(`(?m)^   synk sql --state (\S+) (".*")$`).FindAllStringSubmatch(r.stdout, -1)
+	if len(queries) < 3 {
+		t.Errorf("demo suggests %d synk sql queries, want several:\n%s", len(queries), r.stdout)
+	}
+	for _, q := range queries {
+		sql, err := strconv.Unquote(q[2])
+		if err != nil || q[1] != st {
+			t.Errorf("suggested query %s: state %s, %v", q[0], q[1], err)
+			continue
+		}
+		if r := run(t, dir, "sql", "--state", st, "--format", "csv", sql); r.code != 0 || strings.Count(r.stdout, "\n") < 2 &&
+			!strings.Contains(sql, "recon.") {
+			t.Errorf("suggested query %s: exit %d\n%s%s", sql, r.code, r.stdout, r.stderr)
 		}
 	}
 	if strings.Contains(r.stdout, "✗") {
