@@ -321,6 +321,13 @@ func TestOrdersBecomeInvoices(t *testing.T) {
 	if c := w.recon("invoice_vs_order_totals") + w.recon("orders_without_invoice"); c != 0 {
 		t.Fatalf("recon not clean: %d rows", c)
 	}
+	// A rerun after convergence writes nothing to either system.
+	w.fk.ResetStats()
+	w.ps.ResetStats()
+	w.apply()
+	if fw, pw := w.fk.Stats().Writes, w.ps.Stats().Writes; fw != 0 || pw != 0 {
+		t.Fatalf("no-op rerun wrote %d times to Fiken and %d times to the shop", fw, pw)
+	}
 }
 
 // placeOrder checks out a new order for the first shop customer.
