@@ -147,7 +147,11 @@ func runDemo(cmd *cobra.Command, g *globals, stateFlag string, keep bool) error 
 	if err := rep.write(&buf, "table"); err != nil {
 		return err
 	}
-	io.WriteString(out, indent(buf.String()))
+	for _, l := range strings.SplitAfter(buf.String(), "\n") {
+		if l != "" {
+			io.WriteString(out, "   "+l)
+		}
+	}
 	fmt.Fprintln(out)
 
 	d.store.Close()
