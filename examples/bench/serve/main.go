@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,7 +72,7 @@ func main() {
 	if *bin == "" {
 		log.Fatal("-synk is required")
 	}
-	fmt.Printf("%5s %6s %8s %10s %10s %10s %10s %7s\n", "N", "runs", "runs/min", "delay p95", "took p50", "took p95", "took max", "failed")
+	fmt.Printf("%5s %6s %8s %10s %10s %10s %10s %7s %9s\n", "N", "runs", "runs/min", "delay p95", "took p50", "took p95", "took max", "failed", "cpu/run")
 	for _, f := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
@@ -81,14 +82,37 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("%5d %6d %8.1f %10s %10s %10s %10s %7d\n", n, len(r.took), float64(len(r.took))/window.Minutes(),
-			pct(r.delay, 95), pct(r.took, 50), pct(r.took, 95), pct(r.took, 100), r.failed)
+		cpu := "-"
+		if len(r.took) > 0 {
+			cpu = fmt.Sprintf("%.2fs", r.cpu/float64(len(r.took)))
+		}
+		fmt.Printf("%5d %6d %8.1f %10s %10s %10s %10s %7d %9s\n", n, len(r.took), float64(len(r.took))/window.Minutes(),
+			pct(r.delay, 95), pct(r.took, 50), pct(r.took, 95), pct(r.took, 100), r.failed, cpu)
 	}
 }
 
 type result struct {
 	delay, took []time.Duration
 	failed      int
+	// cpu is the serve process's CPU seconds during the window.
+	cpu float64
+}
+
+// cpuSeconds reads process_cpu_seconds_total from serve's /metrics.
+func cpuSeconds(addr string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_cpu_seconds_total "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
 
 func pct(ds []time.Duration, p int) string {
@@ -197,6 +221,7 @@ func measure(bin string, n int, every, window time.Duration) (*result, error) {
 		cmd.Process.Kill()
 		return nil, fmt.Errorf("n=%d: first runs did not finish within 10 minutes", n)
 	}
+	cpu0 := cpuSeconds(addr)
 	mu.Lock()
 	measuring = true
 	mu.Unlock()
@@ -204,6 +229,7 @@ func measure(bin string, n int, every, window time.Duration) (*result, error) {
 	mu.Lock()
 	measuring = false
 	mu.Unlock()
+	res.cpu = cpuSeconds(addr) - cpu0
 	cmd.Process.Signal(syscall.SIGTERM)
 	<-lines
 	if err := cmd.Wait(); err != nil {
