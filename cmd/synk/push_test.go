@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/goccy/go-yaml"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -187,4 +192,83 @@ func TestPushGatewayFlag(t *testing.T) {
 	if !strings.Contains(r.stderr, "metrics not pushed") {
 		t.Errorf("failed push not logged:\n%s", r.stderr)
 	}
+}
+
+// TestDeployCommandLines parses every synk command line in examples/deploy
+// (systemd ExecStart, Kubernetes args) with the real command tree, so a
+// renamed flag or command breaks here and not in someone's cluster.
+func TestDeployCommandLines(t *testing.T) {
+	var lines [][]string
+	for _, f := range []string{"synk.service", "synk-apply.service"} {
+		b, err := os.ReadFile(filepath.Join("../../examples/deploy/systemd", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for l := range strings.SplitSeq(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(l, "ExecStart=/usr/local/bin/synk "); ok {
+				lines = append(lines, strings.Fields(rest))
+			}
+		}
+	}
+	for _, f := range []string{"serve.yaml", "cronjob.yaml"} {
+		b, err := os.ReadFile(filepath.Join("../../examples/deploy/kubernetes", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var doc any
+			if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			lines = append(lines, findArgs(doc)...)
+		}
+	}
+	if len(lines) != 4 {
+		t.Fatalf("found %d command lines, want 4 (two systemd units, the Deployment, the CronJob): %q", len(lines), lines)
+	}
+	reg := pipeline.NewRegistry()
+	registerConnectors(reg)
+	for _, args := range lines {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			root := newRootCmd(reg)
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == root {
+				t.Fatalf("no such command: %v", err)
+			}
+			if err := cmd.ParseFlags(rest); err != nil {
+				t.Fatalf("flags: %v", err)
+			}
+			if cmd.Args != nil {
+				if err := cmd.Args(cmd, cmd.Flags().Args()); err != nil {
+					t.Errorf("arguments: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// findArgs returns every container's args in a decoded manifest.
+func findArgs(v any) [][]string {
+	var out [][]string
+	switch x := v.(type) {
+	case map[string]any:
+		if c, ok := x["args"].([]any); ok && x["image"] != nil {
+			var args []string
+			for _, a := range c {
+				args = append(args, fmt.Sprint(a))
+			}
+			out = append(out, args)
+		}
+		for _, e := range x {
+			out = append(out, findArgs(e)...)
+		}
+	case []any:
+		for _, e := range x {
+			out = append(out, findArgs(e)...)
+		}
+	}
+	return out
 }
