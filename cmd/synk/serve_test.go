@@ -515,3 +515,34 @@ func TestServeLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestServeSIGHUP: with polling off, an edit is picked up on SIGHUP; a
+// pipeline without a schedule runs only when triggered.
+func TestServeSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, "../../examples/two-way-csv", dir)
+	p := startServe(t, dir, nil, "--watch", "0", "pipeline.yaml")
+	sp := p.status().pipeline("two-way-csv")
+	if sp == nil || sp.Schedule != "" || sp.NextRun != nil || sp.StaleAfter != nil {
+		t.Fatalf("trigger-only pipeline: %+v", sp)
+	}
+	if code, body := p.post("/run/two-way-csv"); code != http.StatusAccepted {
+		t.Fatalf("POST /run: %d %s", code, body)
+	}
+	if r := p.waitRun("two-way-csv", ""); r.Outcome != "success" || r.Applied == 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	path := filepath.Join(dir, "pipeline.yaml")
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(b), "name: two-way-csv\n", "name: two-way-csv\nschedule: \"@every 1h\"\n", 1)), 0o644)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.eventually("schedule reloaded on SIGHUP", 20*time.Second, func() (bool, string) {
+		sp := p.status().pipeline("two-way-csv")
+		return sp != nil && sp.Schedule == "@every 1h" && sp.NextRun != nil, fmt.Sprintf("%+v", sp)
+	})
+	if code := p.stop(syscall.SIGINT, 30*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGINT", code)
+	}
+}
