@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -271,7 +270,16 @@ func (s *server) watch(ctx context.Context, hup <-chan os.Signal, interval time.
 	}
 }
 
-var pipelineTop = regexp.MustCompile(`(?m)^(connections|entities):`)
+// isPipeline says whether a YAML file has the top-level keys of a
+// pipeline.
+func isPipeline(src []byte) bool {
+	for line := range strings.Lines(string(src)) {
+		if strings.HasPrefix(line, "connections:") || strings.HasPrefix(line, "entities:") {
+			return true
+		}
+	}
+	return false
+}
 
 // pipelineFiles expands the arguments: files as given, and in a DIR every
 // *.yaml/*.yml with top-level connections or entities (a deployment
@@ -300,7 +308,7 @@ func (s *server) pipelineFiles() (files []string, fromDir map[string]bool, errs 
 			s.mu.Unlock()
 			if !known {
 				b, err := os.ReadFile(p)
-				if err != nil || !pipelineTop.Match(b) {
+				if err != nil || !isPipeline(b) {
 					continue
 				}
 			}
@@ -462,15 +470,14 @@ func (s *server) load(path string, src []byte, fs *fileState) error {
 	return nil
 }
 
-var scheduleLine = regexp.MustCompile(`^schedule:\s*`)
-
 // scheduleError positions a bad schedule at its value in the file (spec
 // keeps the string but not its position).
 func scheduleError(path string, src []byte, err error) error {
 	e := &spec.Error{File: path, Pos: spec.Pos{Line: 1, Col: 1}, Msg: err.Error()}
 	for i, line := range strings.Split(string(src), "\n") {
-		if m := scheduleLine.FindStringIndex(line); m != nil {
-			e.Pos = spec.Pos{Line: i + 1, Col: m[1] + 1}
+		if rest, ok := strings.CutPrefix(line, "schedule:"); ok {
+			value := strings.TrimLeft(rest, " \t")
+			e.Pos = spec.Pos{Line: i + 1, Col: len(line) - len(value) + 1}
 			e.Source = strings.TrimRight(line, "\r")
 			break
 		}
