@@ -458,6 +458,16 @@ func TestServeShutdownMidApply(t *testing.T) {
 	if r.code != 0 || r.stdout != "n\n0\n" {
 		t.Errorf("journal intents left pending: %q %s", r.stdout, r.stderr)
 	}
+
+	// A restarted serve shows the last run and success from synk.runs.
+	p = startServe(t, dir, env, "products.yaml")
+	sp := p.status().pipeline("serve-products")
+	if sp == nil || sp.LastRun == nil || sp.LastRun.Outcome != "success" || sp.LastRun.Applied != shopProducts-created || sp.LastSuccess == nil {
+		t.Errorf("status after a restart: %+v", sp)
+	}
+	if code := p.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
 }
 
 // TestServeLoadErrors: a file that does not load stops serve at the start
