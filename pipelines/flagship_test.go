@@ -590,3 +590,26 @@ func TestShopOrderDrawsFikenStockOnce(t *testing.T) {
 		t.Fatalf("second run planned %d changes", pl.Planned)
 	}
 }
+
+// TestInvoicedOrderEditedInShop: invoices are immutable; an order changed
+// in the shop after invoicing is neither rewritten nor rejected run after
+// run, and reconciliation reports the difference.
+func TestInvoicedOrderEditedInShop(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 9, nil)
+	w.converge()
+	id := w.placeOrder("stripe_official", 1)
+	w.converge()
+	total, _ := strconv.ParseFloat(w.shopField("orders", id, "total_paid_tax_incl"), 64)
+	if err := w.ps.Edit("orders", id, map[string]string{"total_paid_tax_incl": strconv.FormatFloat(total+10, 'f', 6, 64)}); err != nil {
+		t.Fatal(err)
+	}
+	w.fk.ResetStats()
+	w.apply() // fails the test on any reject
+	if n := w.fk.Stats().Writes; n != 0 {
+		t.Fatalf("%d Fiken writes after the shop edited an invoiced order", n)
+	}
+	if n := w.recon("invoice_vs_order_totals"); n != 1 {
+		t.Fatalf("recon.invoice_vs_order_totals has %d rows, want 1", n)
+	}
+}

@@ -209,7 +209,7 @@ func (r *Runner) applyOne(ctx context.Context, w *work) outcome {
 	}
 	if len(w.change.Waits) > 0 {
 		// Links it waited for were made by earlier entities in this run.
-		vals, err := r.mapRecord(ctx, w.flow, w.source, nil)
+		vals, err := r.mapFields(ctx, w.flow, w.source, nil, w.change.Action == pipeline.Update)
 		if err != nil {
 			return r.record(ctx, w, outcome{"rejected", err})
 		}

@@ -441,9 +441,20 @@ func (r *Runner) where(f *spec.Flow, rec pipeline.Record) (bool, error) {
 // to records created earlier in this run are recorded as waits instead of
 // failing.
 func (r *Runner) mapRecord(ctx context.Context, f *spec.Flow, rec pipeline.Record, waits map[string]bool) (map[string]any, error) {
+	return r.mapFields(ctx, f, rec, waits, false)
+}
+
+// mapFields evaluates f's mappings; with updateOnly, fields whose rule is
+// never are skipped: they are only ever written by a create, so an
+// expression that no longer evaluates (an invoiced order edited in the
+// shop) must not hold up the fields that may still change.
+func (r *Runner) mapFields(ctx context.Context, f *spec.Flow, rec pipeline.Record, waits map[string]bool, updateOnly bool) (map[string]any, error) {
 	env := r.env(rec, r.linkFunc(ctx, f, waits))
 	out := make(map[string]any, len(f.Map))
 	for _, m := range f.Map {
+		if updateOnly && m.Overwrite == spec.OverwriteNever {
+			continue
+		}
 		v, err := m.Expr.Run(env)
 		if err != nil && len(waits) > 0 {
 			// A function saw a placeholder for a record created earlier
@@ -511,7 +522,7 @@ func (r *Runner) planPair(ctx context.Context, p *pair, pl *planned) {
 			continue
 		}
 		waits := map[string]bool{}
-		vals, err := r.mapRecord(ctx, f, src, waits)
+		vals, err := r.mapFields(ctx, f, src, waits, true)
 		if err != nil {
 			pl.reject(e, f.From, srcKey, err.Error())
 			p.failedFlows = append(p.failedFlows, f)
@@ -521,6 +532,9 @@ func (r *Runner) planPair(ctx context.Context, p *pair, pl *planned) {
 			Action: pipeline.Update, SourceKey: srcKey, TargetKey: tgtKey, Before: map[string]any{}, After: map[string]any{}, Waits: sortedKeys(waits)}}
 		set := pipeline.Record{}
 		for _, m := range f.Map {
+			if m.Overwrite == spec.OverwriteNever {
+				continue // written on create only; its base stays
+			}
 			nv, cur := vals[m.Field], tgt[m.Field]
 			b, hasB := base[m.Field]
 			if sameTarget(nv, cur) {
