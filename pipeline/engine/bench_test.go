@@ -247,7 +247,12 @@ func peakRSS() float64 {
 // pair, map, diff) over n records per side, with nothing or 1% changed.
 // Run one size per process for a meaningful peak RSS, e.g.
 //
-//	go test ./pipeline/engine -run '^$' -bench 'Plan/1M_noop' -benchtime 3x
+//	go test ./pipeline/engine -run '^$' -bench 'Plan/1M_noop' -benchtime 1x
+//
+// It reports wall time (ns/op, ns/record), the CPU time of the whole
+// process per plan (cpu-s/op, which other load on the machine inflates
+// far less than wall time) and the process's peak RSS (VmHWM), DuckDB
+// included. SYNK_BENCH_LOG=1 prints the engine's debug timings.
 func BenchmarkPlan(b *testing.B) {
 	for _, size := range []struct {
 		name string
