@@ -475,7 +475,7 @@ func (l *Loader) Commit(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	if l.diff {
-		if err := l.stageGone(); err != nil {
+		if err := l.stageGone(ctx); err != nil {
 			return 0, fmt.Errorf("snapshot %s.%s: %w", l.schema, l.res.Name, err)
 		}
 	}
@@ -529,8 +529,8 @@ func (l *Loader) Commit(ctx context.Context) (int64, error) {
 
 // stageGone stages the keys of the stored rows this diff did not keep:
 // records gone from the source, changed, or rejected by this read.
-func (l *Loader) stageGone() error {
-	if _, err := l.conn.ExecContext(context.Background(), "CREATE OR REPLACE TEMP TABLE "+Ident(l.stage+"__gone")+" (_key VARCHAR)"); err != nil {
+func (l *Loader) stageGone(ctx context.Context) error {
+	if _, err := l.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+Ident(l.stage+"__gone")+" (_key VARCHAR)"); err != nil {
 		return err
 	}
 	return l.conn.Raw(func(dc any) error {
