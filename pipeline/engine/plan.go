@@ -679,22 +679,26 @@ func clone(m map[string]any) map[string]any {
 	return out
 }
 
-// recordPlanned stores the plan's changes and rejects in the state file.
+// recordPlanned stores the plan's changes and rejects in the state file;
+// the changes in one bulk statement (a 1% change of a million records is
+// ten thousand rows).
 func (r *Runner) recordPlanned(ctx context.Context, pl *planned) error {
-	tx, err := r.store.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	b := state.NewBulk("seq", "entity", "flow", "action", "source_key", "target_key", "fields", "before", "after")
 	for _, w := range pl.works {
-		if err := r.insertChange(ctx, tx, w, "planned", ""); err != nil {
-			return err
-		}
+		before, _ := json.Marshal(w.change.Before)
+		after, _ := json.Marshal(w.change.After)
+		fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
+		b.Add(fmt.Sprint(w.change.Seq), w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey, w.change.TargetKey,
+			fields, string(before), string(after))
 	}
-	if err := r.insertRejects(ctx, tx, pl.rejects); err != nil {
-		return err
+	r.stateMu.Lock()
+	err := r.store.ExecBulk(ctx, b, `INSERT INTO synk.changes SELECT '`+r.runID+`', CAST(seq AS BIGINT), entity, flow, action,
+		source_key, target_key, CAST(fields AS VARCHAR[]), CAST(before AS JSON), CAST(after AS JSON), 'planned', '', now() FROM bulk`)
+	r.stateMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("record planned changes: %w", err)
 	}
-	return tx.Commit()
+	return r.insertRejects(ctx, r.store.DB, pl.rejects)
 }
 
 type execer interface {
