@@ -59,7 +59,8 @@ var (
 //     write, and the run also invoices the shop sale: the invoice draws
 //     Fiken's stock below the level, but the saved base assumes Fiken holds
 //     the level, so the next run counts the draw as a Fiken sale: both
-//     stocks end one unit per invoiced unit too low.
+//     stocks end one unit per invoiced unit too low. Without crashes:
+//     TestStockFikenCorrectionSurvivesInvoicedShopSale fails every run.
 var crashRegressionSeeds = []uint64{129, 138, 117, 143}
 
 // crashHelperEnv makes the test binary serve emulators instead of running
@@ -1071,5 +1072,49 @@ func TestNoOpRerunMakesZeroWrites(t *testing.T) {
 	if after.FikenWrites != before.FikenWrites || after.ShopWrites != before.ShopWrites {
 		t.Errorf("no-op rerun wrote: Fiken %d, shop %d", after.FikenWrites-before.FikenWrites, after.ShopWrites-before.ShopWrites)
 	}
+	tr.check(true)
+}
+
+// TestStockFikenCorrectionSurvivesInvoicedShopSale is the second bug the
+// harness found, without crashes or faults: between two runs the shop
+// sells one unit of a product (and a correction puts one back, so the
+// shop's count is where it was) while Fiken's count is corrected by +2.
+// The next run sets the shop to the new level and leaves Fiken, which
+// already holds it, alone; then it invoices the sale, which draws Fiken
+// one unit below the level. Both sides must end at initial + 2.
+func TestStockFikenCorrectionSurvivesInvoicedShopSale(t *testing.T) {
+	tr := newCrashTrial(t, 5)
+	tr.recordInitial()
+	tr.converge()
+	w := tr.world()
+	fiken := map[string]fikentest.Product{}
+	for _, p := range w.FikenProducts {
+		fiken[p.ProductNumber] = p
+	}
+	var shopProduct crashShopProduct
+	for _, p := range w.ShopProducts {
+		if fp, ok := fiken[p.Reference]; ok && tr.shopOwn[p.Reference] && p.Stock >= 1 && fp.Stock != nil {
+			shopProduct = p
+			break
+		}
+	}
+	if shopProduct.ID == 0 {
+		t.Fatal("no shop product with stock linked to a Fiken product with stock")
+	}
+	var customer int64
+	for _, c := range w.Customers {
+		if !c.Deleted {
+			customer = c.ID
+			break
+		}
+	}
+	ref := shopProduct.Reference
+	if !tr.act(crashAction{Op: "order", Customer: customer, Product: shopProduct.ID, Quantity: 1, Module: "vipps"}) ||
+		!tr.act(crashAction{Op: "shop_stock", Product: shopProduct.ID, Delta: 1}) ||
+		!tr.act(crashAction{Op: "fiken_stock", Product: fiken[ref].ProductID, Delta: 2}) {
+		t.Fatalf("actions refused:\n%s", tr.log.String())
+	}
+	tr.expected[ref] += -1 + 1 + 2
+	tr.converge()
 	tr.check(true)
 }
