@@ -29,11 +29,13 @@ import (
 // counterPair is the counter state of one pair, kept for saveBases.
 type counterPair struct {
 	level             float64
-	ownLeft, ownRight float64 // observed own values (count + offset)
-	offLeft, offRight float64
-	// Per side: sideClean (no write, or written), sideNotWritten (refused
-	// or never attempted) or sideUnsure (the answer was lost).
-	left, right sideState
+	ownLeft, ownRight float64 // observed own values (count + snapshot offset)
+	// Offsets as of the snapshot, and as read again just before the
+	// writes (what a written side's base takes: the absolute write lands
+	// after this run's earlier writes moved the offset and the count).
+	offLeft, offRight           float64
+	offLeftApply, offRightApply float64
+	left, right                 sideState
 	// pending counts writes not yet answered; the last one to finish saves
 	// the pair's base at once, which keeps the window in which a crash
 	// leaves the journal to decide small.
@@ -44,20 +46,35 @@ type counterPair struct {
 type sideState int
 
 const (
-	sideClean sideState = iota
-	sidePlanned
-	sideNotWritten
-	sideUnsure
+	sideNone       sideState = iota // no write needed
+	sidePlanned                     // a write is planned (never attempted, if it stays so)
+	sideWritten                     // written
+	sideNotWritten                  // refused
+	sideUnsure                      // the answer was lost
 )
+
+// ownBase is the own value a side's base takes after apply.
+func (cp *counterPair) ownBase(st sideState, offPlan, offApply, observed float64) float64 {
+	switch st {
+	case sideWritten:
+		return cp.level + offApply
+	case sideNone:
+		return cp.level + offPlan // == observed: the side already held the level
+	default:
+		return observed
+	}
+}
 
 // counterIntent is the journal entry written before a counter write.
 type counterIntent struct {
-	Side     string  `json:"side"`
-	Level    float64 `json:"level"`
-	OffLeft  float64 `json:"off_left"`
-	OffRight float64 `json:"off_right"`
-	OwnLeft  float64 `json:"own_left"`
-	OwnRight float64 `json:"own_right"`
+	Side  string  `json:"side"`
+	Level float64 `json:"level"`
+	// The own values of the pair's base if this write (and the pair's
+	// other planned one) is made, and if it is not (as observed).
+	BaseLeft  float64 `json:"base_left"`
+	BaseRight float64 `json:"base_right"`
+	OwnLeft   float64 `json:"own_left"`
+	OwnRight  float64 `json:"own_right"`
 }
 
 func (r *Runner) counterOffsets(ctx context.Context, e *spec.Entity, query string) (map[string]float64, error) {
@@ -172,7 +189,7 @@ func (r *Runner) refreshCounterOffsets(ctx context.Context, e *spec.Entity, work
 	defer r.mu.Unlock()
 	for _, w := range works {
 		if cp := w.pair.counter; cp != nil {
-			cp.offLeft, cp.offRight = offL[w.pair.leftKey], offR[w.pair.rightKey]
+			cp.offLeftApply, cp.offRightApply = offL[w.pair.leftKey], offR[w.pair.rightKey]
 		}
 	}
 }
@@ -212,24 +229,18 @@ type journalCounter struct {
 // mixed) is taken as not written and logged.
 func (r *Runner) recoverCounter(e *spec.Entity, p *pair, its []journalCounter) {
 	last := its[len(its)-1].intent
-	ownL, ownR := last.Level+last.OffLeft, last.Level+last.OffRight
+	ownL, ownR := last.BaseLeft, last.BaseRight
 	for _, jc := range its {
 		it := jc.intent
 		field, rec, obs, own := e.Counter.LeftField, p.left, it.OwnLeft, &ownL
 		if it.Side == "right" {
 			field, rec, obs, own = e.Counter.RightField, p.right, it.OwnRight, &ownR
 		}
-		now, _ := number(rec[field])
-		if math.Abs(now-it.Level) > 1e-9 {
+		now, ok := number(rec[field])
+		if !ok || math.Abs(now-it.Level) > 1e-9 {
 			*own = obs
-			off := it.OffLeft
-			if it.Side == "right" {
-				off = it.OffRight
-			}
-			if math.Abs(now+off-obs) > 1e-9 {
-				r.log.Warn("counter write of a stopped run: the value moved since; taken as not written (check this record)",
-					"entity", e.Name, "key", p.leftKey, "side", it.Side, "run_id", r.runID)
-			}
+			r.log.Info("counter write of a stopped run was not made (or the value moved since); taken as not written",
+				"entity", e.Name, "key", p.leftKey, "side", it.Side, "run_id", r.runID)
 		}
 		p.counterIntentIDs = append(p.counterIntentIDs, jc.id)
 	}
@@ -254,10 +265,19 @@ func (r *Runner) planCounterPair(e *spec.Entity, p *pair, offL, offR float64, pl
 	c := e.Counter
 	lv, lok := number(p.left[c.LeftField])
 	rv, rok := number(p.right[c.RightField])
-	cp := &counterPair{ownLeft: lv + offL, ownRight: rv + offR, offLeft: offL, offRight: offR}
+	cp := &counterPair{ownLeft: lv + offL, ownRight: rv + offR, offLeft: offL, offRight: offR, offLeftApply: offL, offRightApply: offR}
 	bv, hasV := number(p.baseLeft["counter"])
 	bl, hasL := number(p.baseLeft["own"])
 	br, hasR := number(p.baseRight["own"])
+	// A side that does not count (no value: Fiken keeps no stock for the
+	// product) has not moved, whatever its offset says: its sales drew
+	// nothing.
+	if !lok && hasL {
+		cp.ownLeft = bl
+	}
+	if !rok && hasR {
+		cp.ownRight = br
+	}
 	switch {
 	case hasV && hasL && hasR:
 		cp.level = bv + (cp.ownLeft - bl) + (cp.ownRight - br)
@@ -304,17 +324,11 @@ func (r *Runner) planCounterPair(e *spec.Entity, p *pair, offL, offR float64, pl
 // bases are the base values saved for a counter pair after apply; ok is
 // false when a lost answer leaves it open (the journal decides next run).
 func (cp *counterPair) bases() (left, right map[string]any, ok bool) {
-	own := func(st sideState, level, off, observed float64) float64 {
-		if st == sideNotWritten || st == sidePlanned {
-			return observed // never attempted counts as not written
-		}
-		return level + off
-	}
 	if cp.left == sideUnsure || cp.right == sideUnsure {
 		return nil, nil, false
 	}
-	return map[string]any{"counter": cp.level, "own": own(cp.left, cp.level, cp.offLeft, cp.ownLeft)},
-		map[string]any{"counter": cp.level, "own": own(cp.right, cp.level, cp.offRight, cp.ownRight)}, true
+	return map[string]any{"counter": cp.level, "own": cp.ownBase(cp.left, cp.offLeft, cp.offLeftApply, cp.ownLeft)},
+		map[string]any{"counter": cp.level, "own": cp.ownBase(cp.right, cp.offRight, cp.offRightApply, cp.ownRight)}, true
 }
 
 // journalCounterWrite records a counter write before it is made.
@@ -324,7 +338,18 @@ func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, erro
 	if w.flow.Reverse {
 		side = "left"
 	}
-	it := counterIntent{Side: side, Level: cp.level, OffLeft: cp.offLeft, OffRight: cp.offRight, OwnLeft: cp.ownLeft, OwnRight: cp.ownRight}
+	// As if every planned write of the pair is made; recovery takes the
+	// observed value for a side whose write was not.
+	ifMade := func(st sideState) sideState {
+		if st == sidePlanned || st == sideUnsure {
+			return sideWritten
+		}
+		return st
+	}
+	it := counterIntent{Side: side, Level: cp.level,
+		BaseLeft:  cp.ownBase(ifMade(cp.left), cp.offLeft, cp.offLeftApply, cp.ownLeft),
+		BaseRight: cp.ownBase(ifMade(cp.right), cp.offRight, cp.offRightApply, cp.ownRight),
+		OwnLeft:   cp.ownLeft, OwnRight: cp.ownRight}
 	b, _ := json.Marshal(it)
 	id := newRunID()
 	r.stateMu.Lock()
@@ -349,7 +374,7 @@ func (r *Runner) applyCounter(ctx context.Context, sink pipeline.Sink, w *work) 
 			break
 		}
 	}
-	st := sideClean
+	st := sideWritten
 	switch o.status {
 	case "rejected":
 		st = sideNotWritten
