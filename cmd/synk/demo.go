@@ -60,6 +60,7 @@ leaves the state file for synk sql. --keep leaves the emulators running.`,
 // state file.
 type demo struct {
 	out     io.Writer
+	errOut  io.Writer // progress bars (on a terminal) or lines
 	g       *globals
 	fk      *fikentest.Server
 	ps      *prestashoptest.Server
@@ -80,7 +81,7 @@ func runDemo(cmd *cobra.Command, g *globals, stateFlag string, keep bool) error 
 	if err != nil {
 		return err
 	}
-	d := &demo{out: out, g: g}
+	d := &demo{out: out, errOut: cmd.ErrOrStderr(), g: g}
 	defer d.close()
 	if err := d.start(cmd, path); err != nil {
 		return err
@@ -275,13 +276,16 @@ func (d *demo) close() {
 
 // apply is one `synk apply`, wired as the apply command is.
 func (d *demo) apply(ctx context.Context) (*engine.Result, error) {
-	r, err := engine.New(ctx, d.p, d.store, engine.Options{Metrics: d.metrics, Logger: d.log})
+	prog := newApplyProgress(d.errOut)
+	r, err := engine.New(ctx, d.p, d.store, engine.Options{Metrics: d.metrics, Logger: d.log, Progress: prog})
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
+	prog.bind(d.p, d.log, r.RunID)
 	start := time.Now()
 	res, err := r.Apply(ctx, nil)
+	prog.Close()
 	if err != nil {
 		return nil, fmt.Errorf("demo: run %d: %s", d.runs+1, d.p.Redact(err.Error()))
 	}
