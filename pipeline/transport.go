@@ -31,7 +31,7 @@ var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 6, BaseDelay: 250 * time.Milli
 // Finder first, so a lost response cannot create a second record.
 func NewHTTPClient(connection string, lim *Limiter, m *Metrics, policy RetryPolicy, timeout time.Duration) *http.Client {
 	if m == nil {
-		m = NewMetrics(nil)
+		m = NewMetrics(nil).ForPipeline("")
 	}
 	if policy.MaxAttempts < 1 {
 		policy.MaxAttempts = 1

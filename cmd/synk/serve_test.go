@@ -299,7 +299,7 @@ func TestServe(t *testing.T) {
 	}
 	_, metrics := p.get("/metrics")
 	for _, want := range []string{`synk_runs_total{pipeline="serve-products",status="success"} 1`,
-		`synk_schedule_delay_seconds_count{pipeline="two-way-csv"}`, `synk_http_requests_total{code="201",connection="fiken",method="POST"}`} {
+		`synk_schedule_delay_seconds_count{pipeline="two-way-csv"}`, `synk_http_requests_total{code="201",connection="fiken",method="POST",pipeline="serve-products"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

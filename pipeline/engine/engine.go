@@ -69,6 +69,8 @@ func New(ctx context.Context, p *spec.Pipeline, store *state.Store, opts Options
 	if opts.Metrics == nil {
 		opts.Metrics = pipeline.NewMetrics(nil)
 	}
+	// The runner's per-entity and per-connection series carry its pipeline.
+	opts.Metrics = opts.Metrics.ForPipeline(p.Name)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -1046,12 +1046,12 @@ func TestMetricsPassPromlint(t *testing.T) {
 		want float64
 	}{
 		{"runs partial", h.metrics.RunsTotal.WithLabelValues("twoway", "partial"), 1},
-		{"records read l.people", h.metrics.RecordsRead.WithLabelValues("l", "people"), 2},
-		{"creates applied", h.metrics.ChangesApplied.WithLabelValues("people", "create", "applied"), 1},
-		{"creates rejected", h.metrics.ChangesApplied.WithLabelValues("people", "create", "rejected"), 1},
-		{"rejects", h.metrics.Rejects.WithLabelValues("people"), 1},
-		{"planned creates", h.metrics.ChangesPlanned.WithLabelValues("people", "create"), 2},
-		{"http requests", h.metrics.HTTPRequests.WithLabelValues("l", "GET", "204"), 1},
+		{"records read l.people", h.metrics.RecordsRead.WithLabelValues("twoway", "l", "people"), 2},
+		{"creates applied", h.metrics.ChangesApplied.WithLabelValues("twoway", "people", "create", "applied"), 1},
+		{"creates rejected", h.metrics.ChangesApplied.WithLabelValues("twoway", "people", "create", "rejected"), 1},
+		{"rejects", h.metrics.Rejects.WithLabelValues("twoway", "people"), 1},
+		{"planned creates", h.metrics.ChangesPlanned.WithLabelValues("twoway", "people", "create"), 2},
+		{"http requests", h.metrics.HTTPRequests.WithLabelValues("twoway", "l", "GET", "204"), 1},
 	}
 	for _, c := range checks {
 		if got := testutil.ToFloat64(c.c); got != c.want {
