@@ -135,20 +135,28 @@ func (r *Runner) planEntity(ctx context.Context, e *spec.Entity, pl *planned) er
 	}
 	// Pairs that changed on either side since the last sync (or whose
 	// entity definition changed).
-	q := fmt.Sprintf(`SELECT l.left_key, l.right_key, CAST(a._raw AS VARCHAR), CAST(b._raw AS VARCHAR), a._hash, b._hash,
-		CAST(base.left_values AS VARCHAR), CAST(base.right_values AS VARCHAR), base.left_key IS NOT NULL
-		FROM synk.links l
+	changed := fmt.Sprintf(`FROM synk.links l
 		LEFT JOIN %s a ON a._key = l.left_key
 		LEFT JOIN %s b ON b._key = l.right_key
 		LEFT JOIN synk.base base ON base.entity = l.entity AND base.left_key = l.left_key
 		WHERE l.entity = ? AND (base.left_key IS NULL OR base.left_hash IS DISTINCT FROM a._hash
-			OR base.right_hash IS DISTINCT FROM b._hash OR base.fingerprint IS DISTINCT FROM ?)
-		ORDER BY l.left_key`, table(e.Left), table(e.Right))
+			OR base.right_hash IS DISTINCT FROM b._hash OR base.fingerprint IS DISTINCT FROM ?)`, table(e.Left), table(e.Right))
+	// Most runs change nothing: ask with keys and hashes only before
+	// carrying every record's JSON through the join.
+	var n int64
+	if err := r.store.DB.QueryRowContext(ctx, `SELECT count(*) `+changed, e.Name, e.Fingerprint).Scan(&n); err != nil {
+		return err
+	}
+	var pairs []*pair
+	q := `SELECT l.left_key, l.right_key, CAST(a._raw AS VARCHAR), CAST(b._raw AS VARCHAR), a._hash, b._hash,
+		CAST(base.left_values AS VARCHAR), CAST(base.right_values AS VARCHAR), base.left_key IS NOT NULL ` + changed + ` ORDER BY l.left_key`
+	if n == 0 {
+		q += ` LIMIT 0`
+	}
 	rows, err := r.store.DB.QueryContext(ctx, q, e.Name, e.Fingerprint)
 	if err != nil {
 		return err
 	}
-	var pairs []*pair
 	for rows.Next() {
 		var lk, rk string
 		var lraw, rraw, lh, rh, bl, br sql.NullString
@@ -231,9 +239,16 @@ type unlinked struct {
 }
 
 func (r *Runner) loadUnlinked(ctx context.Context, e *spec.Entity, s spec.Side, col string) ([]unlinked, error) {
-	q := fmt.Sprintf(`SELECT _key, CAST(_raw AS VARCHAR), _hash FROM %s a WHERE NOT EXISTS
-		(SELECT 1 FROM synk.links l WHERE l.entity = ? AND l.%s = a._key) ORDER BY _key`, table(s), col)
-	rows, err := r.store.DB.QueryContext(ctx, q, e.Name)
+	from := fmt.Sprintf(`FROM %s a WHERE NOT EXISTS
+		(SELECT 1 FROM synk.links l WHERE l.entity = ? AND l.%s = a._key)`, table(s), col)
+	var n int64
+	if err := r.store.DB.QueryRowContext(ctx, `SELECT count(*) `+from, e.Name).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil // keys only: no record's JSON is read when all are linked
+	}
+	rows, err := r.store.DB.QueryContext(ctx, `SELECT _key, CAST(_raw AS VARCHAR), _hash `+from+` ORDER BY _key`, e.Name)
 	if err != nil {
 		return nil, err
 	}
