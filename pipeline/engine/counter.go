@@ -346,10 +346,12 @@ func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, erro
 		}
 		return st
 	}
+	r.mu.Lock() // the pair's other write may be settling its side
 	it := counterIntent{Side: side, Level: cp.level,
 		BaseLeft:  cp.ownBase(ifMade(cp.left), cp.offLeft, cp.offLeftApply, cp.ownLeft),
 		BaseRight: cp.ownBase(ifMade(cp.right), cp.offRight, cp.offRightApply, cp.ownRight),
 		OwnLeft:   cp.ownLeft, OwnRight: cp.ownRight}
+	r.mu.Unlock()
 	b, _ := json.Marshal(it)
 	id := newRunID()
 	r.stateMu.Lock()
