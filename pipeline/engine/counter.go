@@ -116,39 +116,8 @@ func (r *Runner) planCounter(ctx context.Context, e *spec.Entity, pl *planned) e
 	if err != nil {
 		return err
 	}
-	q := fmt.Sprintf(`SELECT l.left_key, l.right_key, CAST(a._raw AS VARCHAR), CAST(b._raw AS VARCHAR), a._hash, b._hash,
-		CAST(base.left_values AS VARCHAR), CAST(base.right_values AS VARCHAR)
-		FROM synk.links l
-		LEFT JOIN %s a ON a._key = l.left_key
-		LEFT JOIN %s b ON b._key = l.right_key
-		LEFT JOIN synk.base base ON base.entity = l.entity AND base.left_key = l.left_key
-		WHERE l.entity = ? ORDER BY l.left_key`, table(e.Left), table(e.Right))
-	rows, err := r.store.DB.QueryContext(ctx, q, e.Name)
+	pairs, err := r.loadPairs(ctx, e, pl, "")
 	if err != nil {
-		return err
-	}
-	var pairs []*pair
-	for rows.Next() {
-		var lk, rk string
-		var lraw, rraw, lh, rh, bl, br sql.NullString
-		if err := rows.Scan(&lk, &rk, &lraw, &rraw, &lh, &rh, &bl, &br); err != nil {
-			rows.Close()
-			return err
-		}
-		p := &pair{entity: e, leftKey: lk, rightKey: rk, leftHash: lh.String, rightHash: rh.String}
-		if p.left, err = decodeSide(e.Left, lraw.String); err != nil {
-			pl.reject(e, e.Left, lk, "stored record unreadable: "+err.Error())
-			continue
-		}
-		if p.right, err = decodeSide(e.Right, rraw.String); err != nil {
-			pl.reject(e, e.Right, rk, "stored record unreadable: "+err.Error())
-			continue
-		}
-		p.baseLeft, p.baseRight = decodeBase(bl.String), decodeBase(br.String)
-		pairs = append(pairs, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	matched, err := r.matchUnlinked(ctx, e, pl, nil)
@@ -176,11 +145,10 @@ func (r *Runner) planCounter(ctx context.Context, e *spec.Entity, pl *planned) e
 // are not seen as a change next run. On error the snapshot's offsets stay.
 func (r *Runner) refreshCounterOffsets(ctx context.Context, e *spec.Entity, works []*work) {
 	offL, err := r.counterOffsets(ctx, e, e.Counter.LeftOffset)
-	if err != nil {
-		r.log.Warn("counter offsets not read again; the next run corrects what this run's other writes moved", "entity", e.Name, "run_id", r.runID, "err", err)
-		return
+	var offR map[string]float64
+	if err == nil {
+		offR, err = r.counterOffsets(ctx, e, e.Counter.RightOffset)
 	}
-	offR, err := r.counterOffsets(ctx, e, e.Counter.RightOffset)
 	if err != nil {
 		r.log.Warn("counter offsets not read again; the next run corrects what this run's other writes moved", "entity", e.Name, "run_id", r.runID, "err", err)
 		return
@@ -363,7 +331,7 @@ func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, erro
 
 // applyCounter journals and makes one counter write. Counter writes set
 // an absolute value, so a lost answer is safely sent again. The intent
-// stays pending until saveBases stores the pair's new base.
+// stays pending until the pair's new base is stored (saveCounterBase).
 func (r *Runner) applyCounter(ctx context.Context, sink pipeline.Sink, w *work) outcome {
 	id, err := r.journalCounterWrite(ctx, w)
 	if err != nil {

@@ -135,35 +135,59 @@ func (r *Runner) planEntity(ctx context.Context, e *spec.Entity, pl *planned) er
 	}
 	// Pairs that changed on either side since the last sync (or whose
 	// entity definition changed).
-	changed := fmt.Sprintf(`FROM synk.links l
-		LEFT JOIN %s a ON a._key = l.left_key
-		LEFT JOIN %s b ON b._key = l.right_key
-		LEFT JOIN synk.base base ON base.entity = l.entity AND base.left_key = l.left_key
-		WHERE l.entity = ? AND (base.left_key IS NULL OR base.left_hash IS DISTINCT FROM a._hash
-			OR base.right_hash IS DISTINCT FROM b._hash OR base.fingerprint IS DISTINCT FROM ?)`, table(e.Left), table(e.Right))
+	changed := ` AND (base.left_key IS NULL OR base.left_hash IS DISTINCT FROM a._hash
+		OR base.right_hash IS DISTINCT FROM b._hash OR base.fingerprint IS DISTINCT FROM ?)`
 	// Most runs change nothing: ask with keys and hashes only before
 	// carrying every record's JSON through the join.
 	var n int64
-	if err := r.store.DB.QueryRowContext(ctx, `SELECT count(*) `+changed, e.Name, e.Fingerprint).Scan(&n); err != nil {
+	if err := r.store.DB.QueryRowContext(ctx, `SELECT count(*) `+pairsFrom(e)+changed, e.Name, e.Fingerprint).Scan(&n); err != nil {
 		return err
 	}
 	var pairs []*pair
-	q := `SELECT l.left_key, l.right_key, CAST(a._raw AS VARCHAR), CAST(b._raw AS VARCHAR), a._hash, b._hash,
-		CAST(base.left_values AS VARCHAR), CAST(base.right_values AS VARCHAR), base.left_key IS NOT NULL ` + changed + ` ORDER BY l.left_key`
-	if n == 0 {
-		q += ` LIMIT 0`
+	if n > 0 {
+		if pairs, err = r.loadPairs(ctx, e, pl, changed, e.Fingerprint); err != nil {
+			return err
+		}
 	}
-	rows, err := r.store.DB.QueryContext(ctx, q, e.Name, e.Fingerprint)
+	matched, err := r.matchUnlinked(ctx, e, pl, pending)
 	if err != nil {
 		return err
 	}
+	pairs = append(pairs, matched...)
+	for _, p := range pairs {
+		r.planPair(ctx, p, pl)
+	}
+	return nil
+}
+
+// pairsFrom joins an entity's links with both sides' snapshots and the
+// base; the WHERE clause takes the entity name as its first argument.
+func pairsFrom(e *spec.Entity) string {
+	return fmt.Sprintf(`FROM synk.links l
+		LEFT JOIN %s a ON a._key = l.left_key
+		LEFT JOIN %s b ON b._key = l.right_key
+		LEFT JOIN synk.base base ON base.entity = l.entity AND base.left_key = l.left_key
+		WHERE l.entity = ?`, table(e.Left), table(e.Right))
+}
+
+// loadPairs reads and decodes the linked pairs that filter (SQL appended to
+// pairsFrom's WHERE, with args) selects; an unreadable record is a reject.
+func (r *Runner) loadPairs(ctx context.Context, e *spec.Entity, pl *planned, filter string, args ...any) ([]*pair, error) {
+	q := `SELECT l.left_key, l.right_key, CAST(a._raw AS VARCHAR), CAST(b._raw AS VARCHAR), a._hash, b._hash,
+		CAST(base.left_values AS VARCHAR), CAST(base.right_values AS VARCHAR), base.left_key IS NOT NULL ` +
+		pairsFrom(e) + filter + ` ORDER BY l.left_key`
+	rows, err := r.store.DB.QueryContext(ctx, q, append([]any{e.Name}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var pairs []*pair
 	for rows.Next() {
 		var lk, rk string
 		var lraw, rraw, lh, rh, bl, br sql.NullString
 		var hasBase bool
 		if err := rows.Scan(&lk, &rk, &lraw, &rraw, &lh, &rh, &bl, &br, &hasBase); err != nil {
-			rows.Close()
-			return err
+			return nil, err
 		}
 		p := &pair{entity: e, leftKey: lk, rightKey: rk, leftHash: lh.String, rightHash: rh.String, hasBase: hasBase}
 		if p.left, err = decodeSide(e.Left, lraw.String); err != nil {
@@ -177,19 +201,7 @@ func (r *Runner) planEntity(ctx context.Context, e *spec.Entity, pl *planned) er
 		p.baseLeft, p.baseRight = decodeBase(bl.String), decodeBase(br.String)
 		pairs = append(pairs, p)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	matched, err := r.matchUnlinked(ctx, e, pl, pending)
-	if err != nil {
-		return err
-	}
-	pairs = append(pairs, matched...)
-	for _, p := range pairs {
-		r.planPair(ctx, p, pl)
-	}
-	return nil
+	return pairs, rows.Err()
 }
 
 func table(s spec.Side) string { return state.Ident(s.Conn.Name) + "." + state.Ident(s.Resource.Name) }
