@@ -552,11 +552,18 @@ func (l *loader) loadCounter(ent *Entity, n *node) {
 	c := &Counter{Pos: n.pos()}
 	sideOf := func(k *node, key string) (string, bool) {
 		switch key {
-		case ent.Left.Conn.Name, ent.Left.String():
-			if ent.Left.Conn != ent.Right.Conn || key == ent.Left.String() {
+		case ent.Left.String():
+			return "left", true
+		case ent.Right.String():
+			return "right", true
+		case ent.Left.Conn.Name, ent.Right.Conn.Name:
+			if ent.Left.Conn == ent.Right.Conn {
+				l.errs.add(k.pos(), "both sides use connection %s: name the side as connection.resource", key)
+				return "", false
+			}
+			if key == ent.Left.Conn.Name {
 				return "left", true
 			}
-		case ent.Right.Conn.Name, ent.Right.String():
 			return "right", true
 		}
 		l.errs.add(k.pos(), "counter side %q is neither %s nor %s", key, ent.Left, ent.Right)
