@@ -33,6 +33,12 @@ type Field struct {
 	// ReadOnly fields are read but never written by a sink; a flow mapping
 	// into one is a validation error.
 	ReadOnly bool
+	// WriteOnly fields are accepted in writes but never returned by reads
+	// (Fiken's writeOnly properties, PrestaShop's hidden fields). A snapshot
+	// never holds them, so the engine compares them with the value synk last
+	// wrote, hands that value to the sink in Write.Known, and `synk validate`
+	// warns about an expression that reads one.
+	WriteOnly bool
 	// Fields are the element fields of a TypeList of objects, or the members
 	// of a TypeObject. Lists of objects become child tables in the state file.
 	Fields []Field
@@ -50,6 +56,10 @@ type Resource struct {
 	Create, Update, Delete bool
 	// ActiveField, when set, is the boolean field a `delete: deactivate` flow clears.
 	ActiveField string
+	// ModifiedField, when set, is the field holding the record's last
+	// modification time as the system reports it; `conflict: newest`
+	// compares it. Empty: the resource has none.
+	ModifiedField string
 }
 
 // Field returns the named field.
@@ -107,6 +117,13 @@ type Write struct {
 	// Set holds the fields to write: every mapped field on create, only the
 	// changed ones on update.
 	Set Record
+	// Known holds, for the target's WriteOnly fields that the flow maps and
+	// Set leaves out, the value synk last wrote (else the mapped value).
+	// Current never has them, so a sink that replaces whole records sends
+	// Known with Set on top; a write that would replace a WriteOnly field
+	// found in neither must be refused with a *RecordError naming the field,
+	// never sent without it (that would erase what a person typed).
+	Known Record
 }
 
 // Sink writes records. Create returns the created record, at least with the
@@ -123,6 +140,13 @@ type Sink interface {
 // asks Find whether the record exists. found=false means it is safe to create.
 type Finder interface {
 	Find(ctx context.Context, w Write) (rec Record, found bool, err error)
+}
+
+// Getter is the optional Source capability that reads one record fresh, as
+// Read would emit it. Counter entities read the record just before writing,
+// so a change made since the snapshot is folded into the value written.
+type Getter interface {
+	Get(ctx context.Context, resource, key string) (rec Record, found bool, err error)
 }
 
 // Checker is the optional capability behind `synk check`: online checks with
