@@ -25,7 +25,10 @@ func newValidateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d connections, %d entities)\n", args[0], len(p.Connections), len(p.Entities))
+			for _, w := range p.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.Pretty())
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d connections, %d entities, %d warnings)\n", args[0], len(p.Connections), len(p.Entities), len(p.Warnings))
 			return nil
 		},
 	}

@@ -36,7 +36,13 @@ type globals struct {
 // loadPipeline loads and validates a pipeline; a broken file is exit 2
 // with every error, positioned, on stderr.
 func loadPipeline(cmd *cobra.Command, g *globals, path string) (*spec.Pipeline, error) {
-	p, err := spec.Load(path, g.reg, spec.Options{})
+	return loadPipelineWith(cmd, g, path, spec.Options{})
+}
+
+// loadPipelineWith is loadPipeline with load options (Offline for commands
+// that only read the state file and need no secrets).
+func loadPipelineWith(cmd *cobra.Command, g *globals, path string, opts spec.Options) (*spec.Pipeline, error) {
+	p, err := spec.Load(path, g.reg, opts)
 	if err != nil {
 		var errs spec.Errors
 		if errors.As(err, &errs) {

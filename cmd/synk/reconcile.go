@@ -34,7 +34,9 @@ synk apply first so the snapshot is fresh.`,
 			if format != "table" && format != "csv" && format != "json" {
 				return &exitError{code: 2, err: fmt.Errorf("--format %q: use table, csv or json", format)}
 			}
-			p, err := loadPipeline(cmd, g, args[0])
+			// Only the views and the state path are needed: an analyst
+			// runs this without the connections' secrets.
+			p, err := loadPipelineWith(cmd, g, args[0], spec.Options{Offline: true})
 			if err != nil {
 				return err
 			}

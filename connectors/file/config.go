@@ -41,6 +41,9 @@ type ResourceConfig struct {
 	// GenerateKey lets a create without a key value get one: max(int key)+1,
 	// or a random UUID for string keys.
 	GenerateKey bool `yaml:"generate_key,omitempty" json:"generate_key,omitempty" jsonschema:"description=Assign a key on create when none is given: max+1 for int keys\\, a UUID for string keys"`
+	// Modified names the time field that holds when a record last changed,
+	// for conflict: newest.
+	Modified string `yaml:"modified,omitempty" json:"modified,omitempty" jsonschema:"description=A declared time or date field holding when the record last changed (compared by conflict: newest)"`
 }
 
 // FieldDecl is one declared field: a name and a type name as written.
@@ -177,6 +180,7 @@ type spec struct {
 	keyIdx      int
 	fields      []pipeline.Field
 	generateKey bool
+	modified    string
 }
 
 func (s *spec) fieldIndex(name string) int {
@@ -296,6 +300,14 @@ func (rc ResourceConfig) spec(name string) (*spec, error) {
 			}
 		}
 	}
+	if rc.Modified != "" {
+		if i := s.fieldIndex(rc.Modified); i < 0 {
+			fail("modified %q is not a declared field", rc.Modified)
+		} else if t := s.fields[i].Type; t != pipeline.TypeTime && t != pipeline.TypeDate {
+			fail("modified %q has type %s; it must be time or date", rc.Modified, t)
+		}
+		s.modified = rc.Modified
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -350,6 +362,7 @@ func resources(config any) ([]pipeline.Resource, error) {
 			Key:    s.key,
 			Fields: append([]pipeline.Field(nil), s.fields...),
 			Create: true, Update: true, Delete: true,
+			ModifiedField: s.modified,
 		})
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,6 +48,9 @@ func (r *Runner) Apply(ctx context.Context, saved *pipeline.Plan) (*Result, erro
 		}
 	}
 	res, err := r.apply(ctx, pl)
+	if err == nil {
+		err = r.followUp(ctx, res)
+	}
 	r.finishRun(res, err)
 	status := "success"
 	switch {
@@ -60,6 +64,122 @@ func (r *Runner) Apply(ctx context.Context, saved *pipeline.Plan) (*Result, erro
 		r.opts.Metrics.LastSuccess.WithLabelValues(r.p.Name).SetToCurrentTime()
 	}
 	return res, err
+}
+
+// maxRounds bounds the rounds of one apply: the planned one and the
+// follow-ups that records created in it make necessary.
+const maxRounds = 3
+
+// followUp plans and applies again, in the same run, the entities that the
+// round's creates can give more to do, so that one apply converges: an
+// entity that created records and has flows both ways (the new record's
+// values flowing back), and every entity that needs one that created
+// records (stock of products created in this run). Only their resources
+// are read again.
+func (r *Runner) followUp(ctx context.Context, res *Result) error {
+	for round := 2; round <= maxRounds && ctx.Err() == nil; round++ {
+		next := r.followUpEntities()
+		if len(next) == 0 {
+			return nil
+		}
+		r.only = next
+		pl, err := r.planRound(ctx, len(res.Plan.Changes))
+		if err != nil {
+			r.only = nil
+			return fmt.Errorf("follow-up round %d: %w", round, err)
+		}
+		r.dropAttempted(pl)
+		r.log.Debug("follow-up round", "run_id", r.runID, "round", round, "changes", len(pl.works))
+		more, err := r.apply(ctx, pl)
+		r.only = nil
+		res.add(more)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropAttempted removes from a follow-up round what an earlier round of
+// the run already tried or reported: a change that failed or was refused is
+// tried again next run, not again and again in this one. The pairs keep
+// their old base for the flows dropped.
+func (r *Runner) dropAttempted(pl *planned) {
+	kept := pl.works[:0]
+	for _, w := range pl.works {
+		if !r.attempted[attemptKey(w)] {
+			kept = append(kept, w)
+			continue
+		}
+		pl.count(w.entity.Name, w.change.Action, -1)
+		if p := w.pair; p != nil {
+			p.failedFlows = append(p.failedFlows, w.flow)
+			p.works = slices.DeleteFunc(p.works, func(x *work) bool { return x == w })
+			if p.counter != nil {
+				p.counter.pending--
+			}
+		}
+	}
+	pl.works = kept
+	pl.rejects = slices.DeleteFunc(pl.rejects, func(rj pipeline.Reject) bool { return r.attempted[rejectKey(rj)] })
+	pl.plan.Rejects = pl.rejects
+	pl.plan.Changes = pl.plan.Changes[:0]
+	for _, w := range pl.works {
+		pl.plan.Changes = append(pl.plan.Changes, w.change)
+	}
+}
+
+func attemptKey(w *work) string {
+	return "change\x00" + w.entity.Name + "\x00" + w.change.Flow + "\x00" + w.change.SourceKey
+}
+
+func rejectKey(rj pipeline.Reject) string {
+	return "reject\x00" + rj.Entity + "\x00" + rj.Connection + "\x00" + rj.Key + "\x00" + rj.Reason
+}
+
+// followUpEntities names the entities a follow-up round plans, and forgets
+// the round's creates.
+func (r *Runner) followUpEntities() map[string]bool {
+	r.mu.Lock()
+	created, writeBack := r.created, r.writeBack
+	r.created, r.writeBack = nil, nil
+	r.mu.Unlock()
+	next := map[string]bool{}
+	for _, e := range r.p.Entities { // in dependency order
+		if writeBack[e.Name] {
+			next[e.Name] = true
+		}
+		for _, n := range e.Needs {
+			if created[n] || next[n] {
+				next[e.Name] = true
+			}
+		}
+	}
+	if len(next) == 0 {
+		return nil
+	}
+	return next
+}
+
+// add counts a follow-up round's result into the run's.
+func (res *Result) add(more *Result) {
+	if more == nil {
+		return
+	}
+	res.Planned += more.Planned
+	res.Applied += more.Applied
+	res.Failed += more.Failed
+	res.Rejected += more.Rejected
+	res.Plan.Changes = append(res.Plan.Changes, more.Plan.Changes...)
+	res.Plan.Rejects = append(res.Plan.Rejects, more.Plan.Rejects...)
+	for e, byAction := range more.Plan.Summary {
+		if res.Plan.Summary[e] == nil {
+			res.Plan.Summary[e] = map[pipeline.Action]int{}
+		}
+		for a, n := range byAction {
+			res.Plan.Summary[e][a] += n
+		}
+	}
 }
 
 func sameChanges(saved, fresh *pipeline.Plan) error {
@@ -79,6 +199,15 @@ func sameChanges(saved, fresh *pipeline.Plan) error {
 
 func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 	res := &Result{Planned: len(pl.works), Rejected: len(pl.rejects), Plan: pl.plan}
+	if r.attempted == nil {
+		r.attempted = map[string]bool{}
+	}
+	for _, w := range pl.works {
+		r.attempted[attemptKey(w)] = true
+	}
+	for _, rj := range pl.rejects {
+		r.attempted[rejectKey(rj)] = true
+	}
 	if err := r.insertRejects(ctx, r.store.DB, pl.rejects); err != nil {
 		return res, err
 	}
@@ -301,7 +430,51 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 		return outcome{"failed", fmt.Errorf("record create of %s %s: %w", w.flow.To, key, err)}
 	}
 	r.links.add(w.entity.Name, left, right)
+	writeBack := r.needsWriteBack(ctx, w, rec)
+	r.mu.Lock()
+	if r.created == nil {
+		r.created, r.writeBack = map[string]bool{}, map[string]bool{}
+	}
+	r.created[w.entity.Name] = true
+	r.writeBack[w.entity.Name] = r.writeBack[w.entity.Name] || writeBack
+	r.mu.Unlock()
 	return outcome{status: "applied"}
+}
+
+// needsWriteBack reports whether the flows back from the created record
+// would write to its source: a value the target system assigned (an id
+// flowing back as a member number). Those are planned in a follow-up round
+// of this run; a create whose values only mirror its source needs none.
+func (r *Runner) needsWriteBack(ctx context.Context, w *work, created pipeline.Record) bool {
+	for _, g := range w.entity.Flows {
+		if g.Reverse == w.flow.Reverse || !g.Update {
+			continue
+		}
+		rec, err := asStored(g.From, created)
+		if err != nil {
+			return true
+		}
+		vals, err := r.mapFields(ctx, g, rec, nil, true)
+		if err != nil {
+			return true
+		}
+		for _, m := range g.Map {
+			if m.Overwrite == spec.OverwriteNever {
+				continue
+			}
+			nv := vals[m.Field]
+			if isWriteOnly(g.To.Resource, m.Field) {
+				if !isEmpty(nv) {
+					return true
+				}
+				continue
+			}
+			if !sameTarget(nv, w.source[m.Field]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // commitCreate stores the outcome, the link, the base and resolves the
@@ -542,6 +715,9 @@ func sourceBase(e *spec.Entity, f *spec.Flow, src pipeline.Record) map[string]an
 			continue
 		}
 		for _, m := range g.Map {
+			if isWriteOnly(f.From.Resource, m.Field) {
+				continue // never read, so not known: see planPair
+			}
 			out[m.Field] = src[m.Field]
 		}
 	}

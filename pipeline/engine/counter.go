@@ -75,6 +75,9 @@ type counterIntent struct {
 	BaseRight float64 `json:"base_right"`
 	OwnLeft   float64 `json:"own_left"`
 	OwnRight  float64 `json:"own_right"`
+	// Written is the count sent when it is not Level: a change made on the
+	// side since the snapshot, read just before the write, folded in.
+	Written *float64 `json:"written,omitempty"`
 }
 
 func (r *Runner) counterOffsets(ctx context.Context, e *spec.Entity, query string) (map[string]float64, error) {
@@ -205,7 +208,11 @@ func (r *Runner) recoverCounter(e *spec.Entity, p *pair, its []journalCounter) {
 			field, rec, obs, own = e.Counter.RightField, p.right, it.OwnRight, &ownR
 		}
 		now, ok := number(rec[field])
-		if !ok || math.Abs(now-it.Level) > 1e-9 {
+		want := it.Level
+		if it.Written != nil {
+			want = *it.Written
+		}
+		if !ok || math.Abs(now-want) > 1e-9 {
 			*own = obs
 			r.log.Info("counter write of a stopped run was not made (or the value moved since); taken as not written",
 				"entity", e.Name, "key", p.leftKey, "side", it.Side, "run_id", r.runID)
@@ -300,7 +307,7 @@ func (cp *counterPair) bases() (left, right map[string]any, ok bool) {
 }
 
 // journalCounterWrite records a counter write before it is made.
-func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, error) {
+func (r *Runner) journalCounterWrite(ctx context.Context, w *work, written *float64) (string, error) {
 	cp := w.pair.counter
 	side := "right"
 	if w.flow.Reverse {
@@ -318,7 +325,7 @@ func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, erro
 	it := counterIntent{Side: side, Level: cp.level,
 		BaseLeft:  cp.ownBase(ifMade(cp.left), cp.offLeft, cp.offLeftApply, cp.ownLeft),
 		BaseRight: cp.ownBase(ifMade(cp.right), cp.offRight, cp.offRightApply, cp.ownRight),
-		OwnLeft:   cp.ownLeft, OwnRight: cp.ownRight}
+		OwnLeft:   cp.ownLeft, OwnRight: cp.ownRight, Written: written}
 	r.mu.Unlock()
 	b, _ := json.Marshal(it)
 	id := newRunID()
@@ -333,7 +340,12 @@ func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, erro
 // an absolute value, so a lost answer is safely sent again. The intent
 // stays pending until the pair's new base is stored (saveCounterBase).
 func (r *Runner) applyCounter(ctx context.Context, sink pipeline.Sink, w *work) outcome {
-	id, err := r.journalCounterWrite(ctx, w)
+	written, err := r.foldFreshCount(ctx, w)
+	if err != nil {
+		// Nothing was sent: the side keeps its observed value in the base.
+		return r.settleCounter(ctx, w, "", outcome{"failed", err}, sideNotWritten)
+	}
+	id, err := r.journalCounterWrite(ctx, w, written)
 	if err != nil {
 		return r.record(ctx, w, outcome{"failed", fmt.Errorf("journal intent: %w", err)})
 	}
@@ -351,9 +363,17 @@ func (r *Runner) applyCounter(ctx context.Context, sink pipeline.Sink, w *work) 
 	case "failed":
 		st = sideUnsure
 	}
+	return r.settleCounter(ctx, w, id, o, st)
+}
+
+// settleCounter records the outcome of one counter write (or of one not
+// made: id empty) and the side's state st, and saves the pair's base once its last write is done.
+func (r *Runner) settleCounter(ctx context.Context, w *work, id string, o outcome, st sideState) outcome {
 	r.mu.Lock()
 	p := w.pair
-	p.counterIntentIDs = append(p.counterIntentIDs, id)
+	if id != "" {
+		p.counterIntentIDs = append(p.counterIntentIDs, id)
+	}
 	if w.flow.Reverse {
 		p.counter.left = st
 	} else {
@@ -369,6 +389,55 @@ func (r *Runner) applyCounter(ctx context.Context, sink pipeline.Sink, w *work) 
 		}
 	}
 	return o
+}
+
+// foldFreshCount reads the target record just before a counter write
+// (when its connector is a pipeline.Getter) and folds a change made on that
+// side since the snapshot into the count written, so a sale between the
+// snapshot and the write is kept, not overwritten: only one made inside
+// this read's round trip can still be lost. The pair's base stays as if
+// the level was written, so the folded change counts as that side's change
+// next run and reaches the other side then. It returns the count written
+// when it differs from the level; an error means the write is not made.
+func (r *Runner) foldFreshCount(ctx context.Context, w *work) (*float64, error) {
+	getter, ok := r.conns[w.flow.To.Conn.Name].connector.(pipeline.Getter)
+	if !ok {
+		return nil, nil
+	}
+	e, cp := w.entity, w.pair.counter
+	field, observedOwn, offApply := e.Counter.RightField, cp.ownRight, cp.offRightApply
+	if w.flow.Reverse {
+		field, observedOwn, offApply = e.Counter.LeftField, cp.ownLeft, cp.offLeftApply
+	}
+	fresh, found, err := getter.Get(ctx, w.write.Resource, w.write.Key)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("read %s %s again before writing its %s: %w; not written this run", w.flow.To, w.write.Key, field, err)
+	case !found:
+		return nil, fmt.Errorf("%s %s is gone; its %s is not written", w.flow.To, w.write.Key, field)
+	}
+	now, ok := number(fresh[field])
+	if _, had := number(w.write.Current[field]); !ok || !had {
+		return nil, nil
+	}
+	// Own values, so units this run's own writes moved (an invoice synk
+	// created drew the stock) are not taken for someone else's change.
+	moved := now + offApply - observedOwn
+	if math.Abs(moved) < 1e-9 {
+		return nil, nil
+	}
+	r.mu.Lock()
+	count := cp.level + moved
+	r.mu.Unlock()
+	var nv any = count
+	if fld, _ := w.flow.To.Resource.Field(field); fld.Type == pipeline.TypeInt {
+		nv = int64(math.Round(count))
+	}
+	w.write.Set = pipeline.Record{field: nv}
+	w.change.After = map[string]any{field: nv}
+	r.log.Info("count moved since the snapshot; the change is kept in the value written", "entity", e.Name, "key", w.write.Key,
+		"field", field, "moved", moved, "run_id", r.runID)
+	return &count, nil
 }
 
 // saveCounterBase stores one counter pair's base and resolves its intents

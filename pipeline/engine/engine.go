@@ -53,7 +53,16 @@ type Runner struct {
 	// are only planned from full reads).
 	fullRead map[string]bool
 	links    *linkCache
-	mu       sync.Mutex
+	// only, in a follow-up round, names the entities it reads and plans.
+	only map[string]bool
+	// created names the entities that created records in this round.
+	created map[string]bool
+	// writeBack names the entities whose creates give their sources new
+	// values (see needsWriteBack).
+	writeBack map[string]bool
+	// attempted holds the changes and rejects of this run\'s rounds.
+	attempted map[string]bool
+	mu        sync.Mutex
 	// stateMu serialises writes to the state file from concurrent changes.
 	stateMu sync.Mutex
 }
@@ -133,6 +142,7 @@ func newRunID() string {
 
 func (r *Runner) beginRun(ctx context.Context, mode string) error {
 	r.runID = newRunID()
+	r.created, r.writeBack, r.attempted = nil, nil, nil
 	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.runs (run_id, pipeline, mode, started_at, status) VALUES (?, ?, ?, now(), 'running')`,
 		r.runID, r.p.Name, mode)
 	if err != nil {

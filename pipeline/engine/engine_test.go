@@ -128,12 +128,12 @@ connections:
     type: file
     dir: a
     resources:
-      people: {path: people.csv, key: id, fields: {id: int, name: string, updated: time}}
+      people: {path: people.csv, key: id, fields: {id: int, name: string, updated: time}, modified: updated}
   b:
     type: file
     dir: b
     resources:
-      people: {path: people.csv, key: id, fields: {id: int, ref: int, name: string, updated: time}, generate_key: true}
+      people: {path: people.csv, key: id, fields: {id: int, ref: int, name: string, updated: time}, generate_key: true, modified: updated}
 entities:
   people:
     conflict: ` + policy + `

@@ -286,6 +286,30 @@ type memSystem struct {
 	// pingURL, if set, is fetched with the engine's HTTP client before
 	// each read, so HTTP metrics see traffic.
 	pingURL string
+	// beforeGet, if set, runs before Get reads a record (a sale made
+	// between the snapshot and a counter write).
+	beforeGet func(resource, key string)
+	gets      int
+}
+
+// writeOnly returns the names of a resource's write-only fields.
+func (s *memSystem) writeOnly(resource string) []string {
+	var out []string
+	for _, f := range s.resource(resource).Fields {
+		if f.WriteOnly {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// readable is rec as the system answers a read: without write-only fields.
+func (s *memSystem) readable(resource string, rec pipeline.Record) pipeline.Record {
+	out := maps.Clone(rec)
+	for _, f := range s.writeOnly(resource) {
+		delete(out, f)
+	}
+	return out
 }
 
 func (s *memSystem) resource(name string) pipeline.Resource {
@@ -390,7 +414,7 @@ func (c *memConn) Read(ctx context.Context, resource string, _ pipeline.ReadQuer
 	}
 	defer release()
 	for _, rec := range c.sys.all(resource) {
-		if err := out.Emit(rec); err != nil {
+		if err := out.Emit(c.sys.readable(resource, rec)); err != nil {
 			return err
 		}
 	}
@@ -461,7 +485,7 @@ func (c *memConn) Create(ctx context.Context, w pipeline.Write) (pipeline.Record
 	}
 	s.creates++
 	hook := s.afterCreate
-	out := maps.Clone(rec)
+	out := s.readable(w.Resource, rec)
 	s.mu.Unlock()
 	if hook != nil {
 		if err := hook(ctx, w, out); err != nil {
@@ -489,6 +513,19 @@ func (c *memConn) Update(ctx context.Context, w pipeline.Write) (pipeline.Record
 	if !ok {
 		return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.Key, Err: errors.New("not found")}
 	}
+	// A resource with write-only fields is replaced whole, like a Fiken
+	// contact: what it holds there comes from Known or Set, or the write
+	// is refused rather than erase it.
+	for _, f := range s.writeOnly(w.Resource) {
+		v, inSet := w.Set[f]
+		if !inSet {
+			v, inSet = w.Known[f]
+		}
+		if !inSet {
+			return nil, &pipeline.RecordError{Resource: w.Resource, Key: w.Key, Err: fmt.Errorf("field %s: never returned and not known; a replace would erase it", f)}
+		}
+		rec[f] = v
+	}
 	for k, v := range w.Set {
 		rec[k] = v
 	}
@@ -498,7 +535,7 @@ func (c *memConn) Update(ctx context.Context, w pipeline.Write) (pipeline.Record
 			return nil, err
 		}
 	}
-	return maps.Clone(rec), nil
+	return s.readable(w.Resource, rec), nil
 }
 
 func (c *memConn) Delete(ctx context.Context, w pipeline.Write) error {
@@ -528,6 +565,20 @@ func (c *memConn) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, 
 	if s.findErr != nil {
 		return nil, false, s.findErr
 	}
+	if w.IdempotencyKey == "" {
+		// A lookup by the values given, write-only ones included (a
+		// system filters on what it never lists).
+		for _, rec := range s.data[w.Resource] {
+			match := true
+			for k, v := range w.Set {
+				match = match && fmt.Sprint(rec[k]) == fmt.Sprint(v)
+			}
+			if match {
+				return s.readable(w.Resource, rec), true, nil
+			}
+		}
+		return nil, false, nil
+	}
 	ref, ok := s.idem[w.IdempotencyKey]
 	if !ok {
 		return nil, false, nil
@@ -537,7 +588,27 @@ func (c *memConn) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, 
 	if !ok {
 		return nil, false, nil
 	}
-	return maps.Clone(rec), true, nil
+	return s.readable(res, rec), true, nil
+}
+
+func (c *memConn) Get(ctx context.Context, resource, key string) (pipeline.Record, bool, error) {
+	release, err := c.lim.Acquire(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	s := c.sys
+	if hook := s.beforeGet; hook != nil {
+		hook(resource, key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gets++
+	rec, ok := s.data[resource][key]
+	if !ok {
+		return nil, false, nil
+	}
+	return s.readable(resource, rec), true, nil
 }
 
 // writeCSV writes a CSV file with a header and rows.

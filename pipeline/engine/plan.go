@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -79,6 +80,12 @@ func (r *Runner) plan(ctx context.Context, mode string) (*planned, error) {
 	if err := r.recover(ctx); err != nil {
 		return nil, err
 	}
+	return r.planRound(ctx, 0)
+}
+
+// planRound snapshots and plans the entities of this round (every entity,
+// or r.only in a follow-up round); its changes are numbered after seq.
+func (r *Runner) planRound(ctx context.Context, seq int) (*planned, error) {
 	start := time.Now()
 	rejects, err := r.snapshot(ctx)
 	if err != nil {
@@ -95,20 +102,25 @@ func (r *Runner) plan(ctx context.Context, mode string) (*planned, error) {
 	r.log.Debug("fingerprint done", "run_id", r.runID, "took", time.Since(start))
 	pl := &planned{plan: &pipeline.Plan{Pipeline: r.p.Name, RunID: r.runID, CreatedAt: time.Now().UTC(), Snapshot: fp,
 		Summary: pipeline.Summary{}}, rejects: rejects}
-	for _, e := range r.p.Entities {
+	for _, e := range r.entities() {
 		if err := r.planEntity(ctx, e, pl); err != nil {
 			return nil, fmt.Errorf("plan %s: %w", e.Name, err)
 		}
 		r.log.Debug("entity planned", "entity", e.Name, "run_id", r.runID, "took", time.Since(start))
 	}
 	for i, w := range pl.works {
-		w.change.Seq = i + 1
+		w.change.Seq = seq + i + 1
 		pl.plan.Changes = append(pl.plan.Changes, w.change)
 	}
 	pl.plan.Rejects = pl.rejects
-	for _, e := range r.p.Entities {
+	for _, e := range r.entities() {
 		for _, a := range []pipeline.Action{pipeline.Create, pipeline.Update, pipeline.Delete} {
-			r.opts.Metrics.ChangesPlanned.WithLabelValues(e.Name, string(a)).Set(float64(pl.plan.Summary[e.Name][a]))
+			g := r.opts.Metrics.ChangesPlanned.WithLabelValues(e.Name, string(a))
+			if n := float64(pl.plan.Summary[e.Name][a]); seq == 0 {
+				g.Set(n)
+			} else {
+				g.Add(n) // a follow-up round plans more of the same run
+			}
 		}
 	}
 	return pl, nil
@@ -293,9 +305,12 @@ func (r *Runner) matchUnlinked(ctx context.Context, e *spec.Entity, pl *planned,
 	if err != nil {
 		return nil, err
 	}
-	var pairs []*pair
 	leftDone := make([]bool, len(lefts))
 	rightDone := make([]bool, len(rights))
+	pairs, err := r.lookupUnlinked(ctx, e, pl, lefts, rights, leftDone, rightDone)
+	if err != nil {
+		return nil, err
+	}
 	ambiguous := map[string]bool{}
 	for _, rule := range e.Match {
 		if len(lefts) == 0 || len(rights) == 0 {
@@ -364,6 +379,132 @@ func (r *Runner) matchUnlinked(ctx context.Context, e *spec.Entity, pl *planned,
 		}
 	}
 	return pairs, nil
+}
+
+// lookupUnlinked runs before the match rules: for each unlinked record
+// that a flow with lookup: may create, it asks the target's Finder for a
+// record with the looked-up values (a key the system filters on but never
+// lists, like Fiken's memberNumberString). A found record is paired with
+// it; one already linked to another record is a reject, never a second
+// link; a lookup that fails holds the record back this run rather than
+// risk creating a duplicate.
+func (r *Runner) lookupUnlinked(ctx context.Context, e *spec.Entity, pl *planned, lefts, rights []unlinked, leftDone, rightDone []bool) ([]*pair, error) {
+	var pairs []*pair
+	for _, f := range e.Flows {
+		if len(f.Lookup) == 0 {
+			continue
+		}
+		finder, ok := r.conns[f.To.Conn.Name].connector.(pipeline.Finder)
+		if !ok {
+			return nil, fmt.Errorf("flow %s has lookup:, but connection %s cannot look records up", f.Name(), f.To.Conn.Name)
+		}
+		links, err := r.links.get(ctx, e.Name)
+		if err != nil {
+			return nil, err
+		}
+		srcs, srcDone, tgts, tgtDone, linkedTo := lefts, leftDone, rights, rightDone, links.r2l
+		if f.Reverse {
+			srcs, srcDone, tgts, tgtDone, linkedTo = rights, rightDone, lefts, leftDone, links.l2r
+		}
+		byKey := make(map[string]int, len(tgts))
+		for j, t := range tgts {
+			byKey[t.key] = j
+		}
+		for i, u := range srcs {
+			if srcDone[i] {
+				continue
+			}
+			if ok, err := r.where(f, u.rec); err != nil || !ok {
+				continue // not a record this flow creates (planCreate reports a broken where)
+			}
+			set := r.lookupValues(ctx, f, u.rec)
+			if set == nil {
+				continue
+			}
+			found, ok, err := finder.Find(ctx, pipeline.Write{Resource: f.To.Resource.Name, Set: set})
+			if err != nil {
+				srcDone[i] = true
+				pl.reject(e, f.From, u.key, fmt.Sprintf("lookup in %s by %s failed, so it is not created this run: %s", f.To, lookupDesc(set), r.p.Redact(err.Error())))
+				continue
+			}
+			if !ok {
+				continue
+			}
+			key := keyString(found[f.To.Resource.Key])
+			j, inSnapshot := byKey[key]
+			other, linked := linkedTo[key]
+			switch {
+			case key == "":
+				return nil, fmt.Errorf("lookup in %s returned a record without %s", f.To, f.To.Resource.Key)
+			case linked || (inSnapshot && tgtDone[j]):
+				srcDone[i] = true
+				if !linked {
+					other = "another record"
+				}
+				pl.reject(e, f.From, u.key, fmt.Sprintf("lookup in %s by %s found %s %s, which is already paired with %s %s; fix the data, synk never links one record twice",
+					f.To, lookupDesc(set), f.To, key, f.From, other))
+				continue
+			}
+			tgt, tgtHash := pipeline.Record(nil), ""
+			if inSnapshot {
+				tgt, tgtHash = tgts[j].rec, tgts[j].hash
+				tgtDone[j] = true
+			} else if tgt, err = asStored(f.To, found); err != nil {
+				return nil, fmt.Errorf("lookup in %s: %w", f.To, err)
+			}
+			srcDone[i] = true
+			p := &pair{entity: e, leftKey: u.key, rightKey: key, left: u.rec, right: tgt, leftHash: u.hash, rightHash: tgtHash,
+				baseLeft: map[string]any{}, baseRight: map[string]any{}, newLink: true}
+			if f.Reverse {
+				p.leftKey, p.rightKey, p.left, p.right, p.leftHash, p.rightHash = key, u.key, tgt, u.rec, tgtHash, u.hash
+			}
+			pairs = append(pairs, p)
+		}
+	}
+	return pairs, nil
+}
+
+// lookupValues evaluates the mappings a flow looks records up by; nil when
+// none has a value (nothing to look for) or one cannot be evaluated (the
+// create reports it).
+func (r *Runner) lookupValues(ctx context.Context, f *spec.Flow, rec pipeline.Record) pipeline.Record {
+	env := r.env(rec, r.linkFunc(ctx, f, nil))
+	set := pipeline.Record{}
+	for _, m := range f.Map {
+		if !slices.Contains(f.Lookup, m.Field) {
+			continue
+		}
+		v, err := m.Expr.Run(env)
+		if err != nil {
+			return nil
+		}
+		if v = normalize(v); !isEmpty(v) {
+			set[m.Field] = v
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return set
+}
+
+func lookupDesc(set pipeline.Record) string {
+	parts := make([]string, 0, len(set))
+	for k, v := range set {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// asStored gives a record from a connector the shape records read back from
+// the state file have, so planning compares like with like.
+func asStored(s spec.Side, rec pipeline.Record) (pipeline.Record, error) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSide(s, string(b))
 }
 
 func (r *Runner) ruleValue(p *transforms.Program, rec pipeline.Record) string {
@@ -564,17 +705,32 @@ func (r *Runner) planPair(ctx context.Context, p *pair, pl *planned) {
 			}
 			nv, cur := vals[m.Field], tgt[m.Field]
 			b, hasB := base[m.Field]
-			if sameTarget(nv, cur) {
+			writeOnly := isWriteOnly(f.To.Resource, m.Field)
+			if writeOnly {
+				// The system never returns it: it holds what synk last
+				// wrote, as far as anyone can tell.
+				cur = b
+			}
+			if sameTarget(nv, cur) && (hasB || !writeOnly) {
 				newBase[m.Field] = nv
 				continue
 			}
-			write, reason := r.decide(m, f, p, nv, cur, b, hasB, twoWay, src, tgt)
+			if writeOnly && !hasB && isEmpty(nv) && (m.Overwrite == spec.OverwriteWhenChanged || m.Overwrite == spec.OverwriteIfEmpty) {
+				// Nothing to say about a value synk cannot see (a phone
+				// number typed in the other system): it stays unknown, and
+				// a sink that would erase it refuses the write.
+				continue
+			}
+			write, reason := r.decide(m, f, p, nv, cur, b, hasB, twoWay && !writeOnly, src, tgt)
 			if reason != "" {
 				// Kept unresolved: the pair is evaluated again next run.
 				pl.reject(e, f.To, tgtKey, reason)
 				p.failedFlows = append(p.failedFlows, f)
 			}
 			if !write || !f.Update {
+				if writeOnly {
+					continue // its base is only ever what synk really wrote
+				}
 				if m.Overwrite == spec.OverwriteNever || m.Overwrite == spec.OverwriteIfEmpty || (m.Overwrite == spec.OverwriteWhenChanged && !hasChanged(nv, b, hasB)) {
 					newBase[m.Field] = nv
 				}
@@ -589,12 +745,40 @@ func (r *Runner) planPair(ctx context.Context, p *pair, pl *planned) {
 			continue
 		}
 		sort.Strings(w.change.Fields)
-		w.write = pipeline.Write{Resource: f.To.Resource.Name, Key: tgtKey, Current: tgt, Set: set}
+		w.write = pipeline.Write{Resource: f.To.Resource.Name, Key: tgtKey, Current: tgt, Set: set, Known: known(f.To.Resource, base, set)}
 		p.works = append(p.works, w)
 		pl.works = append(pl.works, w)
 		pl.count(e.Name, pipeline.Update, 1)
 	}
 	pl.pairs = append(pl.pairs, p)
+}
+
+// isWriteOnly reports whether the system never returns the field.
+func isWriteOnly(r pipeline.Resource, field string) bool {
+	f, ok := r.Field(field)
+	return ok && f.WriteOnly
+}
+
+// known is what synk last wrote to the target's write-only fields that set
+// leaves out: a sink that replaces whole records sends it so they are not
+// erased (see pipeline.Write.Known).
+func known(r pipeline.Resource, base map[string]any, set pipeline.Record) pipeline.Record {
+	var out pipeline.Record
+	for _, f := range r.Fields {
+		if !f.WriteOnly {
+			continue
+		}
+		if _, inSet := set[f.Name]; inSet {
+			continue
+		}
+		if v, ok := base[f.Name]; ok {
+			if out == nil {
+				out = pipeline.Record{}
+			}
+			out[f.Name] = v
+		}
+	}
+	return out
 }
 
 func hasChanged(nv, b any, hasB bool) bool { return !hasB || !equal(nv, b) }
@@ -648,8 +832,8 @@ func (r *Runner) decide(m *spec.Mapping, f *spec.Flow, p *pair, nv, cur, b any, 
 		return false, fmt.Sprintf("conflict on %s: both sides changed it since the last sync (%s → %v, %s has %v); conflict: skip leaves it to you",
 			m.Field, f.From, nv, f.To, cur)
 	case spec.ConflictNewest:
-		st, sok := modified(src)
-		tt, tok := modified(tgt)
+		st, sok := modified(src, f.From.Resource.ModifiedField)
+		tt, tok := modified(tgt, f.To.Resource.ModifiedField)
 		if sok && tok {
 			return st.After(tt), ""
 		}
@@ -659,18 +843,16 @@ func (r *Runner) decide(m *spec.Mapping, f *spec.Flow, p *pair, nv, cur, b any, 
 	}
 }
 
-var modifiedFields = []string{"date_upd", "lastModifiedDate", "lastModified", "updated_at", "updated", "modified"}
-
-func modified(rec pipeline.Record) (time.Time, bool) {
-	for _, name := range modifiedFields {
-		s, ok := rec[name].(string)
-		if !ok || s == "" {
-			continue
-		}
-		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
-			if t, err := time.Parse(layout, s); err == nil {
-				return t, true
-			}
+// modified reads a record's modification time from the field its
+// connector declares (Resource.ModifiedField).
+func modified(rec pipeline.Record, field string) (time.Time, bool) {
+	s, ok := rec[field].(string)
+	if field == "" || !ok || s == "" {
+		return time.Time{}, false
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
 		}
 	}
 	return time.Time{}, false
@@ -680,7 +862,11 @@ func (r *Runner) planDelete(p *pair, f *spec.Flow, srcKey, tgtKey string, tgt pi
 	e := p.entity
 	w := &work{entity: e, flow: f, pair: p, change: pipeline.Change{Entity: e.Name, Flow: f.Name(), FlowIndex: f.Index,
 		Action: pipeline.Delete, SourceKey: srcKey, TargetKey: tgtKey}}
-	w.write = pipeline.Write{Resource: f.To.Resource.Name, Key: tgtKey, Current: tgt}
+	base := p.baseRight
+	if f.Reverse {
+		base = p.baseLeft
+	}
+	w.write = pipeline.Write{Resource: f.To.Resource.Name, Key: tgtKey, Current: tgt, Known: known(f.To.Resource, base, nil)}
 	if f.Delete == spec.DeleteDeactivate {
 		af := f.To.Resource.ActiveField
 		if b, _ := tgt[af].(bool); !b {

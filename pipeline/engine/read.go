@@ -20,11 +20,26 @@ import (
 	"github.com/synk-etl/synk/pipeline/state"
 )
 
-// sides lists every resource an entity reads, once.
+// entities are the entities this round reads and plans: all of them, or
+// in a follow-up round only those r.only names.
+func (r *Runner) entities() []*spec.Entity {
+	if r.only == nil {
+		return r.p.Entities
+	}
+	var out []*spec.Entity
+	for _, e := range r.p.Entities {
+		if r.only[e.Name] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sides lists every resource this round's entities read, once.
 func (r *Runner) sides() []spec.Side {
 	seen := map[string]bool{}
 	var out []spec.Side
-	for _, e := range r.p.Entities {
+	for _, e := range r.entities() {
 		for _, s := range []spec.Side{e.Left, e.Right} {
 			if !seen[s.String()] {
 				seen[s.String()] = true

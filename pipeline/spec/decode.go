@@ -30,7 +30,7 @@ func (l *loader) decodeConfig(ct pipeline.ConnectorType, n *node, what string, c
 	if len(l.errs.errs) > before {
 		return nil, nil
 	}
-	if v, ok := cfg.(interface{ Validate() error }); ok {
+	if v, ok := cfg.(interface{ Validate() error }); ok && !l.offline {
 		if err := v.Validate(); err != nil {
 			l.errs.add(n.pos(), "%s: %v", what, redactAll(err.Error(), secrets))
 			return nil, nil

@@ -70,6 +70,14 @@ type errorList struct {
 	file  string
 	lines []string
 	errs  Errors
+	warns Errors
+}
+
+// warn records a problem that does not stop the file from loading.
+func (l *errorList) warn(p Pos, format string, args ...any) {
+	l.add(p, format, args...)
+	l.warns = append(l.warns, l.errs[len(l.errs)-1])
+	l.errs = l.errs[:len(l.errs)-1]
 }
 
 func (l *errorList) add(p Pos, format string, args ...any) {

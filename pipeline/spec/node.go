@@ -121,6 +121,8 @@ type converter struct {
 	dir    string
 	errs   *errorList
 	getenv func(string) (string, bool)
+	// offline leaves what cannot be resolved empty (Options.Offline).
+	offline bool
 }
 
 func (c *converter) convert(n ast.Node) *node {
@@ -225,7 +227,7 @@ func (c *converter) interpolate(n *node, s string) string {
 			if hasDef && (!ok || v == "") {
 				return def
 			}
-			if !ok {
+			if !ok && !c.offline {
 				c.errs.add(n.pos(), "environment variable %s is not set", name)
 			}
 			return v
@@ -235,6 +237,9 @@ func (c *converter) interpolate(n *node, s string) string {
 				p = filepath.Join(c.dir, p)
 			}
 			b, err := os.ReadFile(p)
+			if err != nil && c.offline {
+				return ""
+			}
 			if err != nil {
 				// The path is not secret; the content would be.
 				c.errs.add(n.pos(), "read %s: %v", parts[2], unwrapPathError(err))

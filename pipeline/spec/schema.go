@@ -32,6 +32,8 @@ func Schema(reg *pipeline.Registry) ([]byte, error) {
 			"delete":    map[string]any{"enum": []any{true, false, DeleteDeactivate}},
 			"map":       map[string]any{"type": "object", "additionalProperties": expr},
 			"overwrite": map[string]any{"type": "object", "additionalProperties": rule},
+			"lookup": map[string]any{"type": "array", "items": str, "minItems": 1,
+				"description": "mapped target fields to look an unlinked record up by in the target system before matching or creating"},
 		},
 	}
 	matchRule := map[string]any{"type": "object", "minProperties": 2, "maxProperties": 2, "additionalProperties": expr}

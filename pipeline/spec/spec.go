@@ -63,6 +63,9 @@ type Pipeline struct {
 	// Views are SQL views synk (re)creates in the state file after every
 	// snapshot, in file order: reconciliation queries, counter offsets.
 	Views []*View
+	// Warnings are problems that do not stop the file from loading (an
+	// expression reading a field its system never returns), in file order.
+	Warnings Errors
 }
 
 // View is one `views:` entry: a DuckDB view over the state file.
@@ -145,7 +148,12 @@ type Flow struct {
 	Update  bool
 	Delete  string
 	Map     []*Mapping
-	Pos     Pos
+	// Lookup names mapped target fields to look an unlinked source record
+	// up by in the target system (its connector's Finder), before the
+	// match rules and before any create: for keys the system filters on but
+	// never returns in a listing (Fiken's memberNumberString).
+	Lookup []string
+	Pos    Pos
 }
 
 // Name is "from→to", e.g. "shop.products→fiken.products".
@@ -165,12 +173,18 @@ type Mapping struct {
 type Options struct {
 	// Getenv looks up environment variables; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
+	// Offline loads a file for commands that only read the state file
+	// (reconcile): a ${env:…} or ${file:…} that cannot be resolved becomes
+	// empty instead of an error and connection settings are not validated,
+	// so an analyst needs none of the connections' secrets. Such a Pipeline
+	// must not be used to open connections.
+	Offline bool
 }
 
 var topKeys = []string{"version", "name", "schedule", "state", "connections", "vars", "views", "entities"}
 var entityKeys = []string{"key", "match", "conflict", "needs", "counter", "flows"}
 var counterKeys = []string{"fields", "initial", "offsets"}
-var flowKeys = []string{"from", "to", "where", "create", "update", "delete", "map", "overwrite"}
+var flowKeys = []string{"from", "to", "where", "create", "update", "delete", "map", "overwrite", "lookup"}
 var connectionKeys = []string{"type", "concurrency", "rate", "full_every"}
 
 // Load reads, decodes and validates a pipeline file. Its error is Errors
@@ -204,12 +218,14 @@ func Parse(path string, src []byte, reg *pipeline.Registry, opts Options) (*Pipe
 		errs.add(Pos{1, 1}, "a pipeline file holds exactly one YAML document, found %d", len(f.Docs))
 		return nil, errs.err()
 	}
-	c := &converter{dir: l.p.Dir, errs: errs, getenv: getenv}
+	c := &converter{dir: l.p.Dir, errs: errs, getenv: getenv, offline: opts.Offline}
+	l.offline = opts.Offline
 	root := c.convert(f.Docs[0])
 	l.load(root)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	l.p.Warnings = errs.warns
 	return l.p, nil
 }
 
@@ -221,6 +237,8 @@ type loader struct {
 	conns map[string]*Connection
 	// entityNames are every entity's name, for checking link() calls.
 	entityNames []string
+	// offline is Options.Offline.
+	offline bool
 }
 
 func (l *loader) load(root *node) {
@@ -704,6 +722,7 @@ func (l *loader) loadFlow(ent *Entity, i int, n *node, counter bool) *Flow {
 	env := l.recordEnv(from.Resource)
 	if v := n.get("where"); v != nil {
 		f.Where = l.compile(v, env, transforms.ExpectBool())
+		l.warnWriteOnly(v, f.Where, from)
 	}
 	m := n.get("map")
 	if counter {
@@ -729,12 +748,60 @@ func (l *loader) loadFlow(ent *Entity, i int, n *node, counter bool) *Flow {
 		}
 		mp := &Mapping{Field: e.key, Type: fld.Type, Overwrite: OverwriteWhenChanged, Pos: e.k.pos()}
 		mp.Expr = l.compile(e.v, env, transforms.Entities(l.entityNames...))
+		l.warnWriteOnly(e.v, mp.Expr, from)
 		f.Map = append(f.Map, mp)
 	}
 	if ow := n.get("overwrite"); ow != nil {
 		l.loadOverwrite(f, ow, from)
 	}
+	if v := n.get("lookup"); v != nil {
+		l.loadLookup(f, v)
+	}
 	return f
+}
+
+// loadLookup reads a flow's lookup: the mapped target fields to find an
+// existing target record by before creating one.
+func (l *loader) loadLookup(f *Flow, v *node) {
+	names := l.stringList(v, "lookup")
+	if len(names) == 0 {
+		l.errs.add(v.pos(), "lookup must list mapped target fields, e.g. lookup: [memberNumberString]")
+		return
+	}
+	if !f.Create {
+		l.errs.add(v.pos(), "lookup finds a record instead of creating it; it needs create: true")
+	}
+	var mapped []string
+	for _, m := range f.Map {
+		mapped = append(mapped, m.Field)
+	}
+	for _, name := range names {
+		if !slices.Contains(mapped, name) {
+			l.errs.add(v.pos(), "lookup names %q, which this flow does not map%s", name, didYouMean(name, mapped))
+		}
+	}
+	f.Lookup = names
+}
+
+// warnWriteOnly warns when an expression over side s reads a field its
+// system never returns: it always sees an empty value.
+func (l *loader) warnWriteOnly(v *node, p *transforms.Program, s Side) {
+	for _, name := range writeOnlyReads(p, s.Resource) {
+		l.errs.warn(v.pos(), "%s never returns %s (it is write-only), so this expression always reads it as empty", s, name)
+	}
+}
+
+func writeOnlyReads(p *transforms.Program, r pipeline.Resource) []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	for _, name := range p.Names() {
+		if f, ok := r.Field(name); ok && f.WriteOnly {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (l *loader) loadOverwrite(f *Flow, ow *node, from Side) {
@@ -822,6 +889,11 @@ func (l *loader) loadMatch(ent *Entity, key, match *node) {
 				continue
 			}
 			prog := l.compile(e.v, l.recordEnv(side.Resource))
+			if names := writeOnlyReads(prog, side.Resource); len(names) > 0 {
+				l.errs.add(e.v.pos(), "%s never returns %s (it is write-only), so this rule can never pair records; look records up by it with lookup: on the flow that creates them",
+					side, strings.Join(names, ", "))
+				continue
+			}
 			if side.String() == ent.Left.String() && (e.key == ent.Left.Conn.Name || e.key == ent.Left.String()) {
 				mr.Left = prog
 			} else {
