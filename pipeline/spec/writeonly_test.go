@@ -22,7 +22,9 @@ func woRegistry() *pipeline.Registry {
 				{Name: "phone", Type: pipeline.TypeString, WriteOnly: true},
 			}}}, nil
 		},
-		Open: func(context.Context, pipeline.Env, any) (pipeline.Connector, error) { return nil, errors.New("not opened in tests") },
+		Open: func(context.Context, pipeline.Env, any) (pipeline.Connector, error) {
+			return nil, errors.New("not opened in tests")
+		},
 	})
 	return reg
 }
