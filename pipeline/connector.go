@@ -60,6 +60,13 @@ type Resource struct {
 	// modification time as the system reports it; `conflict: newest`
 	// compares it. Empty: the resource has none.
 	ModifiedField string
+	// ModifiedPrecision is how finely ModifiedField tells time: 0 for a
+	// second or finer, 24h for a date only (Fiken's lastModifiedDate).
+	// Newest compares two sides at the coarser of their precisions.
+	ModifiedPrecision time.Duration
+	// ModifiedZone is the IANA time zone of ModifiedField values written
+	// without one (a shop's local date_upd, a date); empty means UTC.
+	ModifiedZone string
 }
 
 // Field returns the named field.

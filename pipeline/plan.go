@@ -34,6 +34,9 @@ type Change struct {
 	// Waits names entities whose links this change needs; it is mapped
 	// again once they are applied in the same run.
 	Waits []string `json:"waits,omitempty"`
+	// Notes explain decisions the plan made for this change, such as a
+	// conflict that modification times could not settle.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Reject is a record that could not be planned or written, with the reason.

@@ -220,6 +220,9 @@ func printPlan(w io.Writer, pl *pipeline.Plan, color bool) {
 		if len(c.Waits) > 0 {
 			fmt.Fprintf(w, "    (waits for %s created in this run)\n", strings.Join(c.Waits, ", "))
 		}
+		for _, n := range c.Notes {
+			fmt.Fprintf(w, "    note: %s\n", n)
+		}
 	}
 	for _, rj := range pl.Rejects {
 		fmt.Fprintf(w, "%s %s %s.%s %s: %s\n", paint(color, red, "!"), rj.Entity, rj.Connection, rj.Resource, rj.Key, rj.Reason)

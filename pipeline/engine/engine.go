@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+	_ "time/tzdata" // zones of modification times (conflict: newest) on machines without zoneinfo
 
 	"github.com/synk-etl/synk/pipeline"
 	"github.com/synk-etl/synk/pipeline/spec"

@@ -43,6 +43,7 @@ func Schema(reg *pipeline.Registry) ([]byte, error) {
 			"key":      matchRule,
 			"match":    map[string]any{"type": "array", "items": matchRule},
 			"conflict": str,
+			"tie":      map[string]any{"type": "string", "description": "who wins a conflict: newest cannot settle (same Fiken day): a connection name or skip"},
 			"needs":    map[string]any{"type": "array", "items": str},
 			"flows":    map[string]any{"type": "array", "minItems": 1, "items": flow},
 			"counter": map[string]any{"type": "object", "additionalProperties": false, "required": []string{"fields"},

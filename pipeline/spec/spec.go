@@ -122,8 +122,12 @@ type Entity struct {
 	// Match rules in order: the `key:` rule first, then `match:`.
 	Match    []MatchRule
 	Conflict string
-	Needs    []string
-	Flows    []*Flow
+	// Tie decides a `conflict: newest` that modification times cannot
+	// settle (both on the same Fiken day): a connection name, or skip.
+	// Empty: the first flow's source wins.
+	Tie   string
+	Needs []string
+	Flows []*Flow
 	// Counter is set for counter entities (stock).
 	Counter *Counter
 	// Fingerprint changes whenever anything that affects planning changes
@@ -182,7 +186,7 @@ type Options struct {
 }
 
 var topKeys = []string{"version", "name", "schedule", "state", "connections", "vars", "views", "entities"}
-var entityKeys = []string{"key", "match", "conflict", "needs", "counter", "flows"}
+var entityKeys = []string{"key", "match", "conflict", "tie", "needs", "counter", "flows"}
 var counterKeys = []string{"fields", "initial", "offsets"}
 var flowKeys = []string{"from", "to", "where", "create", "update", "delete", "map", "overwrite", "lookup"}
 var connectionKeys = []string{"type", "concurrency", "rate", "full_every"}
@@ -467,6 +471,21 @@ func (l *loader) loadEntity(e entry) *Entity {
 			l.errs.add(v.pos(), "unknown conflict policy %q%s", s, didYouMean(s, valid))
 		}
 		ent.Conflict = s
+	}
+	if v := n.get("tie"); v != nil {
+		s, _ := v.asString()
+		valid := []string{ConflictSkip}
+		for _, c := range l.conns {
+			valid = append(valid, c.Name)
+		}
+		slices.Sort(valid)
+		switch {
+		case !slices.Contains(valid, s):
+			l.errs.add(v.pos(), "unknown tie rule %q%s", s, didYouMean(s, valid))
+		case ent.Conflict != ConflictNewest:
+			l.errs.add(v.pos(), "tie decides what conflict: newest cannot; this entity's conflict is %s", ent.Conflict)
+		}
+		ent.Tie = s
 	}
 	if v := n.get("needs"); v != nil {
 		ent.Needs = l.stringList(v, "needs")
@@ -1059,7 +1078,7 @@ func (l *loader) order(all []*Entity) []*Entity {
 // fingerprint hashes what decides an entity's plan besides the data.
 func fingerprint(e *Entity, vars map[string]any) string {
 	h := sha256.New()
-	fmt.Fprintln(h, e.Left, e.Right, e.Conflict)
+	fmt.Fprintln(h, e.Left, e.Right, e.Conflict, e.Tie)
 	for _, m := range e.Match {
 		fmt.Fprintln(h, "match", m.Left.Source(), m.Right.Source())
 	}
