@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -74,4 +75,44 @@ func (l *Limiter) Do(ctx context.Context, fn func(ctx context.Context) error) er
 	}
 	defer release()
 	return fn(ctx)
+}
+
+// Limiters shares limiters between connections that reach the same
+// account: two pipelines on one Fiken company, in one process, together
+// keep Fiken's one request in flight. A connector names the account by an
+// `Account() string` method on its config; connections without one get a
+// limiter of their own. The zero value is not usable; use NewLimiters.
+type Limiters struct {
+	mu       sync.Mutex
+	accounts map[string]*Limiter
+}
+
+// NewLimiters returns an empty set of shared limiters.
+func NewLimiters() *Limiters { return &Limiters{accounts: map[string]*Limiter{}} }
+
+// For returns a limiter for a connection to account with limits l; onWait
+// is this connection's (its pipeline's metrics). A limiter is shared with
+// every earlier connection to the same account, whose limits it keeps: the
+// first connection to an account sets them for the process.
+func (ls *Limiters) For(account string, l Limits, onWait func(time.Duration)) *Limiter {
+	if account == "" {
+		return NewLimiter(l, onWait)
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	shared, ok := ls.accounts[account]
+	if !ok {
+		shared = NewLimiter(l, nil)
+		ls.accounts[account] = shared
+	}
+	return &Limiter{slots: shared.slots, rate: shared.rate, limits: shared.limits, onWait: onWait}
+}
+
+// Account returns the account a connection config reaches, or "" when its
+// connector does not say.
+func Account(config any) string {
+	if a, ok := config.(interface{ Account() string }); ok {
+		return a.Account()
+	}
+	return ""
 }

@@ -68,10 +68,13 @@ type server struct {
 	args    []string
 	log     *slog.Logger
 	metrics *pipeline.Metrics
-	delay   *prometheus.HistogramVec
-	reloads *prometheus.CounterVec
-	sched   *schedule.Scheduler
-	started time.Time
+	// limiters are shared by every run: pipelines on one account (a Fiken
+	// company, a shop) keep its limits together.
+	limiters *pipeline.Limiters
+	delay    *prometheus.HistogramVec
+	reloads  *prometheus.CounterVec
+	sched    *schedule.Scheduler
+	started  time.Time
 	// maxJitter widens the staleness deadline by the jitter bound.
 	maxJitter time.Duration
 
@@ -146,6 +149,7 @@ func runServe(cmd *cobra.Command, g *globals, o serveOptions, args []string) err
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = pipeline.NewMetrics(promReg)
+	s.limiters = pipeline.NewLimiters()
 	s.delay = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "synk_schedule_delay_seconds", Help: "How late a run started after it was due (scheduled or triggered).",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
@@ -581,7 +585,7 @@ func (s *server) apply(ctx context.Context, p *spec.Pipeline, sp string) (*engin
 		return nil, "", err
 	}
 	defer st.Close()
-	runner, err := engine.New(ctx, p, st, engine.Options{Metrics: s.metrics, Logger: s.log})
+	runner, err := engine.New(ctx, p, st, engine.Options{Metrics: s.metrics, Logger: s.log, Limiters: s.limiters})
 	if err != nil {
 		s.metrics.RunsTotal.WithLabelValues(p.Name, "failed").Inc()
 		return nil, "", err

@@ -34,6 +34,9 @@ type Options struct {
 	HTTPTimeout time.Duration
 	// Progress, if set, is told about applied changes.
 	Progress Progress
+	// Limiters, if set, shares connection limiters with other runners in
+	// the process (serve): connections to one account share one limiter.
+	Limiters *pipeline.Limiters
 }
 
 // Progress receives apply progress, per entity.
@@ -95,7 +98,10 @@ func New(ctx context.Context, p *spec.Pipeline, store *state.Store, opts Options
 	r.links = newLinkCache(r)
 	for _, c := range p.Connections {
 		name := c.Name
-		lim := pipeline.NewLimiter(c.Limits, func(d time.Duration) {
+		if opts.Limiters == nil {
+			opts.Limiters = pipeline.NewLimiters()
+		}
+		lim := opts.Limiters.For(pipeline.Account(c.Config), c.Limits, func(d time.Duration) {
 			opts.Metrics.RateLimitWait.WithLabelValues(name).Add(d.Seconds())
 		})
 		env := pipeline.Env{
