@@ -41,7 +41,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Use:   "demo",
 		Short: "Run the PrestaShop ⇄ Fiken pipeline against local emulators and tell what moved where",
 		Long: `Demo starts a PrestaShop shop and a Fiken company (both emulated, in-process, on
-127.0.0.1), runs the embedded pipelines/prestashop-fiken.yaml until both sides are in step,
+127.0.0.1), applies the embedded pipelines/prestashop-fiken.yaml once and checks with a plan
+that both sides are in step,
 then acts like the shop and the accountant: a card order and an invoice order in the shop,
 a customer paying an invoice in Fiken, a product edited in Fiken, a sale made by hand in
 Fiken and a stock count in the shop. It runs again, tells what moved where, reconciles, and
@@ -297,21 +298,30 @@ func (d *demo) apply(ctx context.Context) (*engine.Result, error) {
 	return res, nil
 }
 
-// converge applies until a run has nothing to do, at most 4 runs.
+// converge is one `synk apply` and then a `synk plan`, which must find
+// nothing left to do: one apply brings both sides in step.
 func (d *demo) converge(ctx context.Context) error {
-	for range 4 {
-		res, err := d.apply(ctx)
-		if err != nil {
-			return err
-		}
-		if res.Failed > 0 {
-			return &exitError{code: 1, err: fmt.Errorf("demo: run %d: %d writes failed (synk sql \"SELECT * FROM synk.changes WHERE status = 'failed'\")", d.runs, res.Failed)}
-		}
-		if res.Planned == 0 {
-			return nil
-		}
+	res, err := d.apply(ctx)
+	if err != nil {
+		return err
 	}
-	return &exitError{code: 1, err: errors.New("demo: the sides are not in step after 4 runs")}
+	if res.Failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("demo: run %d: %d writes failed (synk sql \"SELECT * FROM synk.changes WHERE status = 'failed'\")", d.runs, res.Failed)}
+	}
+	r, err := engine.New(ctx, d.p, d.store, engine.Options{Metrics: d.metrics, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	pl, err := r.Plan(ctx)
+	if err != nil {
+		return fmt.Errorf("demo: plan after run %d: %s", d.runs, d.p.Redact(err.Error()))
+	}
+	if !pl.Empty() || len(pl.Rejects) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("demo: after run %d, synk plan still finds %d changes and %d rejects", d.runs, len(pl.Changes), len(pl.Rejects))}
+	}
+	fmt.Fprintln(d.out, "   synk plan: No changes, both sides are in step")
+	return nil
 }
 
 func runSummary(res *engine.Result) string {

@@ -307,7 +307,7 @@ func (cp *counterPair) bases() (left, right map[string]any, ok bool) {
 }
 
 // journalCounterWrite records a counter write before it is made.
-func (r *Runner) journalCounterWrite(ctx context.Context, w *work, written *float64) (string, error) {
+func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, error) {
 	cp := w.pair.counter
 	side := "right"
 	if w.flow.Reverse {
@@ -325,7 +325,7 @@ func (r *Runner) journalCounterWrite(ctx context.Context, w *work, written *floa
 	it := counterIntent{Side: side, Level: cp.level,
 		BaseLeft:  cp.ownBase(ifMade(cp.left), cp.offLeft, cp.offLeftApply, cp.ownLeft),
 		BaseRight: cp.ownBase(ifMade(cp.right), cp.offRight, cp.offRightApply, cp.ownRight),
-		OwnLeft:   cp.ownLeft, OwnRight: cp.ownRight, Written: written}
+		OwnLeft:   cp.ownLeft, OwnRight: cp.ownRight}
 	r.mu.Unlock()
 	b, _ := json.Marshal(it)
 	id := newRunID()
@@ -336,18 +336,35 @@ func (r *Runner) journalCounterWrite(ctx context.Context, w *work, written *floa
 	return id, err
 }
 
+// journalWritten records in a counter intent the count about to be sent
+// when a change since the snapshot was folded into it.
+func (r *Runner) journalWritten(ctx context.Context, id string, written float64) error {
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	_, err := r.store.DB.ExecContext(ctx, `UPDATE synk.journal SET write = json_merge_patch(write, json_object('written', ?::DOUBLE)) WHERE id = ?`, written, id)
+	if err != nil {
+		return fmt.Errorf("journal the folded count: %w", err)
+	}
+	return nil
+}
+
 // applyCounter journals and makes one counter write. Counter writes set
 // an absolute value, so a lost answer is safely sent again. The intent
 // stays pending until the pair's new base is stored (saveCounterBase).
 func (r *Runner) applyCounter(ctx context.Context, sink pipeline.Sink, w *work) outcome {
-	written, err := r.foldFreshCount(ctx, w)
-	if err != nil {
-		// Nothing was sent: the side keeps its observed value in the base.
-		return r.settleCounter(ctx, w, "", outcome{"failed", err}, sideNotWritten)
-	}
-	id, err := r.journalCounterWrite(ctx, w, written)
+	// The intent comes first, so that whatever happens next (the read
+	// below fails, the run is stopped) recovery checks this side too.
+	id, err := r.journalCounterWrite(ctx, w)
 	if err != nil {
 		return r.record(ctx, w, outcome{"failed", fmt.Errorf("journal intent: %w", err)})
+	}
+	written, err := r.foldFreshCount(ctx, w)
+	if err == nil && written != nil {
+		err = r.journalWritten(ctx, id, *written)
+	}
+	if err != nil {
+		// Nothing was sent: the side keeps its observed value in the base.
+		return r.settleCounter(ctx, w, id, outcome{"failed", err}, sideNotWritten)
 	}
 	var o outcome
 	for attempt := 0; attempt < 3; attempt++ {
