@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -187,6 +188,28 @@ func TestAlertRules(t *testing.T) {
 	} {
 		if !slices.ContainsFunc(exprs, func(e string) bool { return strings.Contains(e, want) }) {
 			t.Errorf("no alert uses %s", want)
+		}
+	}
+}
+
+// TestAlertRulesWithPromtool checks the rules with Prometheus's own tool and
+// runs their unit tests (prometheus/synk-alerts.test.yaml). .ci/run installs
+// promtool (Debian's prometheus package); elsewhere the test skips, saying
+// so, unless CI is set.
+func TestAlertRulesWithPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool is not installed; .ci/run installs it (apt-get install prometheus)")
+		}
+		t.Skip("promtool not installed (apt-get install prometheus); the rules are only checked by the Go test above")
+	}
+	for _, args := range [][]string{{"check", "rules", "synk-alerts.yaml"}, {"test", "rules", "synk-alerts.test.yaml"}} {
+		cmd := exec.CommandContext(t.Context(), promtool, args...)
+		cmd.Dir = "prometheus"
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 }
@@ -463,7 +486,7 @@ func TestSystemd(t *testing.T) {
 func TestEveryFileChecked(t *testing.T) {
 	checked := []string{
 		"doc.go", "deploy_test.go", "README.md",
-		"prometheus/synk-alerts.yaml", "grafana/synk-dashboard.json",
+		"prometheus/synk-alerts.yaml", "prometheus/synk-alerts.test.yaml", "grafana/synk-dashboard.json",
 		"kubernetes/serve.yaml", "kubernetes/cronjob.yaml",
 		"systemd/synk.service", "systemd/synk-apply.service", "systemd/synk-apply.timer", "systemd/synk.env.example",
 	}
