@@ -51,8 +51,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"pipeline", "connection"}),
 		HTTPRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "synk_http_retries_total", Help: "HTTP requests retried after a retryable failure.",
-		}, []string{"pipeline", "connection"}),
+			Name: "synk_http_retries_total", Help: "HTTP requests retried, by reason (status_429, status_5xx, network, truncated, malformed).",
+		}, []string{"pipeline", "connection", "reason"}),
 		RateLimitWait: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "synk_ratelimit_wait_seconds_total", Help: "Time spent waiting on a connection's limiter.",
 		}, []string{"pipeline", "connection"}),
