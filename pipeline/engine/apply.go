@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sourcegraph/conc"
@@ -71,16 +74,22 @@ func (r *Runner) Apply(ctx context.Context, saved *pipeline.Plan) (*Result, erro
 const maxRounds = 3
 
 // followUp plans and applies again, in the same run, the entities that the
-// round's creates can give more to do, so that one apply converges: an
-// entity that created records and has flows both ways (the new record's
-// values flowing back), and every entity that needs one that created
-// records (stock of products created in this run). Only their resources
-// are read again.
+// round can give more to do, so that one apply converges: an entity that
+// created records and has flows both ways (the new record's values flowing
+// back), every entity that needs one that created records (stock of
+// products created in this run), and an entity with a change that failed
+// (a host that reset the connection): its records are read again and the
+// change planned afresh, as the next run would, after the journal's
+// unresolved creates are looked up. Only these entities' resources are
+// read again.
 func (r *Runner) followUp(ctx context.Context, res *Result) error {
 	for round := 2; round <= maxRounds && ctx.Err() == nil; round++ {
 		next := r.followUpEntities()
 		if len(next) == 0 {
 			return nil
+		}
+		if err := r.recover(ctx); err != nil {
+			return fmt.Errorf("follow-up round %d: %w", round, err)
 		}
 		r.only = next
 		pl, err := r.planRound(ctx, len(res.Plan.Changes))
@@ -88,11 +97,13 @@ func (r *Runner) followUp(ctx context.Context, res *Result) error {
 			r.only = nil
 			return fmt.Errorf("follow-up round %d: %w", round, err)
 		}
-		r.dropAttempted(pl)
-		r.log.Debug("follow-up round", "run_id", r.runID, "round", round, "changes", len(pl.works))
+		retried := r.dropAttempted(pl)
+		r.log.Debug("follow-up round", "run_id", r.runID, "round", round, "changes", len(pl.works), "retried", len(retried))
 		more, err := r.apply(ctx, pl)
 		r.only = nil
 		res.add(more)
+		// A retried change counts once, as it ended in this round.
+		res.Failed -= len(retried)
 		if err != nil {
 			return err
 		}
@@ -101,13 +112,23 @@ func (r *Runner) followUp(ctx context.Context, res *Result) error {
 }
 
 // dropAttempted removes from a follow-up round what an earlier round of
-// the run already tried or reported: a change that failed or was refused is
-// tried again next run, not again and again in this one. The pairs keep
-// their old base for the flows dropped.
-func (r *Runner) dropAttempted(pl *planned) {
+// the run already did or reported: a change applied or refused is not made
+// again in this run (one refused is tried again next run). A change that
+// failed for a transient reason is kept, and returned: it is tried once
+// more per round. The
+// pairs keep their old base for the flows dropped.
+func (r *Runner) dropAttempted(pl *planned) (retried []string) {
+	r.mu.Lock()
+	failed := r.failedNow
+	r.failedNow = nil
+	r.mu.Unlock()
 	kept := pl.works[:0]
 	for _, w := range pl.works {
-		if !r.attempted[attemptKey(w)] {
+		k := attemptKey(w)
+		if !r.attempted[k] || failed[k] {
+			if failed[k] {
+				retried = append(retried, k)
+			}
 			kept = append(kept, w)
 			continue
 		}
@@ -127,6 +148,7 @@ func (r *Runner) dropAttempted(pl *planned) {
 	for _, w := range pl.works {
 		pl.plan.Changes = append(pl.plan.Changes, w.change)
 	}
+	return retried
 }
 
 func attemptKey(w *work) string {
@@ -137,16 +159,29 @@ func rejectKey(rj pipeline.Reject) string {
 	return "reject\x00" + rj.Entity + "\x00" + rj.Connection + "\x00" + rj.Key + "\x00" + rj.Reason
 }
 
+// transient reports a failure of the connection itself (reset, cut short,
+// timed out), which a follow-up round tries again after reading afresh; a
+// refusal the system answered (a 5xx after the transport's retries) waits
+// for the next run.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.As(err, &ne)
+}
+
 // followUpEntities names the entities a follow-up round plans, and forgets
 // the round's creates.
 func (r *Runner) followUpEntities() map[string]bool {
 	r.mu.Lock()
-	created, writeBack := r.created, r.writeBack
-	r.created, r.writeBack = nil, nil
+	created, writeBack, failed := r.created, r.writeBack, r.failedIn
+	r.created, r.writeBack, r.failedIn = nil, nil, nil
 	r.mu.Unlock()
 	next := map[string]bool{}
 	for _, e := range r.p.Entities { // in dependency order
-		if writeBack[e.Name] {
+		if writeBack[e.Name] || failed[e.Name] {
 			next[e.Name] = true
 		}
 		for _, n := range e.Needs {
@@ -515,6 +550,18 @@ func (r *Runner) resolveIntent(ctx context.Context, id, status, key string) {
 }
 
 func (r *Runner) record(ctx context.Context, w *work, o outcome) outcome {
+	if o.status == "failed" && transient(o.err) {
+		r.mu.Lock()
+		if r.failedNow == nil {
+			r.failedNow, r.failedIn = map[string]bool{}, map[string]bool{}
+		}
+		if r.failedIn == nil {
+			r.failedIn = map[string]bool{}
+		}
+		r.failedNow[attemptKey(w)] = true
+		r.failedIn[w.entity.Name] = true
+		r.mu.Unlock()
+	}
 	msg := ""
 	if o.err != nil {
 		msg = o.err.Error()

@@ -66,7 +66,10 @@ type Runner struct {
 	writeBack map[string]bool
 	// attempted holds the changes and rejects of this run\'s rounds.
 	attempted map[string]bool
-	mu        sync.Mutex
+	// failedNow holds the changes that failed in this round, failedIn
+	// their entities: a follow-up round tries them again.
+	failedNow, failedIn map[string]bool
+	mu                  sync.Mutex
 	// stateMu serialises writes to the state file from concurrent changes.
 	stateMu sync.Mutex
 }
@@ -149,7 +152,7 @@ func newRunID() string {
 
 func (r *Runner) beginRun(ctx context.Context, mode string) error {
 	r.runID = newRunID()
-	r.created, r.writeBack, r.attempted = nil, nil, nil
+	r.created, r.writeBack, r.attempted, r.failedNow, r.failedIn = nil, nil, nil, nil, nil
 	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.runs (run_id, pipeline, mode, started_at, status) VALUES (?, ?, ?, now(), 'running')`,
 		r.runID, r.p.Name, mode)
 	if err != nil {

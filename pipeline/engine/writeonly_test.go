@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -217,4 +218,40 @@ func TestCounterKeepsAChangeMadeAfterTheSnapshot(t *testing.T) {
 	w.h.apply(p)
 	w.check(t, "the run after")
 	w.h.mustBeConverged(p)
+}
+
+// TestCutConnectionIsRetriedInTheSameRun: a create whose connection was
+// cut (before it reached the system) and an update cut the same way are
+// made in a follow-up round of the same apply, after the create was looked
+// up and found missing; the apply ends with nothing failed.
+func TestCutConnectionIsRetriedInTheSameRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+	l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
+	l.put("people", pipeline.Record{"id": "p2", "email": "bob@example.com", "name": "Bob"})
+	p := h.load(twoWayMem)
+	h.apply(p)
+	cut := map[string]bool{}
+	r.refuse = func(w pipeline.Write) error {
+		who := fmt.Sprint(w.Set["email"], w.Key)
+		if !cut[who] {
+			cut[who] = true
+			return fmt.Errorf("post contacts: %w", io.ErrUnexpectedEOF)
+		}
+		return nil
+	}
+	l.put("people", pipeline.Record{"id": "p3", "email": "eve@example.com", "name": "Eve"})
+	l.set("people", "p1", "name", "Ann B")
+	res := h.apply(p)
+	if res.Failed != 0 || res.Applied != 2 {
+		t.Fatalf("applied %d failed %d, want 2 and 0:%s", res.Applied, res.Failed, describeChanges(res.Plan.Changes))
+	}
+	if n := len(r.where("contacts", "email", "eve@example.com")); n != 1 {
+		t.Fatalf("%d contacts for eve, want exactly 1", n)
+	}
+	if got := h.rows(`SELECT status, count(*) FROM synk.changes WHERE run_id = ? AND status <> 'planned' GROUP BY status ORDER BY status`, res.Plan.RunID); fmt.Sprint(got) != "[[applied 2] [failed 2]]" {
+		t.Fatalf("changes of the run by status = %v, want the two cut attempts and the two made", got)
+	}
+	h.mustBeConverged(p)
 }
