@@ -78,6 +78,7 @@ func newRootCmd(reg *pipeline.Registry) *cobra.Command {
 		newReconcileCmd(g),
 		newInitCmd(g),
 		newServeCmd(g),
+		newShardsCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print synk's version",

@@ -37,6 +37,7 @@ type serveOptions struct {
 	shutdownTimeout time.Duration
 	watch           time.Duration
 	maxJitter       time.Duration
+	shard           string
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -58,6 +59,7 @@ once); the exit code is 0.`,
 	cmd.Flags().DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long runs in progress may go on before they are cancelled")
 	cmd.Flags().DurationVar(&o.watch, "watch", 3*time.Second, "how often pipeline files are checked for edits (0: only on SIGHUP)")
 	cmd.Flags().DurationVar(&o.maxJitter, "max-jitter", 5*time.Second, "largest random delay added to a scheduled run (at most a tenth of its interval)")
+	cmd.Flags().StringVar(&o.shard, "shard", "", "I/N: serve only the pipelines whose name hashes to shard I of N (FNV-1a 32 of the name, mod N; see synk shards)")
 	return cmd
 }
 
@@ -77,6 +79,8 @@ type server struct {
 	started  time.Time
 	// maxJitter widens the staleness deadline by the jitter bound.
 	maxJitter time.Duration
+	// shard says which pipelines this process serves.
+	shard shard
 
 	// reloadMu serialises loading: SIGHUP and the file watcher.
 	reloadMu sync.Mutex
@@ -139,8 +143,12 @@ func runServe(cmd *cobra.Command, g *globals, o serveOptions, args []string) err
 	if g.metricsAddr != "" {
 		return &exitError{code: 2, err: errors.New("--metrics-addr: serve serves /metrics on --addr")}
 	}
+	sh, err := parseShard(o.shard)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	s := &server{reg: g.reg, args: args, pipes: map[string]*served{}, files: map[string]*fileState{},
-		secrets: &spec.Pipeline{}, started: time.Now(), maxJitter: o.maxJitter}
+		secrets: &spec.Pipeline{}, started: time.Now(), maxJitter: o.maxJitter, shard: sh}
 	log, err := newLogger(cmd.ErrOrStderr(), g.logLevel, s.redact)
 	if err != nil {
 		return err
@@ -403,6 +411,21 @@ func (s *server) loadFailed(path string, fs *fileState, err error, initial bool)
 // load parses one file and, if it validates and clashes with no other
 // pipeline, makes it the current version of its pipeline.
 func (s *server) load(path string, src []byte, fs *fileState) error {
+	// Whose pipeline it is needs only its name, not its secrets: a pod
+	// may hold only its own shards' secrets.
+	if name, err := pipelineName(path, src, s.reg); err == nil && !s.shard.owns(name) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if sv := s.pipes[name]; sv != nil && sv.file == path { // renamed into another shard
+			s.sched.Remove(name)
+			delete(s.pipes, name)
+		}
+		if fs.name != name {
+			s.log.Info("pipeline belongs to another shard", "pipeline", name, "file", path, "shard", s.shard.of(name))
+		}
+		fs.name, fs.loadErr = name, ""
+		return nil
+	}
 	p, err := spec.Parse(path, src, s.reg, spec.Options{})
 	if err != nil {
 		return err
@@ -719,7 +742,9 @@ type pipelineStatus struct {
 }
 
 type statusDoc struct {
-	Started   time.Time        `json:"started_at"`
+	Started time.Time `json:"started_at"`
+	// Shard is this process's --shard (I/N); empty when it serves all.
+	Shard     string           `json:"shard,omitempty"`
 	Ready     bool             `json:"ready"`
 	Pipelines []pipelineStatus `json:"pipelines"`
 	// NotLoaded are files found after the start that never loaded.
@@ -742,7 +767,7 @@ func (s *server) status(now time.Time) statusDoc {
 	ready := len(s.notReady(now)) == 0
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	doc := statusDoc{Started: s.started, Ready: ready, Pipelines: []pipelineStatus{}, NotLoaded: []fileError{}}
+	doc := statusDoc{Started: s.started, Shard: s.shard.String(), Ready: ready, Pipelines: []pipelineStatus{}, NotLoaded: []fileError{}}
 	for name, sv := range s.pipes {
 		info, _ := s.sched.Info(name)
 		ps := pipelineStatus{Name: name, File: sv.file, State: sv.statePath, Schedule: sv.p.Schedule,
