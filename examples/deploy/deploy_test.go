@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,11 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8syaml "sigs.k8s.io/yaml"
 
 	"github.com/synk-etl/synk/pipeline"
 )
@@ -272,84 +275,6 @@ func TestDashboard(t *testing.T) {
 	}
 }
 
-// decodeAll parses every document of a YAML stream.
-func decodeAll[T any](t *testing.T, path string) []T {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	var out []T
-	for {
-		var v T
-		err := dec.Decode(&v)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, v)
-	}
-}
-
-// k8sObject is the part of a manifest the test reads.
-type k8sObject struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name string `yaml:"name"`
-	} `yaml:"metadata"`
-	Spec struct {
-		Template    podTemplate `yaml:"template"`
-		JobTemplate struct {
-			Spec struct {
-				Template podTemplate `yaml:"template"`
-			} `yaml:"spec"`
-		} `yaml:"jobTemplate"`
-	} `yaml:"spec"`
-}
-
-type podTemplate struct {
-	Metadata struct {
-		Annotations map[string]string `yaml:"annotations"`
-	} `yaml:"metadata"`
-	Spec struct {
-		Containers []struct {
-			Args  []string `yaml:"args"`
-			Ports []struct {
-				Name          string `yaml:"name"`
-				ContainerPort int    `yaml:"containerPort"`
-			} `yaml:"ports"`
-			EnvFrom []struct {
-				SecretRef struct {
-					Name string `yaml:"name"`
-				} `yaml:"secretRef"`
-			} `yaml:"envFrom"`
-			LivenessProbe  probe `yaml:"livenessProbe"`
-			ReadinessProbe probe `yaml:"readinessProbe"`
-			VolumeMounts   []struct {
-				Name      string `yaml:"name"`
-				MountPath string `yaml:"mountPath"`
-			} `yaml:"volumeMounts"`
-		} `yaml:"containers"`
-		Volumes []struct {
-			Name                  string `yaml:"name"`
-			PersistentVolumeClaim struct {
-				ClaimName string `yaml:"claimName"`
-			} `yaml:"persistentVolumeClaim"`
-		} `yaml:"volumes"`
-	} `yaml:"spec"`
-}
-
-type probe struct {
-	HTTPGet struct {
-		Path string `yaml:"path"`
-		Port string `yaml:"port"`
-	} `yaml:"httpGet"`
-}
-
 // argAfter is the value after flag in args.
 func argAfter(args []string, flag string) string {
 	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
@@ -358,50 +283,84 @@ func argAfter(args []string, flag string) string {
 	return ""
 }
 
-func TestKubernetes(t *testing.T) {
-	byKind := map[string]k8sObject{}
-	for _, f := range []string{"kubernetes/serve.yaml", "kubernetes/cronjob.yaml"} {
-		for _, o := range decodeAll[k8sObject](t, f) {
-			if o.APIVersion == "" || o.Kind == "" || o.Metadata.Name == "" {
-				t.Errorf("%s: object without apiVersion, kind or name: %+v", f, o)
+// manifests decodes every object of the Kubernetes manifests strictly into
+// the k8s.io/api types: an unknown or misspelt field is an error, as
+// `kubectl apply --validate=strict` makes it.
+func manifests(t *testing.T, files ...string) map[string]any {
+	t.Helper()
+	byKind := map[string]any{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, doc := range bytes.Split(b, []byte("\n---\n")) {
+			var tm metav1.TypeMeta
+			if err := k8syaml.Unmarshal(doc, &tm); err != nil {
+				t.Fatalf("%s document %d: %v", f, i+1, err)
 			}
-			byKind[o.Kind] = o
+			var obj any
+			switch tm.APIVersion + " " + tm.Kind {
+			case "v1 Secret":
+				obj = &corev1.Secret{}
+			case "v1 PersistentVolumeClaim":
+				obj = &corev1.PersistentVolumeClaim{}
+			case "v1 Service":
+				obj = &corev1.Service{}
+			case "apps/v1 Deployment":
+				obj = &appsv1.Deployment{}
+			case "apps/v1 StatefulSet":
+				obj = &appsv1.StatefulSet{}
+			case "batch/v1 CronJob":
+				obj = &batchv1.CronJob{}
+			default:
+				t.Fatalf("%s document %d: unexpected %s %s", f, i+1, tm.APIVersion, tm.Kind)
+			}
+			if err := k8syaml.UnmarshalStrict(doc, obj); err != nil {
+				t.Fatalf("%s document %d (%s): %v", f, i+1, tm.Kind, err)
+			}
+			if name := obj.(metav1.Object).GetName(); name == "" {
+				t.Errorf("%s document %d: %s without a name", f, i+1, tm.Kind)
+			}
+			byKind[filepath.Base(f)+" "+tm.Kind] = obj
 		}
 	}
-	for _, k := range []string{"Secret", "PersistentVolumeClaim", "Deployment", "Service", "CronJob"} {
-		if _, ok := byKind[k]; !ok {
+	return byKind
+}
+
+func TestManifestsAreStrict(t *testing.T) {
+	// A misspelt field must not pass as it would with a plain YAML parse.
+	b := []byte("apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  selectr: {a: b}\n")
+	if err := k8syaml.UnmarshalStrict(b, &corev1.Service{}); err == nil || !strings.Contains(err.Error(), "selectr") {
+		t.Fatalf("a misspelt field decoded without error: %v", err)
+	}
+}
+
+func TestKubernetes(t *testing.T) {
+	objs := manifests(t, "kubernetes/serve.yaml", "kubernetes/cronjob.yaml", "kubernetes/serve-sharded.yaml")
+	for _, k := range []string{"serve.yaml Secret", "serve.yaml PersistentVolumeClaim", "serve.yaml Deployment", "serve.yaml Service",
+		"cronjob.yaml CronJob", "serve-sharded.yaml StatefulSet", "serve-sharded.yaml Service"} {
+		if objs[k] == nil {
 			t.Errorf("no %s", k)
 		}
 	}
-
-	dep := byKind["Deployment"].Spec.Template
-	if len(dep.Spec.Containers) != 1 {
-		t.Fatalf("deployment: %d containers", len(dep.Spec.Containers))
+	dep, _ := objs["serve.yaml Deployment"].(*appsv1.Deployment)
+	if dep == nil {
+		t.FailNow()
 	}
-	c := dep.Spec.Containers[0]
-	if len(c.Args) == 0 || c.Args[0] != "serve" {
-		t.Errorf("deployment args %v: want serve", c.Args)
-	}
-	if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
-		t.Errorf("probes: liveness %q, readiness %q", c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path)
-	}
-	// --addr, the container port the probes use and the scrape annotation
-	// must agree.
-	addr := argAfter(c.Args, "--addr")
-	if len(c.Ports) != 1 || c.Ports[0].Name != c.LivenessProbe.HTTPGet.Port || c.Ports[0].Name != c.ReadinessProbe.HTTPGet.Port {
-		t.Errorf("ports %+v do not match the probes' port", c.Ports)
-	} else if port := dep.Metadata.Annotations["prometheus.io/port"]; !strings.HasSuffix(addr, ":"+port) ||
-		!strings.HasSuffix(addr, ":"+itoa(c.Ports[0].ContainerPort)) || strings.HasPrefix(addr, "127.") {
-		t.Errorf("--addr %q, containerPort %d, prometheus.io/port %q disagree (or listen on loopback only)", addr, c.Ports[0].ContainerPort, port)
-	}
-	if dep.Metadata.Annotations["prometheus.io/scrape"] != "true" {
-		t.Error("deployment not annotated for scraping")
-	}
-	if !mountsClaim(dep, "/var/lib/synk") || len(c.EnvFrom) == 0 || c.EnvFrom[0].SecretRef.Name == "" {
+	checkServePod(t, "deployment", dep.Spec.Template)
+	if !mountsClaim(dep.Spec.Template, "/var/lib/synk") || len(dep.Spec.Template.Spec.Containers[0].EnvFrom) == 0 {
 		t.Error("deployment: want the state PVC at /var/lib/synk and env from a Secret")
 	}
+	if dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("deployment strategy %q: two pods must never hold one state file", dep.Spec.Strategy.Type)
+	}
 
-	job := byKind["CronJob"].Spec.JobTemplate.Spec.Template
+	cj, _ := objs["cronjob.yaml CronJob"].(*batchv1.CronJob)
+	if cj == nil {
+		t.FailNow()
+	}
+	job := cj.Spec.JobTemplate.Spec.Template
 	if len(job.Spec.Containers) != 1 {
 		t.Fatalf("cronjob: %d containers", len(job.Spec.Containers))
 	}
@@ -414,10 +373,77 @@ func TestKubernetes(t *testing.T) {
 	}
 }
 
-func mountsClaim(p podTemplate, path string) bool {
+// TestShardedStatefulSet: each pod serves the shard its ordinal names, of
+// as many shards as there are replicas, with a volume of its own.
+func TestShardedStatefulSet(t *testing.T) {
+	objs := manifests(t, "kubernetes/serve-sharded.yaml")
+	sts, _ := objs["serve-sharded.yaml StatefulSet"].(*appsv1.StatefulSet)
+	svc, _ := objs["serve-sharded.yaml Service"].(*corev1.Service)
+	if sts == nil || svc == nil {
+		t.Fatal("want a StatefulSet and its Service")
+	}
+	checkServePod(t, "statefulset", sts.Spec.Template)
+	c := sts.Spec.Template.Spec.Containers[0]
+	if got := argAfter(c.Args, "--shard"); got != "$(POD_INDEX)/$(SHARDS)" {
+		t.Errorf("--shard %q: want $(POD_INDEX)/$(SHARDS)", got)
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	if f := env["POD_INDEX"].ValueFrom; f == nil || f.FieldRef == nil || f.FieldRef.FieldPath != "metadata.labels['apps.kubernetes.io/pod-index']" {
+		t.Errorf("POD_INDEX %+v: want the pod-index label through the downward API", env["POD_INDEX"])
+	}
+	if sts.Spec.Replicas == nil || env["SHARDS"].Value != itoa(int(*sts.Spec.Replicas)) {
+		t.Errorf("SHARDS %q and replicas %v disagree", env["SHARDS"].Value, sts.Spec.Replicas)
+	}
+	if sts.Spec.ServiceName != svc.Name || svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		t.Errorf("serviceName %q, service %q (clusterIP %q): want a headless service of that name", sts.Spec.ServiceName, svc.Name, svc.Spec.ClusterIP)
+	}
+	if len(sts.Spec.VolumeClaimTemplates) != 1 {
+		t.Fatalf("%d volume claim templates, want one per pod", len(sts.Spec.VolumeClaimTemplates))
+	}
+	claim := sts.Spec.VolumeClaimTemplates[0].Name
+	mounted := false
+	for _, m := range c.VolumeMounts {
+		mounted = mounted || m.Name == claim && m.MountPath == "/var/lib/synk"
+	}
+	if !mounted {
+		t.Errorf("the per-pod claim %q is not mounted at /var/lib/synk", claim)
+	}
+}
+
+// checkServePod checks a pod running serve: probes, ports, the listen
+// address and the scrape annotations agree.
+func checkServePod(t *testing.T, what string, pt corev1.PodTemplateSpec) {
+	t.Helper()
+	if len(pt.Spec.Containers) != 1 {
+		t.Fatalf("%s: %d containers", what, len(pt.Spec.Containers))
+	}
+	c := pt.Spec.Containers[0]
+	if len(c.Args) == 0 || c.Args[0] != "serve" {
+		t.Errorf("%s args %v: want serve", what, c.Args)
+	}
+	if c.LivenessProbe == nil || c.ReadinessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet == nil ||
+		c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Fatalf("%s: want HTTP probes on /healthz and /readyz", what)
+	}
+	addr := argAfter(c.Args, "--addr")
+	if len(c.Ports) != 1 || c.Ports[0].Name != c.LivenessProbe.HTTPGet.Port.StrVal || c.Ports[0].Name != c.ReadinessProbe.HTTPGet.Port.StrVal {
+		t.Errorf("%s: ports %+v do not match the probes' port", what, c.Ports)
+	} else if port := pt.Annotations["prometheus.io/port"]; !strings.HasSuffix(addr, ":"+port) ||
+		!strings.HasSuffix(addr, ":"+itoa(int(c.Ports[0].ContainerPort))) || strings.HasPrefix(addr, "127.") {
+		t.Errorf("%s: --addr %q, containerPort %d, prometheus.io/port %q disagree (or listen on loopback only)", what, addr, c.Ports[0].ContainerPort, port)
+	}
+	if pt.Annotations["prometheus.io/scrape"] != "true" {
+		t.Errorf("%s: not annotated for scraping", what)
+	}
+}
+
+func mountsClaim(p corev1.PodTemplateSpec, path string) bool {
 	for _, m := range p.Spec.Containers[0].VolumeMounts {
 		for _, v := range p.Spec.Volumes {
-			if m.MountPath == path && m.Name == v.Name && v.PersistentVolumeClaim.ClaimName != "" {
+			if m.MountPath == path && m.Name == v.Name && v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName != "" {
 				return true
 			}
 		}
@@ -487,7 +513,7 @@ func TestEveryFileChecked(t *testing.T) {
 	checked := []string{
 		"doc.go", "deploy_test.go", "README.md",
 		"prometheus/synk-alerts.yaml", "prometheus/synk-alerts.test.yaml", "grafana/synk-dashboard.json",
-		"kubernetes/serve.yaml", "kubernetes/cronjob.yaml",
+		"kubernetes/serve.yaml", "kubernetes/cronjob.yaml", "kubernetes/serve-sharded.yaml",
 		"systemd/synk.service", "systemd/synk-apply.service", "systemd/synk-apply.timer", "systemd/synk.env.example",
 	}
 	err := filepath.WalkDir(".", func(p string, d os.DirEntry, err error) error {
