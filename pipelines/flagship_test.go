@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,6 +55,7 @@ func newWorld(t *testing.T, seed uint64, edit func(string) string) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fk.Close() })
+	fikentest.Check(t, fk)
 	ps, err := prestashoptest.NewServer(prestashoptest.Options{Seed: seed, Products: 5, Customers: 4, Orders: 6})
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +122,15 @@ func (w *world) converge() {
 	w.t.Fatal("no convergence after 5 runs")
 }
 
+func mustID(t *testing.T, s string) int64 {
+	t.Helper()
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func (w *world) rows(q string, args ...any) [][]string {
 	w.t.Helper()
 	rs, err := w.store.DB.QueryContext(w.t.Context(), q, args...)
@@ -180,7 +191,10 @@ func eligible(state string) bool {
 func TestCustomersBothWays(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, 1, nil)
+	shopBorn := w.ps.IDs("customers")
 	w.converge()
+	// Fiken holds member numbers (the back office shows them; its API
+	// never returns them).
 	members := map[string]fikentest.Contact{}
 	emails := map[string]bool{}
 	for _, c := range w.fk.Contacts() {
@@ -191,14 +205,31 @@ func TestCustomersBothWays(t *testing.T) {
 			members[c.MemberNumberString] = c
 		}
 	}
+	links := map[string]string{}
+	for _, r := range w.rows(`SELECT left_key, right_key FROM synk.links WHERE entity = 'customers'`) {
+		links[r[0]] = r[1]
+	}
 	for _, id := range w.ps.IDs("customers") {
+		key := strconv.FormatInt(id, 10)
 		emails[strings.ToLower(w.shopField("customers", id, "email"))] = true
-		c, ok := members[strconv.FormatInt(id, 10)]
+		cid, ok := links[key]
 		if !ok {
-			t.Fatalf("shop customer %d has no Fiken contact with memberNumberString %d", id, id)
+			t.Fatalf("shop customer %d is linked to no Fiken contact", id)
+		}
+		c, ok := w.fk.Contact(mustID(t, cid))
+		if !ok {
+			t.Fatalf("shop customer %d is linked to contact %s, which Fiken does not have", id, cid)
 		}
 		if !strings.EqualFold(c.Email, w.shopField("customers", id, "email")) {
 			t.Errorf("contact %d email %q, shop %q", c.ContactID, c.Email, w.shopField("customers", id, "email"))
+		}
+		// A contact synk made carries the shop id as its member number; a
+		// contact made in Fiken keeps what it had (writing one back would
+		// need its phone number, which Fiken never returns).
+		if slices.Contains(shopBorn, id) {
+			if m, ok := members[key]; !ok || m.ContactID != c.ContactID {
+				t.Errorf("shop customer %d: contact %d has member number %q, want %d", id, c.ContactID, c.MemberNumberString, id)
+			}
 		}
 	}
 	for _, c := range w.fk.Contacts() {

@@ -33,7 +33,8 @@ func TestFlagshipConvergesOnFlakyHosts(t *testing.T) {
 			w.fk.SetFaults(fikentest.Faults{})
 			w.ps.SetFaults(prestashoptest.Faults{})
 			if res := w.apply(); res.Planned != 0 {
-				t.Fatalf("not in step: a clean run still planned %d changes", res.Planned)
+				t.Fatalf("not in step (converged under faults: %v): a clean run still planned %d changes: %v", converged, res.Planned,
+					w.rows(`SELECT entity, flow, action, source_key, target_key, CAST(before AS VARCHAR), CAST(after AS VARCHAR), status FROM synk.changes WHERE run_id = ?`, res.Plan.RunID))
 			}
 			w.noDuplicates()
 		})

@@ -31,6 +31,7 @@ func TestTwoShopsShareOneFikenCompanysLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fk.Close() })
+	fikentest.Check(t, fk)
 	src, err := os.ReadFile(flagship)
 	if err != nil {
 		t.Fatal(err)

@@ -74,6 +74,7 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { books.Close() })
+	fikentest.Check(t, books)
 	httpc := &http.Client{Timeout: 30 * time.Second}
 	fc := fiken.NewClient(httpc, books.URL(), books.Company(), fiken.StaticToken(books.Token()))
 	conn, err := prestashop.Open(ctx, pipeline.Env{Connection: "shop", HTTP: httpc}, &prestashop.Config{URL: shop.URL(), Key: shop.Key()})

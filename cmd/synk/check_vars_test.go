@@ -23,6 +23,7 @@ func TestCheckVars(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fk.Close()
+	fikentest.Check(t, fk)
 	fk.InitCounters()
 	ps, err := prestashoptest.NewServer(prestashoptest.Options{Seed: 3})
 	if err != nil {

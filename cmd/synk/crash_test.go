@@ -320,6 +320,8 @@ type crashWorld struct {
 	ShopProducts  []crashShopProduct   `json:"shop_products"`
 	States        map[int64]string     `json:"states"`
 	ShopWriteLog  []crashRecordedWrite `json:"shop_write_log"`
+	// FikenViolations are requests and answers that broke Fiken's spec.
+	FikenViolations []string `json:"fiken_violations"`
 }
 
 type crashOrder struct {
@@ -356,7 +358,7 @@ func (h *crashHelper) world() crashWorld {
 	w := crashWorld{
 		FikenWrites: h.fk.Stats().Writes, ShopWrites: h.ps.Stats().Writes,
 		Invoices: h.fk.Invoices(), Contacts: h.fk.Contacts(), FikenProducts: h.fk.Products(),
-		States: map[int64]string{},
+		States: map[int64]string{}, FikenViolations: h.fk.Violations(),
 	}
 	num := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
 	for _, id := range h.ps.IDs("orders") {
@@ -842,6 +844,9 @@ const crashSettledState = "Oppgjort i Fiken"
 
 func checkCrashWorld(t *testing.T, seed uint64, w crashWorld, expected map[string]int, paid []int64) {
 	t.Helper()
+	for _, v := range w.FikenViolations {
+		t.Errorf("seed %d: Fiken spec violation: %s", seed, v)
+	}
 	var settledID int64
 	settledStates := 0
 	for id, name := range w.States {

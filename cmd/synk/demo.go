@@ -166,6 +166,11 @@ func runDemo(cmd *cobra.Command, g *globals, stateFlag string, keep bool) error 
 	if len(wrong) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("demo: stock of %s is not what the sales and counts make it", strings.Join(wrong, ", "))}
 	}
+	// The Fiken emulator checks every request and answer against Fiken's
+	// official spec: the demo is only a demo of the real API if none broke it.
+	if v := d.fk.Violations(); len(v) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("demo: %d requests or answers broke Fiken's spec, first: %s", len(v), v[0])}
+	}
 	if !rep.clean() {
 		return &exitError{code: 1, err: errors.New("demo: reconciliation found discrepancies")}
 	}

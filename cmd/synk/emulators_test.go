@@ -37,6 +37,7 @@ func TestProductsAgainstEmulators(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fk.Close()
+	fikentest.Check(t, fk)
 	ps, err := prestashoptest.NewServer(prestashoptest.Options{Seed: 7})
 	if err != nil {
 		t.Fatal(err)

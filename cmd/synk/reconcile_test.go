@@ -149,6 +149,7 @@ func TestReconcileAgainstEmulators(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fk.Close()
+	fikentest.Check(t, fk)
 	ps, err := prestashoptest.NewServer(prestashoptest.Options{Seed: 5, Products: 5, Customers: 4, Orders: 5})
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ func emulators(t *testing.T, fkOpts fikentest.Options) (*fikentest.Server, *pres
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fk.Close() })
+	fikentest.Check(t, fk)
 	ps, err := prestashoptest.NewServer(prestashoptest.Options{Seed: 11, Products: shopProducts})
 	if err != nil {
 		t.Fatal(err)

@@ -36,13 +36,22 @@ func Register(reg *pipeline.Registry) {
 	})
 }
 
-// Connector is an open Fiken connection: a pipeline Source, Sink, Finder
-// and Checker.
+// Connector is an open Fiken connection: a pipeline Source, Sink, Finder,
+// Getter and Checker.
 type Connector struct {
 	client *Client
 	log    *slog.Logger
 	now    func() time.Time
 }
+
+// The capabilities the engine finds by type assertion.
+var (
+	_ pipeline.Source  = (*Connector)(nil)
+	_ pipeline.Sink    = (*Connector)(nil)
+	_ pipeline.Finder  = (*Connector)(nil)
+	_ pipeline.Getter  = (*Connector)(nil)
+	_ pipeline.Checker = (*Connector)(nil)
+)
 
 // Open opens a connection with env.HTTP (which limits and retries).
 func Open(_ context.Context, env pipeline.Env, cfg *Config) (*Connector, error) {
@@ -319,6 +328,9 @@ func (c *Connector) Update(ctx context.Context, w pipeline.Write) (pipeline.Reco
 		if err != nil {
 			return nil, err
 		}
+		if err := keepWriteOnly(w, base); err != nil {
+			return nil, err
+		}
 		ct, err := contactFrom(base, w.Set)
 		if err != nil {
 			return nil, invalid(w.Resource, w.Key, "contact: %w", err)
@@ -353,6 +365,62 @@ func (c *Connector) putProduct(ctx context.Context, id int64, cur Product, set p
 	return c.client.UpdateProduct(ctx, id, p)
 }
 
+// keepWriteOnly puts into base (a record read fresh, about to be PUT
+// whole) the values synk last wrote to the fields Fiken never returns
+// (w.Known), so the PUT does not erase them. A write-only field that the
+// write neither sets nor knows stops it: Fiken may hold a value for it
+// (a phone number typed in Fiken) that a PUT without it would erase.
+func keepWriteOnly(w pipeline.Write, base map[string]any) error {
+	res, _ := resourceByName(w.Resource)
+	var unknown []string
+	for _, f := range res.Fields {
+		if !f.WriteOnly {
+			continue
+		}
+		if _, set := w.Set[f.Name]; set {
+			continue
+		}
+		v, known := w.Known[f.Name]
+		switch {
+		case !known:
+			unknown = append(unknown, f.Name)
+		case v == nil:
+			delete(base, f.Name)
+		default:
+			base[f.Name] = v
+		}
+	}
+	switch len(unknown) {
+	case 0:
+		return nil
+	case 1:
+		return invalid(w.Resource, w.Key, "field %s: Fiken never returns it and synk has never written it, so replacing the %s would erase what Fiken holds; map it in the flow to let synk own it",
+			unknown[0], strings.TrimSuffix(w.Resource, "s"))
+	}
+	return invalid(w.Resource, w.Key, "fields %s: Fiken never returns them and synk has never written them, so replacing the %s would erase what Fiken holds; map them in the flow to let synk own them",
+		strings.Join(unknown, ", "), strings.TrimSuffix(w.Resource, "s"))
+}
+
+// Get implements pipeline.Getter: one record read fresh, as Read emits it.
+func (c *Connector) Get(ctx context.Context, resource, key string) (pipeline.Record, bool, error) {
+	if _, ok := resourceByName(resource); !ok {
+		return nil, false, fmt.Errorf("fiken: unknown resource %q", resource)
+	}
+	id, err := keyID(resource, key)
+	if err != nil {
+		return nil, false, err
+	}
+	rec, err := c.getRecord(ctx, resource, id)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("fiken: get %s %s: %w", resource, key, err)
+	}
+	return rec, true, nil
+}
+
 // Delete implements pipeline.Sink without deleting: Fiken keeps products
 // and contacts that appear on invoices, so a product is deactivated
 // (active=false) and a contact made inactive.
@@ -379,8 +447,20 @@ func (c *Connector) Delete(ctx context.Context, w pipeline.Write) error {
 		if cur.Inactive {
 			return nil
 		}
-		cur.Inactive = true
-		return recordErr(w.Resource, w.Key, c.client.UpdateContact(ctx, id, cur))
+		cur.clearReadOnly()
+		base, err := toMap(cur)
+		if err != nil {
+			return err
+		}
+		if err := keepWriteOnly(w, base); err != nil {
+			return err
+		}
+		base["inactive"] = true
+		var ct Contact
+		if err := strictInto(base, &ct); err != nil {
+			return invalid(w.Resource, w.Key, "contact: %w", err)
+		}
+		return recordErr(w.Resource, w.Key, c.client.UpdateContact(ctx, id, ct))
 	}
 	return fmt.Errorf("fiken: %s cannot be deleted", w.Resource)
 }

@@ -186,17 +186,55 @@ func TestContactWritesAndFind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec["customer"] != true || rec["country"] != "Norge" || rec["memberNumberString"] != "shop-42" || rec["customerNumber"] == nil {
+	if rec["customer"] != true || rec["country"] != "Norge" || rec["customerNumber"] == nil {
 		t.Fatalf("created = %v", rec)
 	}
+	// Fiken never returns the write-only fields; it holds them.
+	if rec["phoneNumber"] != nil || rec["memberNumberString"] != nil {
+		t.Fatalf("created record read back with write-only fields: %v", rec)
+	}
 	id := rec["contactId"].(int64)
-	rec, err = te.conn.Update(ctx, pipeline.Write{Resource: ResContacts, Key: strconv.FormatInt(id, 10), Set: pipeline.Record{"city": "Bergen", "postCode": "5003"}})
+	key := strconv.FormatInt(id, 10)
+	held := func() fikentest.Contact {
+		t.Helper()
+		c, ok := te.srv.Contact(id)
+		if !ok {
+			t.Fatalf("contact %d gone", id)
+		}
+		return c
+	}
+	if c := held(); c.PhoneNumber != "91234567" || c.MemberNumberString != "shop-42" {
+		t.Fatalf("Fiken holds %+v", c)
+	}
+
+	// Without what synk wrote to them, a PUT would erase them: refused.
+	_, err = te.conn.Update(ctx, pipeline.Write{Resource: ResContacts, Key: key, Set: pipeline.Record{"city": "Bergen"}})
+	var re *pipeline.RecordError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "fields phoneNumber, memberNumber, memberNumberString, currency") {
+		t.Fatalf("update without the known write-only values: %v, want a RecordError naming the field", err)
+	}
+	if c := held(); c.City() != "Oslo" || c.PhoneNumber != "91234567" {
+		t.Fatalf("a refused update changed the contact: %+v", c)
+	}
+	known := pipeline.Record{"phoneNumber": "91234567", "memberNumberString": "shop-42", "memberNumber": nil, "currency": nil}
+	rec, err = te.conn.Update(ctx, pipeline.Write{Resource: ResContacts, Key: key, Set: pipeline.Record{"city": "Bergen", "postCode": "5003"}, Known: known})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec["city"] != "Bergen" || rec["streetAddress"] != "Storgata 5" || rec["email"] != "kari@example.no" || len(rec["contactPerson"].([]any)) != 1 {
 		t.Fatalf("updated = %v", rec)
 	}
+	if c := held(); c.PhoneNumber != "91234567" || c.MemberNumberString != "shop-42" {
+		t.Fatalf("after an update with the known values Fiken holds %+v", c)
+	}
+	// A value in Set wins over the known one.
+	if _, err := te.conn.Update(ctx, pipeline.Write{Resource: ResContacts, Key: key, Set: pipeline.Record{"phoneNumber": "40000000"}, Known: known}); err != nil {
+		t.Fatal(err)
+	}
+	if c := held(); c.PhoneNumber != "40000000" {
+		t.Fatalf("phone after setting it: %q", c.PhoneNumber)
+	}
+	known["phoneNumber"] = "40000000"
 	seeded := te.srv.Contacts()[0]
 	tests := []struct {
 		name string
@@ -220,13 +258,14 @@ func TestContactWritesAndFind(t *testing.T) {
 			}
 		})
 	}
-	if err := te.conn.Delete(ctx, pipeline.Write{Resource: ResContacts, Key: strconv.FormatInt(id, 10)}); err != nil {
+	if err := te.conn.Delete(ctx, pipeline.Write{Resource: ResContacts, Key: key}); err == nil {
+		t.Fatal("deactivating without the known write-only values was not refused")
+	}
+	if err := te.conn.Delete(ctx, pipeline.Write{Resource: ResContacts, Key: key, Known: known}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range te.srv.Contacts() {
-		if c.ContactID == id && !c.Inactive {
-			t.Fatal("contact not made inactive")
-		}
+	if c := held(); !c.Inactive || c.PhoneNumber != "40000000" || c.MemberNumberString != "shop-42" {
+		t.Fatalf("after deactivating Fiken holds %+v", c)
 	}
 }
 

@@ -32,19 +32,16 @@ func newHTTP(limits pipeline.Limits) (*pipeline.Limiter, *http.Client) {
 
 func startEmulator(t *testing.T, opts fikentest.Options) *fikentest.Server {
 	t.Helper()
-	opts.ValidateResponses = true
 	srv, err := fikentest.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, e := range srv.ResponseErrors() {
-			t.Errorf("emulator response does not match the spec: %s", e)
-		}
 		if err := srv.Close(); err != nil {
 			t.Errorf("close emulator: %v", err)
 		}
 	})
+	fikentest.Check(t, srv)
 	return srv
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/synk-etl/synk/pipeline"
 )
@@ -30,6 +31,11 @@ func ro(name string, t pipeline.FieldType) pipeline.Field {
 	return pipeline.Field{Name: name, Type: t, ReadOnly: true}
 }
 
+// wo is a field Fiken's spec marks writeOnly: it takes it, never returns it.
+func wo(name string, t pipeline.FieldType) pipeline.Field {
+	return pipeline.Field{Name: name, Type: t, WriteOnly: true}
+}
+
 func addressFields() []pipeline.Field {
 	return []pipeline.Field{
 		fld("streetAddress", pipeline.TypeString), fld("streetAddressLine2", pipeline.TypeString),
@@ -51,14 +57,23 @@ func invoiceLineFields(readOnly bool) []pipeline.Field {
 	}
 }
 
+// Fiken's lastModifiedDate is a date only, in Norwegian time.
+const (
+	day  = 24 * time.Hour
+	zone = "Europe/Oslo"
+)
+
 // Resources returns the resources the connector reads and writes, with
-// Fiken's field names; money is integer øre, dates "yyyy-MM-dd".
+// Fiken's field names; money is integer øre, dates "yyyy-MM-dd". Fields the
+// spec marks writeOnly are declared WriteOnly: Fiken takes them and never
+// returns them (TestWriteOnlyFieldsFollowTheSpec keeps the two in step).
 func Resources() []pipeline.Resource {
 	T := struct{ S, I, F, B, D, L, O, A pipeline.FieldType }{pipeline.TypeString, pipeline.TypeInt, pipeline.TypeFloat,
 		pipeline.TypeBool, pipeline.TypeDate, pipeline.TypeList, pipeline.TypeObject, pipeline.TypeAny}
 	return []pipeline.Resource{
 		{
 			Name: ResProducts, Key: "productId", Incremental: true, Create: true, Update: true, Delete: true, ActiveField: "active",
+			ModifiedField: "lastModifiedDate", ModifiedPrecision: day, ModifiedZone: zone,
 			Fields: []pipeline.Field{
 				ro("productId", T.I), ro("createdDate", T.D), ro("lastModifiedDate", T.D),
 				fld("productNumber", T.S), fld("name", T.S), fld("unitPrice", T.I), fld("incomeAccount", T.S),
@@ -67,12 +82,13 @@ func Resources() []pipeline.Resource {
 		},
 		{
 			Name: ResContacts, Key: "contactId", Incremental: true, Create: true, Update: true, Delete: true,
+			ModifiedField: "lastModifiedDate", ModifiedPrecision: day, ModifiedZone: zone,
 			Fields: append([]pipeline.Field{
 				ro("contactId", T.I), ro("createdDate", T.D), ro("lastModifiedDate", T.D),
-				fld("name", T.S), fld("email", T.S), fld("organizationNumber", T.S), fld("phoneNumber", T.S),
-				fld("memberNumberString", T.S), ro("customerNumber", T.I), ro("customerAccountCode", T.S),
+				fld("name", T.S), fld("email", T.S), fld("organizationNumber", T.S), wo("phoneNumber", T.S),
+				wo("memberNumber", T.I), wo("memberNumberString", T.S), ro("customerNumber", T.I), ro("customerAccountCode", T.S),
 				ro("supplierNumber", T.I), ro("supplierAccountCode", T.S),
-				fld("customer", T.B), fld("supplier", T.B), fld("bankAccountNumber", T.S), fld("currency", T.S),
+				fld("customer", T.B), fld("supplier", T.B), fld("bankAccountNumber", T.S), wo("currency", T.S),
 				fld("language", T.S), fld("inactive", T.B), fld("daysUntilInvoicingDueDate", T.I), fld("discount", T.F),
 				{Name: "address", Type: T.O, Fields: addressFields()},
 				{Name: "contactPerson", Type: T.L, Fields: []pipeline.Field{
@@ -83,6 +99,7 @@ func Resources() []pipeline.Resource {
 		},
 		{
 			Name: ResInvoices, Key: "invoiceId", Incremental: true, Create: true, Update: true,
+			ModifiedField: "lastModifiedDate", ModifiedPrecision: day, ModifiedZone: zone,
 			Fields: []pipeline.Field{
 				ro("invoiceId", T.I), ro("invoiceNumber", T.I), ro("kid", T.S), ro("createdDate", T.D), ro("lastModifiedDate", T.D),
 				fld("issueDate", T.D), fld("dueDate", T.D), ro("originalDueDate", T.D),
@@ -104,6 +121,7 @@ func Resources() []pipeline.Resource {
 		},
 		{
 			Name: ResSales, Key: "saleId", Incremental: true,
+			ModifiedField: "lastModifiedDate", ModifiedPrecision: day, ModifiedZone: zone,
 			Fields: []pipeline.Field{
 				ro("saleId", T.I), ro("lastModifiedDate", T.D), ro("transactionId", T.I), ro("saleNumber", T.S),
 				ro("date", T.D), ro("kind", T.S), ro("netAmount", T.I), ro("vatAmount", T.I), ro("settled", T.B),
@@ -119,6 +137,7 @@ func Resources() []pipeline.Resource {
 		},
 		{
 			Name: ResCreditNotes, Key: "creditNoteId", Incremental: true, Create: true,
+			ModifiedField: "lastModifiedDate", ModifiedPrecision: day, ModifiedZone: zone,
 			Fields: []pipeline.Field{
 				ro("creditNoteId", T.I), ro("creditNoteNumber", T.I), ro("kid", T.S), ro("customerId", T.I),
 				ro("net", T.I), ro("vat", T.I), ro("gross", T.I), fld("creditNoteText", T.S), ro("orderReference", T.S),

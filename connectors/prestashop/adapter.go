@@ -843,6 +843,12 @@ func (c *Connector) Create(ctx context.Context, w pipeline.Write) (pipeline.Reco
 	}
 	if addr != nil {
 		a, err := c.createAddress(ctx, rec, addr)
+		var re *pipeline.RecordError
+		for attempt := 0; err != nil && !errors.As(err, &re) && ctx.Err() == nil && attempt < 2; attempt++ {
+			// A cut connection: the address may exist all the same, so
+			// writeAddress looks before it creates.
+			a, err = c.writeAddress(ctx, rec, addr)
+		}
 		if err != nil {
 			// The customer exists; the address can be created through the
 			// addresses resource. Failing here would make a retry look for
@@ -1395,6 +1401,12 @@ func (c *Connector) Find(ctx context.Context, w pipeline.Write) (pipeline.Record
 		if a, ok := addrs[id]; ok {
 			if rec["address"], err = c.addressObject(a); err != nil {
 				return nil, false, fmt.Errorf("find customers: address %s: %w", a.Fields["id"], err)
+			}
+		} else if addr, _ := c.addressSet(w.Resource, w.Set); addr != nil {
+			// A create whose answer was lost before its address was made:
+			// finish it, or the address would look deleted in the shop.
+			if rec["address"], err = c.writeAddress(ctx, rec, addr); err != nil {
+				return nil, false, fmt.Errorf("find customers: complete the address of customer %d: %w", id, err)
 			}
 		}
 	}

@@ -159,6 +159,27 @@ func (s *Server) Contacts() []Contact {
 	return out
 }
 
+// Contact returns one contact in full, write-only fields included: what
+// Fiken holds, which its API never shows.
+func (s *Server) Contact(id int64) (Contact, bool) {
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	c, ok := st.contacts[id]
+	if !ok {
+		return Contact{}, false
+	}
+	return *c, true
+}
+
+// City is the contact's address city, or "".
+func (c Contact) City() string {
+	if c.Address == nil {
+		return ""
+	}
+	return c.Address.City
+}
+
 // Invoices returns every invoice in creation order, with sale and customer.
 func (s *Server) Invoices() []Invoice {
 	st := s.st
@@ -201,6 +222,28 @@ func (s *Server) backOfficeMux() http.Handler {
 		writeJSON(w, http.StatusOK, v)
 	}
 	mux.HandleFunc("GET /_emulator/stats", func(w http.ResponseWriter, r *http.Request) { reply(w, s.Stats(), nil) })
+	// What Fiken holds, write-only fields included (its API never shows them).
+	mux.HandleFunc("GET /_emulator/contacts", func(w http.ResponseWriter, r *http.Request) { reply(w, s.Contacts(), nil) })
+	mux.HandleFunc("GET /_emulator/contacts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := idOf(r)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		c, ok := s.Contact(id)
+		if !ok {
+			reply(w, nil, notFound("contact", id))
+			return
+		}
+		reply(w, c, nil)
+	})
+	mux.HandleFunc("GET /_emulator/violations", func(w http.ResponseWriter, r *http.Request) {
+		v := s.Violations()
+		if v == nil {
+			v = []string{}
+		}
+		reply(w, v, nil)
+	})
 	mux.HandleFunc("POST /_emulator/stats/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetStats()
 		w.WriteHeader(http.StatusNoContent)

@@ -51,10 +51,9 @@ type ContactPerson struct {
 	Address         *Address `json:"address,omitempty"`
 }
 
-// Contact is a customer and/or supplier. The spec marks phoneNumber,
-// memberNumber(String) and currency writeOnly; the emulator returns them
-// anyway (an extension, documented in the README) because a client that
-// must PUT whole records cannot keep what it cannot read.
+// Contact is a customer and/or supplier, as the emulator holds it. The
+// spec marks phoneNumber, memberNumber(String) and currency writeOnly: the
+// API's answers leave them out (stripWriteOnly), the back office shows them.
 type Contact struct {
 	ContactID                 int64           `json:"contactId"`
 	CreatedDate               string          `json:"createdDate"`
