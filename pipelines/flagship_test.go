@@ -61,6 +61,7 @@ func newWorld(t *testing.T, seed uint64, edit func(string) string) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ps.Close() })
+	prestashoptest.Check(t, ps)
 	src, err := os.ReadFile(flagship)
 	if err != nil {
 		t.Fatal(err)

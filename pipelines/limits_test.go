@@ -52,6 +52,7 @@ func TestTwoShopsShareOneFikenCompanysLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ps.Close() })
+		prestashoptest.Check(t, ps)
 		dir := t.TempDir()
 		text := strings.Replace(string(src), "    # Fiken's limits (1 request in flight, 4/s) are the default.", "    rate: 0", 1)
 		text = strings.Replace(text, "name: prestashop-fiken", "name: shop"+string(rune('a'+i)), 1)

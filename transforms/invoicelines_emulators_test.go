@@ -69,6 +69,7 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { shop.Close() })
+	prestashoptest.Check(t, shop)
 	books, err := fikentest.NewServer(fikentest.Options{Seed: seed, CountersInitialized: true, Now: now})
 	if err != nil {
 		t.Fatal(err)

@@ -320,8 +320,10 @@ type crashWorld struct {
 	ShopProducts  []crashShopProduct   `json:"shop_products"`
 	States        map[int64]string     `json:"states"`
 	ShopWriteLog  []crashRecordedWrite `json:"shop_write_log"`
-	// FikenViolations are requests and answers that broke Fiken's spec.
+	// FikenViolations are requests and answers that broke Fiken's spec,
+	// ShopViolations those that broke the PrestaShop webservice's.
 	FikenViolations []string `json:"fiken_violations"`
+	ShopViolations  []string `json:"shop_violations"`
 }
 
 type crashOrder struct {
@@ -358,7 +360,7 @@ func (h *crashHelper) world() crashWorld {
 	w := crashWorld{
 		FikenWrites: h.fk.Stats().Writes, ShopWrites: h.ps.Stats().Writes,
 		Invoices: h.fk.Invoices(), Contacts: h.fk.Contacts(), FikenProducts: h.fk.Products(),
-		States: map[int64]string{}, FikenViolations: h.fk.Violations(),
+		States: map[int64]string{}, FikenViolations: h.fk.Violations(), ShopViolations: h.ps.Violations(),
 	}
 	num := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
 	for _, id := range h.ps.IDs("orders") {
@@ -846,6 +848,9 @@ func checkCrashWorld(t *testing.T, seed uint64, w crashWorld, expected map[strin
 	t.Helper()
 	for _, v := range w.FikenViolations {
 		t.Errorf("seed %d: Fiken spec violation: %s", seed, v)
+	}
+	for _, v := range w.ShopViolations {
+		t.Errorf("seed %d: PrestaShop webservice violation: %s", seed, v)
 	}
 	var settledID int64
 	settledStates := 0

@@ -171,6 +171,9 @@ func runDemo(cmd *cobra.Command, g *globals, stateFlag string, keep bool) error 
 	if v := d.fk.Violations(); len(v) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("demo: %d requests or answers broke Fiken's spec, first: %s", len(v), v[0])}
 	}
+	if v := d.ps.Violations(); len(v) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("demo: %d requests or answers broke the PrestaShop webservice's contract, first: %s", len(v), v[0])}
+	}
 	if !rep.clean() {
 		return &exitError{code: 1, err: errors.New("demo: reconciliation found discrepancies")}
 	}

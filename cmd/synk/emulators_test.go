@@ -43,6 +43,7 @@ func TestProductsAgainstEmulators(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ps.Close()
+	prestashoptest.Check(t, ps)
 	state := t.TempDir() + "/synk.duckdb"
 	env := []string{"PRESTASHOP_URL=" + ps.URL(), "PRESTASHOP_KEY=" + ps.Key(),
 		"FIKEN_URL=" + fk.URL(), "FIKEN_COMPANY=demo-as", "FIKEN_TOKEN=fiken-test-token"}

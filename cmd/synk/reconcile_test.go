@@ -155,6 +155,7 @@ func TestReconcileAgainstEmulators(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ps.Close()
+	prestashoptest.Check(t, ps)
 	dir := t.TempDir()
 	src, err := os.ReadFile(flagshipFile)
 	if err != nil {

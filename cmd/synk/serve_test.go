@@ -42,6 +42,7 @@ func emulators(t *testing.T, fkOpts fikentest.Options) (*fikentest.Server, *pres
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ps.Close() })
+	prestashoptest.Check(t, ps)
 	return fk, ps, []string{"PRESTASHOP_URL=" + ps.URL(), "PRESTASHOP_KEY=" + ps.Key(),
 		"FIKEN_URL=" + fk.URL(), "FIKEN_COMPANY=demo-as", "FIKEN_TOKEN=" + serveToken}
 }

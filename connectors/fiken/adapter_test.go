@@ -536,3 +536,19 @@ func TestClientRefusesShortAndMalformedReads(t *testing.T) {
 		t.Fatalf("empty filtered list: %v", err)
 	}
 }
+
+// TestGetReadsOneRecordFresh: the stock counter's read just before a write.
+func TestGetReadsOneRecordFresh(t *testing.T) {
+	te := newTestEnv(t, fikentest.Options{Seed: 6, Products: 2})
+	p := te.srv.Products()[0]
+	if _, err := te.srv.AdjustStock(p.ProductID, 5); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := te.conn.Get(t.Context(), ResProducts, strconv.FormatInt(p.ProductID, 10))
+	if err != nil || !found || got["stock"] != *p.Stock+5 {
+		t.Fatalf("Get = %v, %v, %v; want stock %v", got, found, err, *p.Stock+5)
+	}
+	if _, found, err := te.conn.Get(t.Context(), ResProducts, "424242"); err != nil || found {
+		t.Fatalf("Get of a missing product = found %v, %v", found, err)
+	}
+}

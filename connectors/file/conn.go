@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -39,6 +40,14 @@ func Register(reg *pipeline.Registry) {
 		DefaultLimits: pipeline.Limits{MaxInFlight: 1},
 	})
 }
+
+// The capabilities the engine finds by type assertion.
+var (
+	_ pipeline.Source = (*Conn)(nil)
+	_ pipeline.Sink   = (*Conn)(nil)
+	_ pipeline.Finder = (*Conn)(nil)
+	_ io.Closer       = (*Conn)(nil)
+)
 
 // Conn is an open file connection. It is a pipeline.Source, Sink and Finder
 // and an io.Closer. Reads stream the file as it is on disk; writes load a

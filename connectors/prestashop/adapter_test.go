@@ -47,6 +47,7 @@ func setup(t *testing.T, version string, mod ...func(*prestashoptest.Options, *p
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	prestashoptest.Check(t, srv)
 	cfg.URL = srv.URL()
 	if cfg.Key == "" {
 		cfg.Key = srv.Key()
@@ -599,6 +600,11 @@ func TestRecordErrorsAndHints(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Errorf("unknown field: %v", err)
 	}
+	// The two the shop refused are on the emulator's record; the unknown
+	// field never left the connector.
+	if v := f.srv.TakeViolations(); len(v) != 2 || !strings.Contains(v[0], "41") || !strings.Contains(v[1], "length > 64") {
+		t.Errorf("violations %q, want the missing price and the long reference", v)
+	}
 	checkBodies(t, f.srv)
 }
 
@@ -701,5 +707,23 @@ func TestResourcesDeclareWritesCorrectly(t *testing.T) {
 		"order_payments", "order_states", "orders", "products", "stock_availables", "tax_rule_groups", "tax_rules", "taxes"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("resources (-want +got):\n%s", diff)
+	}
+}
+
+// TestGetReadsOneRecordFresh: the stock counter's read just before a write.
+func TestGetReadsOneRecordFresh(t *testing.T) {
+	f := setup(t, prestashoptest.Version8)
+	ctx := t.Context()
+	row := read(t, f, "stock_availables", time.Time{})[0]
+	id := row["id"].(int64)
+	if err := f.srv.Edit("stock_availables", id, map[string]string{"quantity": "41"}); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := f.conn.Get(ctx, "stock_availables", strconv.FormatInt(id, 10))
+	if err != nil || !found || got["quantity"] != int64(41) || got["id"] != id {
+		t.Fatalf("Get = %v, %v, %v; want the row with quantity 41", got, found, err)
+	}
+	if _, found, err := f.conn.Get(ctx, "stock_availables", "99999"); err != nil || found {
+		t.Fatalf("Get of a missing row = found %v, %v", found, err)
 	}
 }

@@ -38,6 +38,12 @@ func (s *Server) serveBackOffice(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 1 && parts[0] == "stats":
 		reply(s.Stats(), nil)
+	case r.Method == http.MethodGet && len(parts) == 1 && parts[0] == "violations":
+		v := s.Violations()
+		if v == nil {
+			v = []string{}
+		}
+		reply(v, nil)
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[0] == "stats" && parts[1] == "reset":
 		s.ResetStats()
 		reply(map[string]bool{"ok": true}, nil)

@@ -121,6 +121,8 @@ type Server struct {
 	writes   []RecordedWrite
 	window   []time.Time
 	inFlight int
+	// violations are exchanges that broke the webservice's contract.
+	violations []string
 }
 
 // NewServer starts an emulator listening on opts.Addr.
@@ -340,6 +342,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		method = strings.ToUpper(m)
 	}
 	resp := s.handle(r, method)
+	s.audit(r, method, resp)
 	write := method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch || method == http.MethodDelete
 	if write && resp.status < 300 && s.draw(f.DropAfterCommitRate) {
 		hangUp(w)
