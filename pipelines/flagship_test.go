@@ -550,7 +550,7 @@ func TestStockBothWaysSimulation(t *testing.T) {
 					log = append(log, "run")
 				case 1: // answers lost after commit, 5xx and 429
 					w.fk.SetFaults(fikentest.Faults{DropAfterCommitRate: 0.3, ErrorRate: map[int]float64{503: 0.05, 429: 0.05}})
-					w.ps.SetFaults(prestashoptest.Faults{DropAfterCommitRate: 0.3, ErrorRates: map[int]float64{503: 0.05}})
+					w.ps.SetFaults(prestashoptest.Faults{DropAfterCommitRate: 0.3, ErrorRate: map[int]float64{503: 0.05}})
 					w.tryApply(t.Context())
 					w.fk.SetFaults(fikentest.Faults{})
 					w.ps.SetFaults(prestashoptest.Faults{})

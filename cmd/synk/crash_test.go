@@ -542,7 +542,7 @@ func (tr *crashTrial) setFaults(on bool) {
 	if on {
 		p := func(max float64) float64 { return tr.rnd.Float64() * max }
 		f.Fiken = fikentest.Faults{ErrorRate: map[int]float64{429: p(0.06), 503: p(0.04), 500: p(0.02)}, DropAfterCommitRate: p(0.15)}
-		f.Shop = prestashoptest.Faults{ErrorRates: map[int]float64{503: p(0.05), 500: p(0.02), 429: p(0.03)}, DropAfterCommitRate: p(0.15)}
+		f.Shop = prestashoptest.Faults{ErrorRate: map[int]float64{503: p(0.05), 500: p(0.02), 429: p(0.03)}, DropAfterCommitRate: p(0.15)}
 	}
 	tr.control(http.MethodPost, "/faults", f, nil)
 	tr.logf("faults %+v", f)

@@ -3,12 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/synk-etl/synk/connectors/emulator"
 	"github.com/synk-etl/synk/connectors/fiken/fikentest"
 )
 
@@ -28,7 +27,7 @@ func newEmulateFikenCmd() *cobra.Command {
 			"Back-office calls live under /_emulator/ (see connectors/fiken/README.md).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rates, err := parseFikenErrorRates(errorRates)
+			rates, err := emulator.ParseErrorRates(errorRates)
 			if err != nil {
 				return err
 			}
@@ -71,27 +70,4 @@ func newEmulateFikenCmd() *cobra.Command {
 	f.Float64Var(&opts.Faults.MalformedRate, "malformed-rate", 0, "probability of a truncated JSON body on GETs")
 	f.Float64Var(&opts.Faults.DropAfterCommitRate, "drop-after-commit-rate", 0, "probability of doing a write and then dropping the answer")
 	return cmd
-}
-
-// parseFikenErrorRates reads "429=0.05,500=0.01".
-func parseFikenErrorRates(s string) (map[int]float64, error) {
-	out := map[int]float64{}
-	if strings.TrimSpace(s) == "" {
-		return out, nil
-	}
-	for _, part := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		status, err1 := strconv.Atoi(k)
-		p, err2 := strconv.ParseFloat(v, 64)
-		if !ok || err1 != nil || err2 != nil || p < 0 || p > 1 {
-			return nil, fmt.Errorf("--error-rate: %q is not status=probability (e.g. 429=0.05)", part)
-		}
-		switch status {
-		case 429, 500, 502, 503:
-		default:
-			return nil, fmt.Errorf("--error-rate: status %d is not one of 429, 500, 502, 503", status)
-		}
-		out[status] = p
-	}
-	return out, nil
 }

@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/synk-etl/synk/connectors/emulator"
 	"github.com/synk-etl/synk/connectors/prestashop/prestashoptest"
 )
 
@@ -25,11 +24,11 @@ Point a connection's url at the printed shop URL and key at the printed key.
 Back-office hooks for tests live under /_emulator/ (see the connector README).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rates, err := parseErrorRates(errorRates)
+			rates, err := emulator.ParseErrorRates(errorRates...)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			opts.Faults.ErrorRates = rates
+			opts.Faults.ErrorRate = rates
 			srv, err := prestashoptest.NewServer(opts)
 			if err != nil {
 				return &exitError{code: 1, err: fmt.Errorf("emulate prestashop: %w", err)}
@@ -61,21 +60,4 @@ Back-office hooks for tests live under /_emulator/ (see the connector README).`,
 	f.Float64Var(&opts.Faults.DropAfterCommitRate, "drop-after-commit-rate", 0, "share of writes committed and then answered by a dropped connection")
 	f.IntVar(&opts.Faults.RequestsPerMinute, "requests-per-minute", 0, "cap requests per minute (429 with Retry-After above it); 0 = no cap")
 	return cmd
-}
-
-func parseErrorRates(specs []string) (map[int]float64, error) {
-	if len(specs) == 0 {
-		return nil, nil
-	}
-	rates := map[int]float64{}
-	for _, s := range specs {
-		st, r, ok := strings.Cut(s, "=")
-		status, err1 := strconv.Atoi(strings.TrimSpace(st))
-		rate, err2 := strconv.ParseFloat(strings.TrimSpace(r), 64)
-		if !ok || err1 != nil || err2 != nil || status < 400 || status > 599 || rate < 0 || rate > 1 {
-			return nil, fmt.Errorf("--error-rate %q: want STATUS=RATE with a 4xx/5xx status and a rate in 0..1", s)
-		}
-		rates[status] = rate
-	}
-	return rates, nil
 }

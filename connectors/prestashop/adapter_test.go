@@ -653,7 +653,7 @@ func TestAuthAndCheck(t *testing.T) {
 
 func TestTransientFaultsAreRetried(t *testing.T) {
 	f := setup(t, prestashoptest.Version8)
-	f.srv.SetFaults(prestashoptest.Faults{ErrorRates: map[int]float64{503: 0.3}})
+	f.srv.SetFaults(prestashoptest.Faults{ErrorRate: map[int]float64{503: 0.3}})
 	recs := read(t, f, "customers", time.Time{})
 	if len(recs) != 12 {
 		t.Errorf("read %d customers through 503s", len(recs))

@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +26,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/synk-etl/synk/connectors/emulator"
 	"golang.org/x/time/rate"
 )
 
@@ -48,24 +49,8 @@ type Limits struct {
 // slowed above 4 requests per second.
 func FikenLimits() Limits { return Limits{RejectConcurrent: true, Rate: 4} }
 
-// Faults are injected failures; rates are probabilities per request (0..1)
-// drawn from the seeded source, so a run is repeatable.
-type Faults struct {
-	// ErrorRate maps a status (429, 500, 502, 503) to the probability of
-	// answering it instead of handling the request.
-	ErrorRate map[int]float64 `json:"errorRate,omitempty"`
-	// Latency is added to every API request.
-	Latency time.Duration `json:"latency,omitempty"`
-	// ResetRate closes the connection without an answer, before the
-	// request is handled.
-	ResetRate float64 `json:"resetRate,omitempty"`
-	// MalformedRate truncates the JSON body of successful GETs.
-	MalformedRate float64 `json:"malformedRate,omitempty"`
-	// DropAfterCommitRate handles a write (POST, PUT, PATCH, DELETE) and
-	// then closes the connection instead of answering: the write happened,
-	// the client sees an error.
-	DropAfterCommitRate float64 `json:"dropAfterCommitRate,omitempty"`
-}
+// Faults are the injected failures of the shared emulator kit.
+type Faults = emulator.Faults
 
 // Options configure an emulator. The zero value is usable: company
 // "demo-as", token "demo-token", no seed data beyond accounts and bank
@@ -99,15 +84,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Stats counts requests that reached the API.
-type Stats struct {
-	Requests int            `json:"requests"`
-	Writes   int            `json:"writes"`
-	ByMethod map[string]int `json:"byMethod"`
-	// Concurrent counts requests refused with 429 because another was in
-	// flight.
-	Concurrent int `json:"concurrent"`
-}
+// Stats are the shared kit's request counts (Concurrent: requests
+// refused with 429 because another was in flight).
+type Stats = emulator.Stats
 
 // Server is a running emulator.
 type Server struct {
@@ -116,13 +95,12 @@ type Server struct {
 	ln     net.Listener
 	srv    *http.Server
 
-	inFlight atomic.Int32
-	slow     *rate.Limiter
+	kit  *emulator.Kit
+	slow *rate.Limiter
 
-	mu          sync.Mutex
+	mu sync.Mutex
+	// rnd makes the seed data and generated ids (guarded by mu).
 	rnd         *rand.Rand
-	faults      Faults
-	stats       Stats
 	violations  []string
 	st          *state
 	oauth       *oauthState
@@ -167,8 +145,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:      opts,
 		router:    router,
+		kit:       emulator.New(opts.Seed, opts.Faults),
 		rnd:       rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
-		faults:    opts.Faults,
 		moduleOff: opts.APIModuleInactive,
 		oauth:     newOAuthState(),
 	}
@@ -179,7 +157,6 @@ func New(opts Options) (*Server, error) {
 		}
 		s.slow = rate.NewLimiter(rate.Limit(opts.Limits.Rate), burst)
 	}
-	s.stats.ByMethod = map[string]int{}
 	s.st = newState(s)
 	s.seed()
 	return s, nil
@@ -260,11 +237,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // SetFaults replaces the injected faults.
-func (s *Server) SetFaults(f Faults) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = f
-}
+func (s *Server) SetFaults(f Faults) { s.kit.SetFaults(f) }
 
 // SetAPIModuleActive switches the company's API module on or off.
 func (s *Server) SetAPIModuleActive(on bool) {
@@ -274,23 +247,10 @@ func (s *Server) SetAPIModuleActive(on bool) {
 }
 
 // Stats returns request counts since the start or the last ResetStats.
-func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.stats
-	out.ByMethod = make(map[string]int, len(s.stats.ByMethod))
-	for k, v := range s.stats.ByMethod {
-		out.ByMethod[k] = v
-	}
-	return out
-}
+func (s *Server) Stats() Stats { return s.kit.Stats() }
 
 // ResetStats zeroes the request counts.
-func (s *Server) ResetStats() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats = Stats{ByMethod: map[string]int{}}
-}
+func (s *Server) ResetStats() { s.kit.ResetStats() }
 
 // Handler returns the emulator's HTTP handler.
 func (s *Server) Handler() http.Handler {
@@ -305,43 +265,19 @@ func (s *Server) Handler() http.Handler {
 	return s.handler
 }
 
-func (s *Server) draw(p float64) bool {
-	if p <= 0 {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rnd.Float64() < p
-}
-
-func (s *Server) currentFaults() Faults {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.faults
-}
-
 // serveAPI is the middleware chain Fiken puts in front of every API call:
 // concurrency, rate, faults, auth, spec validation; then the handler, whose
 // answer is buffered so it can be validated, dropped or mangled.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
-	n := s.inFlight.Add(1)
 	// The request stops being in flight when its answer is ready, before
 	// the bytes go out: a client that sees the answer (or a reset) may
 	// send its next request at once.
-	release := sync.OnceFunc(func() { s.inFlight.Add(-1) })
+	n, release := s.kit.Begin()
 	defer release()
-	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	s.mu.Lock()
-	s.stats.Requests++
-	s.stats.ByMethod[r.Method]++
-	if write {
-		s.stats.Writes++
-	}
+	write := emulator.IsWrite(r.Method)
+	s.kit.Count(r.Method, "")
 	if n > 1 && s.opts.Limits.RejectConcurrent {
-		s.stats.Concurrent++
-	}
-	s.mu.Unlock()
-	if n > 1 && s.opts.Limits.RejectConcurrent {
+		s.kit.Refused()
 		writeError(w, http.StatusTooManyRequests, "Too many concurrent requests. Only one request at a time is allowed.")
 		return
 	}
@@ -357,26 +293,23 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	f := s.currentFaults()
-	if f.Latency > 0 {
-		timer := time.NewTimer(f.Latency)
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			timer.Stop()
-			return
-		}
-	}
-	if s.draw(f.ResetRate) {
-		release()
-		resetConn(w)
+	if retryAfter, limited := s.kit.Admit(); limited {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		writeError(w, http.StatusTooManyRequests, "Too many requests")
 		return
 	}
-	for _, status := range []int{429, 500, 502, 503} {
-		if s.draw(f.ErrorRate[status]) {
-			writeError(w, status, http.StatusText(status))
-			return
-		}
+	if !s.kit.Delay(r.Context()) {
+		return
+	}
+	f := s.kit.Faults()
+	if s.kit.Draw(f.ResetRate) {
+		release()
+		emulator.HangUp(w)
+		return
+	}
+	if status, ok := s.kit.DrawError(); ok {
+		writeError(w, status, http.StatusText(status))
+		return
 	}
 
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
@@ -444,17 +377,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	rec := newRecorder()
 	s.dispatch(rec, r, route, params, body)
 
-	if write && rec.status < 300 && s.draw(f.DropAfterCommitRate) {
+	if write && rec.status < 300 && s.kit.Draw(f.DropAfterCommitRate) {
 		release()
-		resetConn(w)
+		emulator.HangUp(w)
 		return
 	}
 	// Fiken leaves writeOnly properties out of every answer.
 	out := stripWriteOnly(route, rec)
-	if r.Method == http.MethodGet && rec.status == http.StatusOK && len(out) > 2 && s.draw(f.MalformedRate) {
-		out = out[:len(out)/2]
-	} else {
-		s.validateResponse(r, in, rec.status, rec.header, out)
+	s.validateResponse(r, in, rec.status, rec.header, out)
+	if r.Method == http.MethodGet && rec.status == http.StatusOK {
+		out = s.kit.Cut(out)
 	}
 	for k, v := range rec.header {
 		w.Header()[k] = v
@@ -661,22 +593,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-// resetConn closes the client's connection without an answer.
-func resetConn(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = conn.Close()
 }
 
 type recorder struct {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/synk-etl/synk/connectors/emulator"
 	"github.com/synk-etl/synk/connectors/prestashop"
 )
 
@@ -128,15 +129,8 @@ func (s *Server) route(r *http.Request, method string, jsonOut bool) response {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	write := method != http.MethodGet && method != http.MethodHead
-	s.stats.Requests++
-	if write {
-		s.stats.Writes++
-		s.stats.ByMethod[method+" "+fact.Name]++
-	} else {
-		s.stats.Reads++
-		s.stats.ReadsBy[fact.Name]++
-	}
+	write := emulator.IsWrite(method)
+	s.kit.Count(method, fact.Name)
 	var resp response
 	var apiErr *apiError
 	switch method {

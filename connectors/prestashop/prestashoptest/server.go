@@ -16,13 +16,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	_ "time/tzdata" // the shop clock is Europe/Oslo on every host
 
+	"github.com/synk-etl/synk/connectors/emulator"
 	"github.com/synk-etl/synk/connectors/prestashop"
 )
 
@@ -58,28 +58,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Faults make the emulator misbehave like a real host. Rates are
-// probabilities per /api request, drawn from a generator seeded by
-// Options.Seed, so a test run is reproducible.
-type Faults struct {
-	// ErrorRates maps an HTTP status (500, 502, 503, 429, ...) to the rate
-	// at which a request fails with it before the shop sees it.
-	ErrorRates map[int]float64 `json:"error_rates,omitempty"`
-	// Latency is added to every request, plus up to Jitter more.
-	Latency time.Duration `json:"latency,omitempty"`
-	Jitter  time.Duration `json:"jitter,omitempty"`
-	// ResetRate closes the connection without a response, before the shop
-	// sees the request.
-	ResetRate float64 `json:"reset_rate,omitempty"`
-	// MalformedRate truncates a successful response body.
-	MalformedRate float64 `json:"malformed_rate,omitempty"`
-	// DropAfterCommitRate commits a write, then closes the connection
-	// without answering: the lost-response case exactly-once must survive.
-	DropAfterCommitRate float64 `json:"drop_after_commit_rate,omitempty"`
-	// RequestsPerMinute caps /api requests (429 with Retry-After above
-	// it), as shared hosts do; 0 = no cap.
-	RequestsPerMinute int `json:"requests_per_minute,omitempty"`
-}
+// Faults make the emulator misbehave like a real host (the shared
+// emulator kit's faults).
+type Faults = emulator.Faults
 
 // RecordedWrite is one write request the webservice received.
 type RecordedWrite struct {
@@ -90,18 +71,9 @@ type RecordedWrite struct {
 	Status   int
 }
 
-// Stats counts requests, for "a no-op run makes zero writes" tests.
-type Stats struct {
-	Requests int            `json:"requests"`
-	Reads    int            `json:"reads"`
-	Writes   int            `json:"writes"`
-	ByMethod map[string]int `json:"by_method"` // "POST products" → n
-	// ReadsBy counts GET and HEAD requests per resource ("addresses" → n),
-	// for tests that bound how many requests a read makes.
-	ReadsBy map[string]int `json:"reads_by"`
-	// MaxInFlight is the most /api requests seen at once.
-	MaxInFlight int `json:"max_in_flight"`
-}
+// Stats are the shared kit's request counts: ByMethod by "METHOD
+// resource", ReadsBy per resource, MaxInFlight of /api requests.
+type Stats = emulator.Stats
 
 // Server is a running emulator.
 type Server struct {
@@ -112,15 +84,11 @@ type Server struct {
 	url    string
 	closed sync.Once
 
-	mu       sync.Mutex
-	tables   map[string]*table
-	rng      *rand.Rand // seed data and references
-	faultRng *rand.Rand
-	faults   Faults
-	stats    Stats
-	writes   []RecordedWrite
-	window   []time.Time
-	inFlight int
+	mu     sync.Mutex
+	tables map[string]*table
+	rng    *rand.Rand // seed data and references
+	kit    *emulator.Kit
+	writes []RecordedWrite
 	// violations are exchanges that broke the webservice's contract.
 	violations []string
 }
@@ -192,13 +160,11 @@ func newShop(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("webservice key must be 32 characters, got %d", len(opts.Key))
 	}
 	s := &Server{
-		opts:     opts,
-		facts:    prestashop.Facts(),
-		tables:   map[string]*table{},
-		rng:      rand.New(rand.NewPCG(opts.Seed, 0x73686f70)),
-		faultRng: rand.New(rand.NewPCG(opts.Seed, 0x6661756c)),
-		faults:   opts.Faults,
-		stats:    Stats{ByMethod: map[string]int{}, ReadsBy: map[string]int{}},
+		opts:   opts,
+		facts:  prestashop.Facts(),
+		tables: map[string]*table{},
+		rng:    rand.New(rand.NewPCG(opts.Seed, 0x73686f70)),
+		kit:    emulator.New(opts.Seed^0x6661756c, opts.Faults),
 	}
 	for name := range s.facts {
 		s.tables[name] = &table{rows: map[int64]prestashop.Object{}}
@@ -232,28 +198,10 @@ func (s *Server) Close() error {
 }
 
 // SetFaults replaces the active faults.
-func (s *Server) SetFaults(f Faults) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = f
-	s.window = nil
-}
+func (s *Server) SetFaults(f Faults) { s.kit.SetFaults(f) }
 
 // Stats returns the request counters.
-func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.stats
-	st.ByMethod = make(map[string]int, len(s.stats.ByMethod))
-	for k, v := range s.stats.ByMethod {
-		st.ByMethod[k] = v
-	}
-	st.ReadsBy = make(map[string]int, len(s.stats.ReadsBy))
-	for k, v := range s.stats.ReadsBy {
-		st.ReadsBy[k] = v
-	}
-	return st
-}
+func (s *Server) Stats() Stats { return s.kit.Stats() }
 
 // Writes returns every write request received since the last reset, with
 // its body and the status the shop answered.
@@ -267,7 +215,7 @@ func (s *Server) Writes() []RecordedWrite {
 func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stats = Stats{ByMethod: map[string]int{}, ReadsBy: map[string]int{}}
+	s.kit.ResetStats()
 	s.writes = nil
 }
 
@@ -297,44 +245,25 @@ type response struct {
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	s.mu.Lock()
-	s.inFlight++
-	s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.inFlight)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.inFlight--
-		s.mu.Unlock()
-	}()
-	f, retryAfter, limited := s.admit()
-	if f.Latency > 0 || f.Jitter > 0 {
-		d := f.Latency
-		if f.Jitter > 0 {
-			s.mu.Lock()
-			d += time.Duration(s.faultRng.Int64N(int64(f.Jitter)))
-			s.mu.Unlock()
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	_, done := s.kit.Begin()
+	defer done()
+	if !s.kit.Delay(r.Context()) {
+		return
 	}
-	if limited {
+	if retryAfter, limited := s.kit.Admit(); limited {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		http.Error(w, "429 Too Many Requests", http.StatusTooManyRequests)
 		return
 	}
-	if status, ok := s.drawError(f); ok {
+	if status, ok := s.kit.DrawError(); ok {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
 		return
 	}
-	if s.draw(f.ResetRate) {
-		hangUp(w)
+	f := s.kit.Faults()
+	if s.kit.Draw(f.ResetRate) {
+		emulator.HangUp(w)
 		return
 	}
 	method := r.Method
@@ -343,14 +272,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := s.handle(r, method)
 	s.audit(r, method, resp)
-	write := method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch || method == http.MethodDelete
-	if write && resp.status < 300 && s.draw(f.DropAfterCommitRate) {
-		hangUp(w)
+	if emulator.IsWrite(method) && resp.status < 300 && s.kit.Draw(f.DropAfterCommitRate) {
+		emulator.HangUp(w)
 		return
 	}
 	body := resp.body
-	if len(body) > 0 && resp.status < 300 && s.draw(f.MalformedRate) {
-		body = body[:len(body)/2]
+	if resp.status < 300 {
+		body = s.kit.Cut(body)
 	}
 	h := w.Header()
 	for k, v := range resp.header {
@@ -372,69 +300,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(body)
 	}
 	s.opts.Logger.Debug("webservice request", "method", method, "path", r.URL.Path, "status", resp.status)
-}
-
-// admit counts the request and applies the requests-per-minute cap.
-func (s *Server) admit() (f Faults, retryAfter int, limited bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f = s.faults
-	if f.RequestsPerMinute <= 0 {
-		return f, 0, false
-	}
-	now := time.Now()
-	cut := now.Add(-time.Minute)
-	i := sort.Search(len(s.window), func(i int) bool { return s.window[i].After(cut) })
-	s.window = s.window[i:]
-	if len(s.window) >= f.RequestsPerMinute {
-		wait := s.window[0].Add(time.Minute).Sub(now)
-		return f, int(wait.Seconds()) + 1, true
-	}
-	s.window = append(s.window, now)
-	return f, 0, false
-}
-
-func (s *Server) draw(rate float64) bool {
-	if rate <= 0 {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.faultRng.Float64() < rate
-}
-
-func (s *Server) drawError(f Faults) (int, bool) {
-	if len(f.ErrorRates) == 0 {
-		return 0, false
-	}
-	statuses := make([]int, 0, len(f.ErrorRates))
-	for st := range f.ErrorRates {
-		statuses = append(statuses, st)
-	}
-	sort.Ints(statuses)
-	for _, st := range statuses {
-		if s.draw(f.ErrorRates[st]) {
-			return st, true
-		}
-	}
-	return 0, false
-}
-
-// hangUp closes the connection without a response, as a crashed proxy or
-// a dropped link does.
-func hangUp(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = conn.Close()
 }
 
 // apiError is a webservice error: status plus <errors> items.
