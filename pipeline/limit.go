@@ -39,9 +39,32 @@ func NewLimiter(l Limits, onWait func(time.Duration)) *Limiter {
 func (l *Limiter) Limits() Limits { return l.limits }
 
 // Acquire waits for a slot and a rate token. The caller must call the
-// returned release exactly once, when its request has finished.
+// returned release exactly once, when its request has finished. Under a
+// write's context (WithStop) whose run is stopping it returns ErrStopping
+// instead of waiting on.
 func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 	start := time.Now()
+	if stop := stopOf(ctx); stop != nil {
+		if stop.Err() != nil {
+			return nil, ErrStopping
+		}
+		waitCtx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		defer context.AfterFunc(stop, func() { cancel(ErrStopping) })()
+		release, err = l.acquire(waitCtx, start)
+		if err != nil && context.Cause(waitCtx) == ErrStopping && ctx.Err() == nil {
+			return nil, ErrStopping
+		}
+	} else {
+		release, err = l.acquire(ctx, start)
+	}
+	if err == nil {
+		markSent(ctx)
+	}
+	return release, err
+}
+
+func (l *Limiter) acquire(ctx context.Context, start time.Time) (release func(), err error) {
 	if l.slots != nil {
 		select {
 		case l.slots <- struct{}{}:

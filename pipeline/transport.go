@@ -86,11 +86,20 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body.Close()
 		}
 		t.m.HTTPRetries.WithLabelValues(t.connection, reason).Inc()
+		var stopped <-chan struct{}
+		if stop := stopOf(ctx); stop != nil {
+			stopped = stop.Done()
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return nil, ctx.Err()
+		case <-stopped:
+			// A write that was sent: its outcome stays as unsure as the
+			// answer that asked for the retry, for the caller to settle.
+			timer.Stop()
+			return nil, fmt.Errorf("%s %s: not retried after %s: the run is stopping", req.Method, req.URL.Redacted(), reason)
 		case <-timer.C:
 		}
 	}
@@ -112,8 +121,15 @@ func (t *transport) once(ctx context.Context, req *http.Request, attempt int) (*
 	if t.lim != nil {
 		var err error
 		if release, err = t.lim.Acquire(ctx); err != nil {
+			if attempt > 1 && errors.Is(err, ErrStopping) {
+				return nil, fmt.Errorf("%s %s: not retried: the run is stopping", req.Method, req.URL.Redacted())
+			}
 			return nil, err
 		}
+	} else if stop := stopOf(ctx); stop != nil && stop.Err() != nil {
+		return nil, ErrStopping
+	} else {
+		markSent(ctx)
 	}
 	start := time.Now()
 	resp, err := t.base.RoundTrip(r)
@@ -134,7 +150,7 @@ func (t *transport) once(ctx context.Context, req *http.Request, attempt int) (*
 }
 
 func (t *transport) shouldRetry(req *http.Request, resp *http.Response, err error, attempt int) (time.Duration, string, bool) {
-	if attempt >= t.policy.MaxAttempts || req.Context().Err() != nil {
+	if attempt >= t.policy.MaxAttempts || req.Context().Err() != nil || errors.Is(err, ErrStopping) {
 		return 0, "", false
 	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/engine"
 	"github.com/synk-etl/synk/pipeline/spec"
 )
 
@@ -124,12 +127,24 @@ func newApplyCmd(g *globals) *cobra.Command {
 			defer s.Close()
 			defer pushSession(cmd.Context(), g, s)
 			prog.bind(s.p, s.log, s.runner.RunID)
+			// The first SIGINT/SIGTERM ends cmd.Context(): no new write
+			// starts, the ones in flight finish. A second one exits at
+			// once; the journal settles what was in flight next run.
+			defer exitOnSecondSignal(cmd.ErrOrStderr())()
 			res, err := s.runner.Apply(cmd.Context(), saved)
 			prog.Close()
+			w := cmd.OutOrStdout()
+			if errors.Is(err, engine.ErrStopped) {
+				var applied, left int
+				if res != nil {
+					applied, left = res.Applied, res.NotAttempted
+				}
+				fmt.Fprintf(w, "stopped: applied %d, not attempted %d (run %s)\n", applied, left, s.runner.RunID())
+				return &exitError{code: 1, err: errors.New("")}
+			}
 			if err != nil {
 				return &exitError{code: 1, err: errors.New(s.p.Redact(err.Error()))}
 			}
-			w := cmd.OutOrStdout()
 			printSummary(w, res.Plan, isTTY(w))
 			fmt.Fprintf(w, "applied %d, failed %d, rejected %d (run %s)\n", res.Applied, res.Failed, res.Rejected, s.runner.RunID())
 			for _, rj := range res.Plan.Rejects {
@@ -241,4 +256,31 @@ func show(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// exitOnSecondSignal watches SIGINT/SIGTERM while a run applies: the first
+// is main's (it ends the command's context), a second exits the process at
+// once. The returned func stops watching.
+func exitOnSecondSignal(stderr io.Writer) func() {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		seen := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				if seen++; seen >= 2 {
+					fmt.Fprintln(stderr, "synk: second signal: exiting now; the next run looks up what was in flight")
+					os.Exit(1)
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }

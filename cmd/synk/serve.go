@@ -568,15 +568,12 @@ func (s *server) run(ctx context.Context, r schedule.Run) {
 	log.Info("run started", "reason", string(r.Reason), "delay", delay.Round(time.Millisecond).String())
 
 	res, runID, err := s.apply(ctx, p, sp)
-	rec := &runRecord{ID: runID, Reason: string(r.Reason), Start: start, End: time.Now(), Outcome: "success"}
+	rec := &runRecord{ID: runID, Reason: string(r.Reason), Start: start, End: time.Now(), Outcome: engine.Status(res, err)}
 	if res != nil {
 		rec.Planned, rec.Applied, rec.Failed, rec.Rejected = res.Planned, res.Applied, res.Failed, res.Rejected
 	}
-	switch {
-	case err != nil:
-		rec.Outcome, rec.Error = "failed", s.redact(p.Redact(err.Error()))
-	case rec.Failed > 0 || rec.Rejected > 0:
-		rec.Outcome = "partial"
+	if err != nil {
+		rec.Error = s.redact(p.Redact(err.Error()))
 	}
 	s.mu.Lock()
 	sv.last, sv.runStart = rec, time.Time{}
@@ -592,7 +589,7 @@ func (s *server) run(ctx context.Context, r schedule.Run) {
 	switch rec.Outcome {
 	case "failed":
 		log.Error("run finished", append(attrs, "err", rec.Error)...)
-	case "partial":
+	case "partial", "stopped":
 		log.Warn("run finished", attrs...)
 	default:
 		log.Info("run finished", attrs...)

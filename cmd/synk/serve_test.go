@@ -83,12 +83,9 @@ func (l *lockedBuffer) String() string {
 
 // serveProc is a running `synk serve`.
 type serveProc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	url    string
-	stderr *lockedBuffer
-	done   chan struct{}
-	code   int
+	*proc
+	t   *testing.T
+	url string
 }
 
 func freeAddr(t *testing.T) string {
@@ -105,30 +102,8 @@ func freeAddr(t *testing.T) string {
 func startServe(t *testing.T, dir string, env []string, args ...string) *serveProc {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(synkBin, append([]string{"serve", "--addr", addr, "--watch", "100ms"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	p := &serveProc{t: t, cmd: cmd, url: "http://" + addr, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := cmd.Wait()
-		if ee, ok := err.(*exec.ExitError); ok {
-			p.code = ee.ExitCode()
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			cmd.Process.Kill()
-			<-p.done
-		}
-	})
+	p := &serveProc{t: t, url: "http://" + addr,
+		proc: startProc(t, dir, env, append([]string{"serve", "--addr", addr, "--watch", "100ms"}, args...)...)}
 	p.eventually("healthz", 30*time.Second, func() (bool, string) {
 		select {
 		case <-p.done:
@@ -439,8 +414,8 @@ func TestServeShutdownMidApply(t *testing.T) {
 	}
 	noSecrets(t, p.stderr.String(), serveToken, ps.Key())
 	r := run(t, dir, "sql", "--state", "products.duckdb", "--format", "csv", "SELECT status FROM synk.runs")
-	if r.code != 0 || r.stdout != "status\nfailed\n" {
-		t.Errorf("the cancelled run is not recorded as failed: %q %s", r.stdout, r.stderr)
+	if r.code != 0 || r.stdout != "status\nstopped\n" {
+		t.Errorf("the cancelled run is not recorded as stopped: %q %s", r.stdout, r.stderr)
 	}
 	r = runEnv(t, env, "apply", filepath.Join(dir, "products.yaml"))
 	if r.code != 0 {

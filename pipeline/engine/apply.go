@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,8 +28,15 @@ type Result struct {
 	Applied  int
 	Failed   int
 	Rejected int
-	Plan     *pipeline.Plan
+	// NotAttempted counts the changes a stopped run never started.
+	NotAttempted int
+	Plan         *pipeline.Plan
 }
+
+// ErrStopped is returned by Apply when its context ended while it applied:
+// the writes in flight finished, the rest were not attempted (Result says
+// how many) and are planned again next run.
+var ErrStopped = errors.New("stopped")
 
 // ErrStalePlan is returned when a saved plan no longer matches the systems.
 var ErrStalePlan = errors.New("plan is stale")
@@ -40,8 +48,11 @@ func (r *Runner) Apply(ctx context.Context, saved *pipeline.Plan) (*Result, erro
 	defer func() { r.opts.Metrics.RunDuration.WithLabelValues(r.p.Name).Observe(time.Since(start).Seconds()) }()
 	pl, err := r.plan(ctx, "apply")
 	if err != nil {
+		if ctx.Err() != nil {
+			err = ErrStopped // stopped before anything was written
+		}
 		r.finishRun(nil, err)
-		r.opts.Metrics.RunsTotal.WithLabelValues(r.p.Name, "failed").Inc()
+		r.opts.Metrics.RunsTotal.WithLabelValues(r.p.Name, Status(nil, err)).Inc()
 		return nil, err
 	}
 	if saved != nil {
@@ -54,14 +65,13 @@ func (r *Runner) Apply(ctx context.Context, saved *pipeline.Plan) (*Result, erro
 	if err == nil {
 		err = r.followUp(ctx, res)
 	}
-	r.finishRun(res, err)
-	status := "success"
-	switch {
-	case err != nil:
-		status = "failed"
-	case res.Failed > 0 || res.Rejected > 0:
-		status = "partial"
+	if ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())) {
+		err = ErrStopped
+		r.log.Warn("stopped", "run_id", r.runID, "applied", res.Applied, "failed", res.Failed, "rejected", res.Rejected,
+			"not_attempted", res.NotAttempted)
 	}
+	r.finishRun(res, err)
+	status := Status(res, err)
 	r.opts.Metrics.RunsTotal.WithLabelValues(r.p.Name, status).Inc()
 	if status == "success" {
 		r.opts.Metrics.LastSuccess.WithLabelValues(r.p.Name).SetToCurrentTime()
@@ -250,6 +260,12 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 	for _, w := range pl.works {
 		byEntity[w.entity.Name] = append(byEntity[w.entity.Name], w)
 	}
+	// ctx stops the handing out of changes; the writes already handed out
+	// finish under a context the stop does not cancel (each HTTP request is
+	// still bounded by its timeout), so a stop never leaves a write
+	// half-known.
+	writeCtx := context.WithoutCancel(ctx)
+	var notAttempted []*work
 	var mu sync.Mutex
 	for _, level := range levels(r.p.Entities) {
 		// Counter entities go last in their level: their offsets (stock
@@ -267,18 +283,23 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 			var wg conc.WaitGroup
 			for _, e := range group {
 				wg.Go(func() {
-					a, f, rj := r.applyEntity(ctx, e, byEntity[e.Name])
+					a, f, rj, st, left := r.applyEntity(ctx, writeCtx, e, byEntity[e.Name])
 					mu.Lock()
 					res.Applied += a
 					res.Failed += f
 					res.Rejected += rj
+					res.NotAttempted += st
+					notAttempted = append(notAttempted, left...)
 					mu.Unlock()
 				})
 			}
 			wg.Wait()
 		}
-		if ctx.Err() != nil {
-			break // stopped: what was done is still recorded below
+	}
+	if len(notAttempted) > 0 {
+		res.NotAttempted += len(notAttempted)
+		if err := r.recordNotAttempted(writeCtx, notAttempted); err != nil {
+			r.log.Error("record the changes not attempted", "run_id", r.runID, "err", err)
 		}
 	}
 	// Pairs whose writes all succeeded (or that needed none) get their new
@@ -286,7 +307,38 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 	if err := r.saveBases(ctx, pl.pairs); err != nil {
 		return res, err
 	}
-	return res, ctx.Err()
+	return res, nil
+}
+
+// recordNotAttempted stores, in one statement, the changes a stopped run
+// never started, and keeps their pairs' bases as they were, so the next
+// run plans them again.
+func (r *Runner) recordNotAttempted(ctx context.Context, works []*work) error {
+	b := state.NewBulk("seq", "entity", "flow", "action", "source_key", "target_key", "fields", "before", "after")
+	byEntity := map[string]map[pipeline.Action]int{}
+	for _, w := range works {
+		before, _ := json.Marshal(w.change.Before)
+		after, _ := json.Marshal(w.change.After)
+		fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
+		b.Add(fmt.Sprint(w.change.Seq), w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey, w.change.TargetKey,
+			fields, string(before), string(after))
+		if w.pair != nil {
+			w.pair.failedFlows = append(w.pair.failedFlows, w.flow)
+		}
+		if byEntity[w.entity.Name] == nil {
+			byEntity[w.entity.Name] = map[pipeline.Action]int{}
+		}
+		byEntity[w.entity.Name][w.change.Action]++
+	}
+	for e, byAction := range byEntity {
+		for a, n := range byAction {
+			r.opts.Metrics.ChangesApplied.WithLabelValues(e, string(a), "not_attempted").Add(float64(n))
+		}
+	}
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	return r.store.ExecBulk(ctx, b, `INSERT INTO synk.changes SELECT '`+r.runID+`', CAST(seq AS BIGINT), entity, flow, action,
+		source_key, target_key, CAST(fields AS VARCHAR[]), CAST(before AS JSON), CAST(after AS JSON), 'not_attempted', '', now() FROM bulk`)
 }
 
 // levels groups entities so that each level only needs earlier levels.
@@ -314,9 +366,17 @@ type outcome struct {
 	err    error
 }
 
-func (r *Runner) applyEntity(ctx context.Context, e *spec.Entity, works []*work) (applied, failed, rejected int) {
+// applyEntity applies an entity's changes concurrently until ctx ends; the
+// changes it did not start are returned as left (not attempted), and those
+// whose first request the stop kept from being sent are counted in
+// stopped (recorded as not attempted). Writes run under writeCtx, which
+// the stop does not cancel.
+func (r *Runner) applyEntity(ctx, writeCtx context.Context, e *spec.Entity, works []*work) (applied, failed, rejected, stopped int, left []*work) {
 	if len(works) == 0 {
 		return
+	}
+	if ctx.Err() != nil {
+		return 0, 0, 0, 0, works
 	}
 	if e.Counter != nil {
 		r.refreshCounterOffsets(ctx, e, works)
@@ -334,15 +394,29 @@ func (r *Runner) applyEntity(ctx context.Context, e *spec.Entity, works []*work)
 	}
 	var mu sync.Mutex
 	p := pool.New().WithMaxGoroutines(max)
-	for _, w := range works {
+	for i, w := range works {
+		if ctx.Err() != nil {
+			mu.Lock()
+			left = append(left, works[i:]...)
+			mu.Unlock()
+			break
+		}
 		p.Go(func() {
-			o := r.applyOne(ctx, w)
+			if ctx.Err() != nil {
+				mu.Lock()
+				left = append(left, w) // stopped while it waited for a worker
+				mu.Unlock()
+				return
+			}
+			o := r.applyOne(pipeline.WithStop(writeCtx, ctx), w)
 			log := r.log.With("entity", e.Name, "key", w.change.SourceKey, "run_id", r.runID)
 			mu.Lock()
 			defer mu.Unlock()
 			switch o.status {
 			case "applied":
 				applied++
+			case "not_attempted":
+				stopped++ // recorded; the stop's one log line counts it
 			case "rejected":
 				rejected++
 				log.Warn("change rejected", "flow", w.change.Flow, "action", w.change.Action, "err", r.p.Redact(o.err.Error()))
@@ -390,10 +464,10 @@ func (r *Runner) applyOne(ctx context.Context, w *work) outcome {
 			return r.applyCounter(ctx, sink, w)
 		}
 		_, err := sink.Update(ctx, w.write)
-		return r.record(ctx, w, classify(err))
+		return r.record(ctx, w, classifyWrite(ctx, err))
 	default:
 		err := sink.Delete(ctx, w.write)
-		o := classify(err)
+		o := classifyWrite(ctx, err)
 		if o.status == "applied" {
 			r.links.remove(w.entity.Name, w.pair.leftKey)
 			w.pair.deleted = true
@@ -413,6 +487,16 @@ func classify(err error) outcome {
 	return outcome{"failed", err}
 }
 
+// classifyWrite is classify for a write made under ctx from
+// pipeline.WithStop: a write the stop kept from sending anything is
+// not_attempted, not failed.
+func classifyWrite(ctx context.Context, err error) outcome {
+	if errors.Is(err, pipeline.ErrStopping) && !pipeline.Sent(ctx) {
+		return outcome{"not_attempted", err}
+	}
+	return classify(err)
+}
+
 // applyCreate journals the intent, creates, and on an ambiguous failure
 // asks the sink's Finder whether the create happened anyway.
 func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) outcome {
@@ -426,12 +510,16 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 		return r.record(ctx, w, outcome{"failed", fmt.Errorf("journal intent: %w", err)})
 	}
 	rec, err := sink.Create(ctx, w.write)
-	o := classify(err)
+	o := classifyWrite(ctx, err)
+	if o.status == "not_attempted" {
+		r.resolveIntent(ctx, id, "failed", "") // nothing was sent
+		return r.record(ctx, w, o)
+	}
 	if o.status == "failed" {
 		if finder, ok := sink.(pipeline.Finder); ok {
 			// The request may have reached the system: look before anyone
-			// creates again. ctx may be cancelled; the lookup still runs.
-			found, ok, ferr := finder.Find(context.WithoutCancel(ctx), w.write)
+			// creates again, even when the run is stopping.
+			found, ok, ferr := finder.Find(pipeline.WithStop(context.WithoutCancel(ctx), nil), w.write)
 			switch {
 			case ferr == nil && ok:
 				rec, o = found, outcome{status: "applied"}

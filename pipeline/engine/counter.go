@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -364,18 +365,23 @@ func (r *Runner) applyCounter(ctx context.Context, sink pipeline.Sink, w *work) 
 	}
 	if err != nil {
 		// Nothing was sent: the side keeps its observed value in the base.
-		return r.settleCounter(ctx, w, id, outcome{"failed", err}, sideNotWritten)
+		o := outcome{"failed", err}
+		if errors.Is(err, pipeline.ErrStopping) {
+			o.status = "not_attempted"
+		}
+		return r.settleCounter(ctx, w, id, o, sideNotWritten)
 	}
 	var o outcome
+	ctx = pipeline.Unsent(ctx) // the read above sent nothing to write
 	for attempt := 0; attempt < 3; attempt++ {
 		_, err = sink.Update(ctx, w.write)
-		if o = classify(err); o.status != "failed" || ctx.Err() != nil {
+		if o = classifyWrite(ctx, err); o.status != "failed" || ctx.Err() != nil {
 			break
 		}
 	}
 	st := sideWritten
 	switch o.status {
-	case "rejected":
+	case "rejected", "not_attempted":
 		st = sideNotWritten
 	case "failed":
 		st = sideUnsure

@@ -172,20 +172,30 @@ func (r *Runner) beginRun(ctx context.Context, mode string) error {
 // RunID is the id of the current (or last) run.
 func (r *Runner) RunID() string { return r.runID }
 
-func (r *Runner) finishRun(res *Result, runErr error) {
-	status := "success"
+// Status is a run's outcome, as synk.runs, the metrics and serve's /status
+// say it: success (every planned change made), partial (some failed or
+// were refused), stopped (a signal ended it; the rest waits for the next
+// run) or failed (the run itself could not go on).
+func Status(res *Result, err error) string {
 	switch {
-	case runErr != nil:
-		status = "failed"
+	case errors.Is(err, ErrStopped):
+		return "stopped"
+	case err != nil:
+		return "failed"
 	case res != nil && (res.Failed > 0 || res.Rejected > 0):
-		status = "partial"
+		return "partial"
 	}
+	return "success"
+}
+
+func (r *Runner) finishRun(res *Result, runErr error) {
+	status := Status(res, runErr)
 	var applied, failed, rejected, planned int
 	if res != nil {
 		applied, failed, rejected, planned = res.Applied, res.Failed, res.Rejected, res.Planned
 	}
 	msg := ""
-	if runErr != nil {
+	if runErr != nil && status != "stopped" {
 		msg = r.p.Redact(runErr.Error())
 	}
 	_, _ = r.store.DB.ExecContext(context.Background(), `UPDATE synk.runs SET finished_at = now(), status = ?, planned = ?, applied = ?, failed = ?, rejected = ?, error = ? WHERE run_id = ?`,

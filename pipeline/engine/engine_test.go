@@ -643,23 +643,23 @@ func TestExactlyOnceCreates(t *testing.T) {
 		r.afterCreate = func(ctx context.Context, _ pipeline.Write, _ pipeline.Record) error {
 			if n.Add(1) == 5 {
 				cancel()
-				return ctx.Err() // committed, but the caller never hears of it
+				return errors.New("connection reset") // committed, but the caller never hears of it
 			}
 			return nil
 		}
 		p := h.load(createOnlyMem)
-		_, err := h.applyCtx(ctx, p)
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("cancelled apply returned %v, want context.Canceled", err)
+		res, err := h.applyCtx(ctx, p)
+		if !errors.Is(err, engine.ErrStopped) || res.NotAttempted == 0 {
+			t.Fatalf("cancelled apply returned %v (not attempted %d), want engine.ErrStopped with changes left", err, res.NotAttempted)
 		}
 		if c, _, _ := r.counts(); c < 5 || c >= len(keys) {
 			t.Fatalf("%d creates before the cancel took effect; the test wants a partial run", c)
 		}
-		if got := h.rows(`SELECT status FROM synk.runs WHERE mode = 'apply'`); len(got) != 1 || got[0][0] != "failed" {
+		if got := h.rows(`SELECT status FROM synk.runs WHERE mode = 'apply'`); len(got) != 1 || got[0][0] != "stopped" {
 			t.Fatalf("synk.runs after the cancelled apply: %v", got)
 		}
 		r.afterCreate = nil
-		res := h.apply(p)
+		res = h.apply(p)
 		if res.Failed != 0 || res.Rejected != 0 {
 			t.Fatalf("rerun failed %d rejected %d", res.Failed, res.Rejected)
 		}
