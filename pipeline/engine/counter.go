@@ -198,23 +198,27 @@ type journalCounter struct {
 // stopped between its counter writes and saving the base: a side whose
 // value equals what was to be written was written; one still at the value
 // seen then was not. Anything else (the write's effect and later changes
-// mixed) is taken as not written and logged.
+// mixed) is taken as not written and logged. A side with no intent was
+// not written either (the run died before its write began; or it needed
+// none, and then its observed value is its base anyway): it keeps its
+// observed value, so its change since the last base still counts.
 func (r *Runner) recoverCounter(e *spec.Entity, p *pair, its []journalCounter) {
 	last := its[len(its)-1].intent
-	ownL, ownR := last.BaseLeft, last.BaseRight
+	ownL, ownR := last.OwnLeft, last.OwnRight
 	for _, jc := range its {
 		it := jc.intent
-		field, rec, obs, own := e.Counter.LeftField, p.left, it.OwnLeft, &ownL
+		field, rec, own, written := e.Counter.LeftField, p.left, &ownL, it.BaseLeft
 		if it.Side == "right" {
-			field, rec, obs, own = e.Counter.RightField, p.right, it.OwnRight, &ownR
+			field, rec, own, written = e.Counter.RightField, p.right, &ownR, it.BaseRight
 		}
 		now, ok := number(rec[field])
 		want := it.Level
 		if it.Written != nil {
 			want = *it.Written
 		}
-		if !ok || math.Abs(now-want) > 1e-9 {
-			*own = obs
+		if ok && math.Abs(now-want) <= 1e-9 {
+			*own = written
+		} else {
 			r.log.Info("counter write of a stopped run was not made (or the value moved since); taken as not written",
 				"entity", e.Name, "key", p.leftKey, "side", it.Side, "run_id", r.runID)
 		}

@@ -235,3 +235,46 @@ func TestCounterSurvivesLostWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestCounterRecoversAKillBetweenItsWrites: a run killed after one side's
+// counter write and before the other side's was even journaled leaves a
+// pending intent for one side only. The next run must take the other side
+// as not written (its change since the base still counts), not as if both
+// writes had been made: that would wipe the change made there.
+func TestCounterRecoversAKillBetweenItsWrites(t *testing.T) {
+	t.Parallel()
+	w := newCounterWorld(t)
+	p := w.h.load(w.pipelineSrc())
+	w.h.apply(p)
+	db := w.h.state().DB
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	w.correct(true, "A", -2) // shop: 20 → 18
+	w.correct(false, "A", 5) // accounting: 20 → 25; both should end at 23
+	exec(`CREATE TABLE main.base_before AS SELECT * FROM synk.base`)
+	// The kill: the accounting write is made, and at that moment the
+	// process dies; the shop's write never happens (refused here, and its
+	// intent dropped from the image below, as if it had not started).
+	w.acct.afterUpdate = func(pipeline.Write) error {
+		exec(`CREATE TABLE main.journal_at_kill AS SELECT * FROM synk.journal`)
+		return nil
+	}
+	w.shop.refuse = func(pipeline.Write) error { return errors.New("never sent: the process was killed") }
+	_, _ = w.h.applyCtx(t.Context(), p)
+	w.acct.afterUpdate, w.shop.refuse = nil, nil
+	if got := w.h.rows(`SELECT count(*) FROM main.journal_at_kill WHERE flow = 'counter:right' AND status = 'pending'`); got[0][0] != "1" {
+		t.Fatalf("pending accounting intents at the kill: %v", got)
+	}
+	exec(`DELETE FROM synk.journal`)
+	exec(`INSERT INTO synk.journal SELECT * FROM main.journal_at_kill WHERE flow <> 'counter:left'`)
+	exec(`DELETE FROM synk.base`)
+	exec(`INSERT INTO synk.base SELECT * FROM main.base_before`)
+
+	w.h.apply(p)
+	w.check(t, "after the run that follows the kill")
+	w.h.mustBeConverged(p)
+}
