@@ -61,7 +61,11 @@ var (
 //     the level, so the next run counts the draw as a Fiken sale: both
 //     stocks end one unit per invoiced unit too low. Without crashes:
 //     TestStockFikenCorrectionSurvivesInvoicedShopSale fails every run.
-var crashRegressionSeeds = []uint64{129, 138, 117, 143}
+//   - 37: a run is killed after a product's Fiken stock write and before
+//     its shop write was journaled; recovery took the shop side as written
+//     too, so a Fiken stock correction was wiped. Without crashes:
+//     TestCounterRecoversAKillBetweenItsWrites fails every run.
+var crashRegressionSeeds = []uint64{129, 138, 117, 143, 37}
 
 // crashHelperEnv makes the test binary serve emulators instead of running
 // tests: init runs before TestMain, so the helper skips building synk.
