@@ -191,7 +191,7 @@ func eligible(state string) bool {
 
 func TestCustomersBothWays(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, 1, nil)
+	w := newWorld(t, 1, func(s string) string { return strings.Replace(s, "to_fiken: ordered", "to_fiken: all", 1) })
 	shopBorn := w.ps.IDs("customers")
 	w.converge()
 	// Fiken holds member numbers (the back office shows them; its API

@@ -94,7 +94,7 @@ func hiddenField(resource, field string) bool {
 // Update through the addresses resource).
 func computedField(resource, field string) bool {
 	switch resource + "." + field {
-	case "products.tax_rate", "orders.order_rows", "orders.state_name", "customers.address", "stock_availables.reference":
+	case "products.tax_rate", "orders.order_rows", "orders.state_name", "orders.currency", "orders.delivery_country", "customers.address", "stock_availables.reference":
 		return true
 	}
 	return false
@@ -170,7 +170,11 @@ func Resources() []pipeline.Resource {
 			r.Fields = append(r.Fields, pipeline.Field{Name: "order_rows", Type: pipeline.TypeList, ReadOnly: true, Fields: orderRowFields()},
 				// The current state's name; writing a name sets the state,
 				// creating it in the shop if missing (see SetOrderState).
-				pipeline.Field{Name: "state_name", Type: pipeline.TypeString})
+				pipeline.Field{Name: "state_name", Type: pipeline.TypeString},
+				// The order's currency (ISO 4217) and the country its goods
+				// were delivered to (ISO 3166 alpha-2): see orderplace.go.
+				pipeline.Field{Name: "currency", Type: pipeline.TypeString, ReadOnly: true},
+				pipeline.Field{Name: "delivery_country", Type: pipeline.TypeString, ReadOnly: true})
 		case "customers":
 			r.Fields = append(r.Fields, pipeline.Field{Name: "address", Type: pipeline.TypeObject, Fields: addressFields()})
 		case "stock_availables":
@@ -206,9 +210,12 @@ type Connector struct {
 	log      *slog.Logger
 	parallel int
 
-	mu        sync.Mutex
-	taxRates  map[int64]float64
-	languages []string
+	mu       sync.Mutex
+	taxRates map[int64]float64
+	// currencyCodes and countryCodes map the shop's ids to ISO codes,
+	// read once per connection (see orderplace.go).
+	currencyCodes, countryCodes map[int64]string
+	languages                   []string
 
 	stateMu sync.Mutex
 	states  map[string]int64 // order state name → id, found or created
@@ -282,6 +289,9 @@ func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQu
 		if states, err = c.orderStates(ctx); err != nil {
 			return fmt.Errorf("read orders: %w", err)
 		}
+		prep = func(ctx context.Context, page []Object) (any, error) {
+			return c.readOrderPlaces(ctx, page)
+		}
 	case "products":
 		if rates, err = c.TaxRates(ctx); err != nil {
 			return fmt.Errorf("read products: %w", err)
@@ -316,6 +326,8 @@ func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQu
 					} else {
 						rec["state_name"] = nil
 					}
+					places, _ := extra.(*orderPlaces)
+					places.place(rec)
 				case "customers":
 					if a, ok := addrs[rec["id"].(int64)]; ok {
 						if rec["address"], err = c.addressObject(a); err != nil {

@@ -69,7 +69,10 @@ type Runner struct {
 	// failedNow holds the changes that failed in this round, failedIn
 	// their entities: a follow-up round tries them again.
 	failedNow, failedIn map[string]bool
-	mu                  sync.Mutex
+	// viewSets are the views expressions read (`views.NAME`), by name,
+	// as sets of their first column's values; see viewsets.go.
+	viewSets map[string]any
+	mu       sync.Mutex
 	// stateMu serialises writes to the state file from concurrent changes.
 	stateMu sync.Mutex
 }

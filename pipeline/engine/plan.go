@@ -95,6 +95,9 @@ func (r *Runner) planRound(ctx context.Context, seq int) (*planned, error) {
 	if err := CreateViews(ctx, r.store, r.p); err != nil {
 		return nil, err
 	}
+	if err := r.loadViewSets(ctx); err != nil {
+		return nil, err
+	}
 	fp, err := r.snapshotFingerprint(ctx)
 	if err != nil {
 		return nil, err
@@ -525,6 +528,9 @@ func (r *Runner) env(rec pipeline.Record, link transforms.Link) map[string]any {
 		env["record"] = map[string]any(rec)
 	}
 	env["vars"] = r.p.Vars
+	if r.viewSets != nil {
+		env["views"] = r.viewSets
+	}
 	if link != nil {
 		env["link"] = link
 	}

@@ -275,8 +275,9 @@ func (l *loader) load(root *node) {
 		}
 	}
 	l.loadConnections(root.get("connections"))
-	l.loadEntities(root.get("entities"))
+	// Views first: expressions may read them (views.NAME).
 	l.loadViews(root.get("views"))
+	l.loadEntities(root.get("entities"))
 }
 
 func (l *loader) loadViews(n *node) {
@@ -971,7 +972,22 @@ func (l *loader) recordEnv(r pipeline.Resource) map[string]any {
 		env["record"] = protoRecord(r)
 	}
 	env["vars"] = l.p.Vars
+	if _, field := env["views"]; !field && len(l.p.Views) > 0 {
+		env["views"] = l.viewsEnv()
+	}
 	return env
+}
+
+// viewsEnv declares the pipeline's views to expressions, which may ask
+// whether a key is in a view's first column (`str(id) in
+// views.customers_with_orders`): a view in recon by its short name, one
+// in another schema as "schema.name". The engine fills in the sets.
+func (l *loader) viewsEnv() map[string]any {
+	views := make(map[string]any, len(l.p.Views))
+	for _, v := range l.p.Views {
+		views[strings.TrimPrefix(v.Name, "recon.")] = map[string]any{}
+	}
+	return views
 }
 
 func protoRecord(r pipeline.Resource) map[string]any {

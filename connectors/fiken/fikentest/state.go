@@ -377,8 +377,13 @@ func (st *state) createInvoice(req invoiceRequest) (*Invoice, error) {
 	if req.DueDate < req.IssueDate {
 		return nil, badRequest("dueDate %s is before issueDate %s", req.DueDate, req.IssueDate)
 	}
-	if req.Currency != "" && req.Currency != "NOK" {
-		return nil, badRequest("the emulator invoices in NOK only")
+	currency := req.Currency
+	if currency == "" {
+		currency = "NOK"
+	}
+	nokPer, ok := exchangeRates[currency]
+	if !ok {
+		return nil, badRequest("currency %s: not a currency Fiken invoices in", req.Currency)
 	}
 	if req.UUID != "" {
 		for _, inv := range st.invoices {
@@ -402,7 +407,7 @@ func (st *state) createInvoice(req invoiceRequest) (*Invoice, error) {
 		InvoiceNumber: *st.invoiceCounter, IssueDate: req.IssueDate, DueDate: req.DueDate,
 		Cash: req.Cash, InvoiceText: req.InvoiceText, YourReference: req.YourReference,
 		OurReference: req.OurReference, OrderReference: req.OrderReference,
-		InvoiceDraftUUID: req.UUID, Lines: lines, Currency: "NOK",
+		InvoiceDraftUUID: req.UUID, Lines: lines, Currency: currency,
 		BankAccountNumber: bank.BankAccountNumber, AssociatedCreditNotes: []int64{}, Dispatches: []Dispatch{},
 		customerID: cust.ContactID,
 	}
@@ -428,13 +433,17 @@ func (st *state) createInvoice(req invoiceRequest) (*Invoice, error) {
 		orderLines = append(orderLines, OrderLine{Description: desc, NetPrice: l.Net, Vat: l.Vat, Account: l.IncomeAccount, VatType: l.VatType})
 	}
 	inv.Gross = inv.Net + inv.Vat
-	inv.NetInNok, inv.VatInNok, inv.GrossInNok = inv.Net, inv.Vat, inv.Gross
+	for i := range inv.Lines {
+		l := &inv.Lines[i]
+		l.NetInNok, l.VatInNok, l.GrossInNok = inNok(l.Net, nokPer), inNok(l.Vat, nokPer), inNok(l.Gross, nokPer)
+	}
+	inv.NetInNok, inv.VatInNok, inv.GrossInNok = inNok(inv.Net, nokPer), inNok(inv.Vat, nokPer), inNok(inv.Gross, nokPer)
 	st.saleTransactions++
 	sale := &Sale{
 		SaleID: st.id(), LastModifiedDate: today, TransactionID: 500000 + st.saleTransactions,
 		SaleNumber: strconv.FormatInt(inv.InvoiceNumber, 10), Date: req.IssueDate, Kind: "invoice",
 		NetAmount: inv.Net, VatAmount: inv.Vat, OutstandingBalance: inv.Gross, Lines: orderLines,
-		Currency: "NOK", DueDate: req.DueDate, Kid: inv.Kid, SalePayments: []Payment{},
+		Currency: currency, DueDate: req.DueDate, Kid: inv.Kid, SalePayments: []Payment{},
 		customerID: cust.ContactID, gross: inv.Gross,
 	}
 	if req.Cash {
@@ -500,7 +509,7 @@ func (st *state) fullCreditNote(invoiceID int64, issueDate, text string) (*Credi
 	*st.creditCounter++
 	cn := &CreditNote{
 		CreditNoteID: st.id(), CreditNoteNumber: *st.creditCounter, Net: inv.Net, Vat: inv.Vat, Gross: inv.Gross,
-		NetInNok: inv.Net, VatInNok: inv.Vat, GrossInNok: inv.Gross, CreditNoteText: text,
+		NetInNok: inv.NetInNok, VatInNok: inv.VatInNok, GrossInNok: inv.GrossInNok, CreditNoteText: text,
 		OrderReference: inv.OrderReference, Address: Address{Country: "Norge"}, Lines: slices.Clone(inv.Lines),
 		Currency: inv.Currency, IssueDate: issueDate, LastModifiedDate: st.today(), Settled: true,
 		AssociatedInvoiceID: inv.InvoiceID, customerID: inv.customerID,
@@ -630,4 +639,19 @@ func matchString(q url.Values, param, value string) bool {
 func matchBool(q url.Values, param string, value bool) bool {
 	v := q.Get(param)
 	return v == "" || v == strconv.FormatBool(value)
+}
+
+// exchangeRates are the currencies the emulator invoices in, with a fixed
+// NOK rate each: Fiken invoices in the currencies Norges Bank publishes
+// daily rates for (our reading; its API has no list to ask), converting
+// at the issue date's rate. A code not here is refused as Fiken refuses
+// one it does not know.
+var exchangeRates = map[string]float64{
+	"NOK": 1, "EUR": 11.75, "SEK": 1.02, "DKK": 1.575, "USD": 10.95, "GBP": 13.7, "CHF": 12.4,
+	"PLN": 2.72, "ISK": 0.081, "CAD": 7.9, "AUD": 7.2, "JPY": 0.073, "CNY": 1.52,
+}
+
+// inNok converts an amount in øre/cents of a currency to øre.
+func inNok(amount int64, nokPer float64) int64 {
+	return int64(math.Round(float64(amount) * nokPer))
 }

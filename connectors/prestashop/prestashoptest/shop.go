@@ -60,8 +60,49 @@ type OrderRequest struct {
 	// DiscountPercent is a cart rule on the products, split over their
 	// VAT rates in proportion.
 	DiscountPercent float64 `json:"discount_percent"`
-	// Shipping is the carrier price with VAT; default 99, free from 1500.
+	// Shipping is the carrier price with VAT in the order's currency;
+	// default 99 NOK converted, free from 1500 NOK converted.
 	Shipping *float64 `json:"shipping"`
+	// Currency is the ISO code of a currency the shop has (default its
+	// default, NOK): prices are converted at its conversion_rate and the
+	// order's amounts are in it, as PrestaShop stores them.
+	Currency string `json:"currency"`
+	// DeliveryCountry is the ISO code of a country the shop has: the
+	// order is delivered to a new address of the customer there (default
+	// the customer's first address).
+	DeliveryCountry string `json:"delivery_country"`
+}
+
+// currencyOf finds an active currency by ISO code: its id and rate.
+func (s *Server) currencyOf(iso string) (int64, float64, error) {
+	if iso == "" {
+		return 1, 1, nil
+	}
+	for _, id := range s.tables["currencies"].ids() {
+		c := s.tables["currencies"].rows[id]
+		if strings.EqualFold(c.Fields["iso_code"], iso) && c.Fields["active"] == "1" {
+			return id, s.rowFloat(c, "conversion_rate"), nil
+		}
+	}
+	return 0, 0, fmt.Errorf("place order: the shop has no currency %q", iso)
+}
+
+// deliveryAddress copies the customer's address to a new one in the
+// country with ISO code iso, as a checkout with a new address does.
+func (s *Server) deliveryAddress(from int64, iso string) (int64, error) {
+	for _, id := range s.tables["countries"].ids() {
+		if strings.EqualFold(s.tables["countries"].rows[id].Fields["iso_code"], iso) {
+			a := s.tables["addresses"].rows[from]
+			b := s.blank(s.facts["addresses"])
+			for k, v := range a.Fields {
+				b.Fields[k] = v
+			}
+			b.Fields["id_country"] = strconv.FormatInt(id, 10)
+			b.Fields["alias"] = "Levering " + strings.ToUpper(iso)
+			return s.insert("addresses", b), nil
+		}
+	}
+	return 0, fmt.Errorf("place order: the shop has no country %q", iso)
 }
 
 // round2 rounds half up to cents like PHP's round(), which first rounds
@@ -150,6 +191,16 @@ func (s *Server) placeOrder(req OrderRequest) (int64, error) {
 	if addr == 0 {
 		return 0, fmt.Errorf("place order: customer %d has no address", req.CustomerID)
 	}
+	currencyID, convRate, err := s.currencyOf(req.Currency)
+	if err != nil {
+		return 0, err
+	}
+	delivery := addr
+	if req.DeliveryCountry != "" {
+		if delivery, err = s.deliveryAddress(addr, req.DeliveryCountry); err != nil {
+			return 0, err
+		}
+	}
 	type line struct {
 		OrderLine
 		product         prestashop.Object
@@ -179,6 +230,8 @@ func (s *Server) placeOrder(req OrderRequest) (int64, error) {
 			ln.combo = c
 			ln.unitEx += s.rowFloat(c, "price")
 		}
+		// Tools::convertPrice: the unit price in the order's currency.
+		ln.unitEx = math.Round(ln.unitEx*convRate*1e6) / 1e6
 		if sid, ok := s.stockRow(l.ProductID, l.AttributeID); ok {
 			if have := mustInt(s.tables["stock_availables"].rows[sid].Fields["quantity"]); have < int64(l.Quantity) {
 				return 0, fmt.Errorf("place order: product %d/%d has %d in stock, %d ordered", l.ProductID, l.AttributeID, have, l.Quantity)
@@ -194,8 +247,8 @@ func (s *Server) placeOrder(req OrderRequest) (int64, error) {
 		lines = append(lines, ln)
 	}
 	productsEx, productsInc = round2(productsEx), round2(productsInc)
-	shipInc := 99.0
-	if productsInc >= 1500 {
+	shipInc := round2(99 * convRate)
+	if productsInc >= 1500*convRate {
 		shipInc = 0
 	}
 	if req.Shipping != nil {
@@ -216,10 +269,10 @@ func (s *Server) placeOrder(req OrderRequest) (int64, error) {
 
 	o := s.blank(s.facts["orders"])
 	f := o.Fields
-	f["id_address_delivery"] = strconv.FormatInt(addr, 10)
+	f["id_address_delivery"] = strconv.FormatInt(delivery, 10)
 	f["id_address_invoice"] = strconv.FormatInt(addr, 10)
 	f["id_cart"] = strconv.FormatInt(s.tables["orders"].next+1, 10)
-	f["id_currency"] = "1"
+	f["id_currency"] = strconv.FormatInt(currencyID, 10)
 	f["id_lang"] = "1"
 	f["id_customer"] = strconv.FormatInt(req.CustomerID, 10)
 	f["id_carrier"] = "2"
@@ -228,7 +281,7 @@ func (s *Server) placeOrder(req OrderRequest) (int64, error) {
 	f["id_shop"], f["id_shop_group"] = "1", "1"
 	f["secure_key"] = cust.Fields["secure_key"]
 	f["recyclable"] = "0"
-	f["conversion_rate"] = money(1)
+	f["conversion_rate"] = money(convRate)
 	f["round_mode"], f["round_type"] = "2", "2"
 	f["total_discounts"], f["total_discounts_tax_incl"], f["total_discounts_tax_excl"] = money(discInc), money(discInc), money(discEx)
 	f["total_paid"], f["total_paid_tax_incl"], f["total_paid_tax_excl"] = money(paidInc), money(paidInc), money(paidEx)
@@ -320,7 +373,7 @@ func (s *Server) setOrderState(orderID, stateID, employee int64) (int64, *apiErr
 		p.Fields["id_currency"] = order.Fields["id_currency"]
 		p.Fields["amount"] = money(amount)
 		p.Fields["payment_method"] = order.Fields["payment"]
-		p.Fields["conversion_rate"] = money(1)
+		p.Fields["conversion_rate"] = order.Fields["conversion_rate"]
 		if order.Fields["module"] != "ps_wirepayment" {
 			p.Fields["transaction_id"] = "txn_" + strings.ToLower(s.reference())
 		}
