@@ -168,6 +168,13 @@ type CheckResult struct {
 	OK   bool
 	// Detail explains a failure or adds context to a success; never a secret.
 	Detail string
+	// Warning marks a check that did not pass but need not fail the
+	// command: what it found may well be right (a payment module nobody
+	// has paid with yet), so it is shown, not counted.
+	Warning bool
+	// Skipped marks a check that did not run because the settings make it
+	// moot; Detail says why.
+	Skipped bool
 }
 
 // RecordError is returned by a Sink when the system refused one record for a

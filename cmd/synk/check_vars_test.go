@@ -138,3 +138,6 @@ func hasLinePrefix(out, prefix string) bool {
 	}
 	return false
 }
+
+// The PrestaShop connector is what checks the flagship pipeline's vars.
+var _ varsChecker = (*prestashop.Connector)(nil)

@@ -143,7 +143,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 				return &exitError{code: 1, err: errors.New("")}
 			}
 			if err != nil {
-				return &exitError{code: 1, err: errors.New(s.p.Redact(err.Error()))}
+				return &exitError{code: 1, err: s.p.RedactError(err)}
 			}
 			printSummary(w, res.Plan, isTTY(w))
 			fmt.Fprintf(w, "applied %d, failed %d, rejected %d (run %s)\n", res.Applied, res.Failed, res.Rejected, s.runner.RunID())

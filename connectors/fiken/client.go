@@ -307,12 +307,6 @@ func (c *Client) UpdateProduct(ctx context.Context, id int64, p Product) error {
 	return err
 }
 
-// ListContacts returns the contacts matching q (memberNumberString,
-// organizationNumber, email, lastModifiedGe, ...).
-func (c *Client) ListContacts(ctx context.Context, q url.Values) ([]Contact, error) {
-	return listAll[Contact](ctx, c, "/contacts", q)
-}
-
 // GetContact returns one contact.
 func (c *Client) GetContact(ctx context.Context, id int64) (Contact, error) {
 	var ct Contact
@@ -330,12 +324,6 @@ func (c *Client) UpdateContact(ctx context.Context, id int64, ct Contact) error 
 	ct.clearReadOnly()
 	_, err := c.do(ctx, http.MethodPut, c.companyPath(fmt.Sprintf("/contacts/%d", id)), nil, ct)
 	return err
-}
-
-// ListInvoices returns the invoices matching q (orderReference,
-// invoiceDraftUuid, settled, lastModifiedGe, ...).
-func (c *Client) ListInvoices(ctx context.Context, q url.Values) ([]Invoice, error) {
-	return listAll[Invoice](ctx, c, "/invoices", q)
 }
 
 // GetInvoice returns one invoice with its sale.
@@ -390,12 +378,6 @@ func (c *Client) CreateInvoiceCounter(ctx context.Context, value int64) error {
 	return err
 }
 
-// GetCreditNoteCounter returns the credit note counter.
-func (c *Client) GetCreditNoteCounter(ctx context.Context) (Counter, error) {
-	var ct Counter
-	return ct, c.getJSON(ctx, c.companyPath("/creditNotes/counter"), nil, &ct)
-}
-
 // CreateCreditNoteCounter creates the credit note counter (0 = 10000).
 func (c *Client) CreateCreditNoteCounter(ctx context.Context, value int64) error {
 	var body any
@@ -404,11 +386,6 @@ func (c *Client) CreateCreditNoteCounter(ctx context.Context, value int64) error
 	}
 	_, err := c.do(ctx, http.MethodPost, c.companyPath("/creditNotes/counter"), nil, body)
 	return err
-}
-
-// ListSales returns the sales matching q.
-func (c *Client) ListSales(ctx context.Context, q url.Values) ([]Sale, error) {
-	return listAll[Sale](ctx, c, "/sales", q)
 }
 
 // GetSale returns one sale.
@@ -422,17 +399,6 @@ func (c *Client) GetSale(ctx context.Context, id int64) (Sale, error) {
 func (c *Client) AddSalePayment(ctx context.Context, saleID int64, p Payment) (int64, error) {
 	p.PaymentID = 0
 	return c.create(ctx, c.companyPath(fmt.Sprintf("/sales/%d/payments", saleID)), p)
-}
-
-// ListCreditNotes returns the credit notes matching q.
-func (c *Client) ListCreditNotes(ctx context.Context, q url.Values) ([]CreditNote, error) {
-	return listAll[CreditNote](ctx, c, "/creditNotes", q)
-}
-
-// GetCreditNote returns one credit note.
-func (c *Client) GetCreditNote(ctx context.Context, id int64) (CreditNote, error) {
-	var cn CreditNote
-	return cn, c.getJSON(ctx, c.companyPath(fmt.Sprintf("/creditNotes/%d", id)), nil, &cn)
 }
 
 // CreateFullCreditNote credits a whole invoice (which settles its sale)

@@ -637,7 +637,7 @@ func TestAuthAndCheck(t *testing.T) {
 		t.Errorf("order state checks (-want +got):\n%s\n%+v", diff, states)
 	}
 	mods := f.conn.CheckPaymentModules(t.Context(), []string{"vipps", "klarna"})
-	if !mods[0].OK || mods[1].OK {
+	if !mods[0].OK || mods[1].OK || mods[0].Warning || !mods[1].Warning {
 		t.Errorf("module checks %+v", mods)
 	}
 

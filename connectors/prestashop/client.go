@@ -207,22 +207,13 @@ func (c *Client) List(ctx context.Context, resource string, q ListQuery) ([]Obje
 	return doc.Objects, nil
 }
 
-// ListAll reads every page of a resource, sorted by id, pageSize records a
-// page with up to parallel pages in flight, and hands the pages to fn in
-// order. There is no total count, so it stops at the first short page.
-func (c *Client) ListAll(ctx context.Context, resource string, q ListQuery, pageSize, parallel int, fn func([]Object) error) error {
-	return c.listFrom(ctx, resource, q, 0, pageSize, parallel, fn)
-}
-
-// listFrom is ListAll starting at record offset start.
-func (c *Client) listFrom(ctx context.Context, resource string, q ListQuery, start, pageSize, parallel int, fn func([]Object) error) error {
-	return c.listPagesFrom(ctx, resource, q, start, pageSize, parallel, nil, func(page []Object, _ any) error { return fn(page) })
-}
-
-// listPagesFrom is listFrom with a per-page step: prep runs on each page as
-// soon as it arrives, concurrently like the page requests themselves (so a
-// page's follow-up request, such as its customers' addresses, overlaps the
-// other pages), and fn gets the page with prep's result, in page order.
+// listPagesFrom reads every page of a resource from record offset start,
+// sorted by id, pageSize records a page with up to parallel pages in
+// flight. There is no total count, so it stops at the first short page.
+// prep runs on each page as soon as it arrives, concurrently like the page
+// requests themselves (so a page's follow-up request, such as its
+// customers' addresses, overlaps the other pages), and fn gets the page
+// with prep's result, in page order.
 func (c *Client) listPagesFrom(ctx context.Context, resource string, q ListQuery, start, pageSize, parallel int,
 	prep func(context.Context, []Object) (any, error), fn func([]Object, any) error) error {
 	if pageSize <= 0 {

@@ -136,7 +136,7 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 	}
 	if err := src.Read(ctx, s.Resource.Name, q, em); err != nil {
 		loader.Abort()
-		return nil, fmt.Errorf("read %s: %s", s, r.p.Redact(err.Error()))
+		return nil, fmt.Errorf("read %s: %w", s, r.p.RedactError(err))
 	}
 	r.log.Debug("read done", "connection", s.Conn.Name, "resource", s.Resource.Name, "took", time.Since(started))
 	if _, err := loader.Commit(ctx); err != nil {

@@ -39,15 +39,6 @@ func (l *loader) decodeConfig(ct pipeline.ConnectorType, n *node, what string, c
 	return cfg, secrets
 }
 
-func redactAll(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
-}
-
 func yamlName(f reflect.StructField) (string, bool) {
 	tag := f.Tag.Get("yaml")
 	if tag == "-" || !f.IsExported() {
