@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,6 +42,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 					}
 				}
 			}
+			checkCurrencies(cmd.Context(), s, &out)
 			if out.failed > 0 {
 				return &exitError{code: 1, err: errors.New(fmt.Sprint(out.failed, " check(s) failed"))}
 			}
@@ -87,4 +90,56 @@ func (p *checkPrinter) note(s string) { fmt.Fprintln(p.w, p.redact("- "+s)) }
 // wrong id fails `synk check` instead of a run.
 type varsChecker interface {
 	CheckVars(ctx context.Context, vars map[string]any) []pipeline.CheckResult
+}
+
+// currencySeller is a system whose orders come in currencies (the shop).
+type currencySeller interface {
+	Currencies(ctx context.Context) ([]string, error)
+}
+
+// currencyInvoicer is a system that invoices in some currencies only
+// (Fiken).
+type currencyInvoicer interface {
+	InvoicesIn(code string) bool
+}
+
+// checkCurrencies lists the currencies each selling connection's orders
+// can be in and, for each invoicing connection, whether it invoices in
+// each: an order in a currency it does not is a reject, never booked as
+// another currency.
+func checkCurrencies(ctx context.Context, s *session, out *checkPrinter) {
+	var codes []string
+	for _, c := range s.p.Connections {
+		seller, ok := s.runner.Connector(c.Name).(currencySeller)
+		if !ok {
+			continue
+		}
+		cs, err := seller.Currencies(ctx)
+		if err != nil {
+			out.result(c.Name, pipeline.CheckResult{Name: "currencies", Detail: err.Error()})
+			continue
+		}
+		out.result(c.Name, pipeline.CheckResult{Name: "currencies", OK: len(cs) > 0, Detail: strings.Join(cs, ", ")})
+		codes = append(codes, cs...)
+	}
+	slices.Sort(codes)
+	codes = slices.Compact(codes)
+	for _, c := range s.p.Connections {
+		inv, ok := s.runner.Connector(c.Name).(currencyInvoicer)
+		if !ok || len(codes) == 0 {
+			continue
+		}
+		var no []string
+		for _, code := range codes {
+			if !inv.InvoicesIn(code) {
+				no = append(no, code)
+			}
+		}
+		r := pipeline.CheckResult{Name: "invoices in " + strings.Join(codes, ", "), OK: len(no) == 0}
+		if len(no) > 0 {
+			r.Name = "invoices in " + strings.Join(no, ", ")
+			r.Detail = "not a currency it invoices in: orders in it are rejected"
+		}
+		out.result(c.Name, r)
+	}
 }

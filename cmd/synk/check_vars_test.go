@@ -69,6 +69,8 @@ func TestCheckVars(t *testing.T) {
 			`✓ shop: prestashop payment module "vipps" (vars.payments) — used in recent orders`,
 			`! shop: prestashop payment module "klarna" (vars.payments) — not seen in the last 500 orders (seen: `,
 			"✓ fiken: fiken invoice counter",
+			"✓ shop: currencies — NOK, EUR, SEK",
+			"✓ fiken: invoices in EUR, NOK, SEK",
 		}, nil)
 		if !strings.Contains(stderr, "1 check(s) failed") {
 			t.Errorf("stderr %q: want exactly one failed check counted", stderr)
@@ -127,6 +129,15 @@ func TestCheckVars(t *testing.T) {
 			t.Fatalf("%s: vars: not before entities:", pipelineFile)
 		}
 		check(t, write(t, string(src[:i])+string(src[j:])), 0, []string{"✓ shop: prestashop key"}, []string{"vars."})
+	})
+	t.Run("a shop currency Fiken does not invoice in fails", func(t *testing.T) {
+		if err := ps.Edit("currencies", 3, map[string]string{"iso_code": "XAU"}); err != nil {
+			t.Fatal(err)
+		}
+		check(t, pipelineFile, 1, []string{
+			"✓ shop: currencies — NOK, EUR, XAU",
+			"✗ fiken: invoices in XAU — not a currency it invoices in: orders in it are rejected",
+		}, nil)
 	})
 }
 

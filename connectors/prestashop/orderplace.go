@@ -101,3 +101,19 @@ func (p *orderPlaces) place(rec map[string]any) {
 		rec["delivery_country"] = p.delivery[id]
 	}
 }
+
+// Currencies returns the ISO codes of the shop's active currencies, the
+// ones its orders can be in (for `synk check`).
+func (c *Connector) Currencies(ctx context.Context) ([]string, error) {
+	var codes []string
+	err := c.listAll(ctx, "currencies", ListQuery{Display: "[id,iso_code,active,deleted]", Sort: "[id_ASC]"}, func(o Object) error {
+		if strings.TrimSpace(o.Fields["active"]) == "1" && strings.TrimSpace(o.Fields["deleted"]) != "1" {
+			codes = append(codes, strings.ToUpper(strings.TrimSpace(o.Fields["iso_code"])))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list currencies: %w", err)
+	}
+	return codes, nil
+}

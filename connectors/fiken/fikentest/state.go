@@ -641,14 +641,27 @@ func matchBool(q url.Values, param string, value bool) bool {
 	return v == "" || v == strconv.FormatBool(value)
 }
 
-// exchangeRates are the currencies the emulator invoices in, with a fixed
+// exchangeRates are the currencies the emulator invoices in, with a rough
 // NOK rate each: Fiken invoices in the currencies Norges Bank publishes
 // daily rates for (our reading; its API has no list to ask), converting
 // at the issue date's rate. A code not here is refused as Fiken refuses
-// one it does not know.
+// one it does not know. The rates only feed the *InNok fields.
 var exchangeRates = map[string]float64{
-	"NOK": 1, "EUR": 11.75, "SEK": 1.02, "DKK": 1.575, "USD": 10.95, "GBP": 13.7, "CHF": 12.4,
-	"PLN": 2.72, "ISK": 0.081, "CAD": 7.9, "AUD": 7.2, "JPY": 0.073, "CNY": 1.52,
+	"AUD": 7.2, "BGN": 6.0, "BRL": 2.0, "CAD": 7.9, "CHF": 12.4, "CNY": 1.52, "CZK": 0.47, "DKK": 1.575,
+	"EUR": 11.75, "GBP": 13.7, "HKD": 1.4, "HUF": 0.03, "IDR": 0.00068, "ILS": 2.9, "INR": 0.13, "ISK": 0.081,
+	"JPY": 0.073, "KRW": 0.0078, "MXN": 0.55, "MYR": 2.4, "NOK": 1, "NZD": 6.4, "PHP": 0.19, "PKR": 0.039,
+	"PLN": 2.72, "RON": 2.36, "SEK": 1.02, "SGD": 8.2, "THB": 0.31, "TRY": 0.32, "TWD": 0.34, "USD": 10.95,
+	"ZAR": 0.6,
+}
+
+// InvoiceCurrencies returns the ISO codes the emulator invoices in, sorted.
+func InvoiceCurrencies() []string {
+	codes := make([]string, 0, len(exchangeRates))
+	for c := range exchangeRates {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	return codes
 }
 
 // inNok converts an amount in øre/cents of a currency to øre.
