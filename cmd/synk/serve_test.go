@@ -19,6 +19,7 @@ import (
 
 	"github.com/synk-etl/synk/connectors/fiken/fikentest"
 	"github.com/synk-etl/synk/connectors/prestashop/prestashoptest"
+	"github.com/synk-etl/synk/daemon"
 )
 
 const serveToken = "serve-test-fiken-token"
@@ -154,10 +155,10 @@ func (p *serveProc) post(path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (p *serveProc) status() statusDoc {
+func (p *serveProc) status() daemon.Status {
 	p.t.Helper()
 	code, body := p.get("/status")
-	var doc statusDoc
+	var doc daemon.Status
 	if code != http.StatusOK {
 		p.t.Fatalf("/status: %d %s", code, body)
 	}
@@ -167,21 +168,12 @@ func (p *serveProc) status() statusDoc {
 	return doc
 }
 
-func (d statusDoc) pipeline(name string) *pipelineStatus {
-	for i := range d.Pipelines {
-		if d.Pipelines[i].Name == name {
-			return &d.Pipelines[i]
-		}
-	}
-	return nil
-}
-
 // waitRun waits until the pipeline's last run is not prev and returns it.
-func (p *serveProc) waitRun(name, prev string) runRecord {
+func (p *serveProc) waitRun(name, prev string) daemon.RunRecord {
 	p.t.Helper()
-	var got runRecord
+	var got daemon.RunRecord
 	p.eventually("a new run of "+name, 60*time.Second, func() (bool, string) {
-		ps := p.status().pipeline(name)
+		ps := p.status().Pipeline(name)
 		if ps == nil || ps.LastRun == nil || ps.LastRun.ID == prev || ps.Running {
 			return false, fmt.Sprintf("%+v", ps)
 		}
@@ -230,10 +222,10 @@ func TestServe(t *testing.T) {
 
 	p := startServe(t, dir, env, ".")
 	doc := p.status()
-	if len(doc.Pipelines) != 2 || doc.pipeline("serve-products") == nil || doc.pipeline("two-way-csv") == nil {
+	if len(doc.Pipelines) != 2 || doc.Pipeline("serve-products") == nil || doc.Pipeline("two-way-csv") == nil {
 		t.Fatalf("pipelines: %+v", doc.Pipelines)
 	}
-	sp := doc.pipeline("serve-products")
+	sp := doc.Pipeline("serve-products")
 	if sp.Schedule != "@every 1h" || sp.File != "products.yaml" || sp.State != filepath.Join(dir, "products.duckdb") ||
 		sp.NextRun == nil || time.Until(*sp.NextRun) < 59*time.Minute || sp.LastRun != nil {
 		t.Errorf("products before any run: %+v", sp)
@@ -290,7 +282,7 @@ func TestServe(t *testing.T) {
 	}
 	os.WriteFile(prod, []byte(broken), 0o644)
 	p.eventually("broken edit noticed", 20*time.Second, func() (bool, string) {
-		sp := p.status().pipeline("serve-products")
+		sp := p.status().Pipeline("serve-products")
 		return sp != nil && sp.LoadError != "", fmt.Sprintf("%+v", sp)
 	})
 	if !regexp.MustCompile(`products\.yaml:2[0-9]:\d+: unknown name nmae`).MatchString(p.stderr.String()) {
@@ -307,7 +299,7 @@ func TestServe(t *testing.T) {
 	// Fixing it clears the error.
 	os.WriteFile(prod, good, 0o644)
 	p.eventually("fixed edit loaded", 20*time.Second, func() (bool, string) {
-		sp := p.status().pipeline("serve-products")
+		sp := p.status().Pipeline("serve-products")
 		return sp != nil && sp.LoadError == "", fmt.Sprintf("%+v", sp)
 	})
 
@@ -328,7 +320,7 @@ func TestServe(t *testing.T) {
 	p.eventually("ready again, csv pipeline gone", 20*time.Second, func() (bool, string) {
 		code, body := p.get("/readyz")
 		doc := p.status()
-		return code == http.StatusOK && len(doc.Pipelines) == 1 && doc.pipeline("serve-products") != nil, fmt.Sprint(code, body, doc.Pipelines)
+		return code == http.StatusOK && len(doc.Pipelines) == 1 && doc.Pipeline("serve-products") != nil, fmt.Sprint(code, body, doc.Pipelines)
 	})
 	if code, _ := p.post("/run/two-way-csv"); code != http.StatusNotFound {
 		t.Errorf("POST /run of a removed pipeline: %d", code)
@@ -377,7 +369,7 @@ func TestServeNotReady(t *testing.T) {
 	}
 	// The first run fails once the HTTP retries give up.
 	failed := p.waitRun("serve-products", "")
-	if sp := p.status().pipeline("serve-products"); failed.Outcome != "failed" || sp.LastError == "" || sp.LastSuccess != nil {
+	if sp := p.status().Pipeline("serve-products"); failed.Outcome != "failed" || sp.LastError == "" || sp.LastSuccess != nil {
 		t.Errorf("status of a failing pipeline: %+v, last run %+v", sp, failed)
 	}
 	if code := p.stop(syscall.SIGTERM, 60*time.Second); code != 0 {
@@ -438,7 +430,7 @@ func TestServeShutdownMidApply(t *testing.T) {
 
 	// A restarted serve shows the last run and success from synk.runs.
 	p = startServe(t, dir, env, "products.yaml")
-	sp := p.status().pipeline("serve-products")
+	sp := p.status().Pipeline("serve-products")
 	if sp == nil || sp.LastRun == nil || sp.LastRun.Outcome != "success" || sp.LastRun.Applied != shopProducts-created || sp.LastSuccess == nil {
 		t.Errorf("status after a restart: %+v", sp)
 	}
@@ -509,7 +501,7 @@ func TestServeSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	copyTree(t, "../../examples/two-way-csv", dir)
 	p := startServe(t, dir, nil, "--watch", "0", "pipeline.yaml")
-	sp := p.status().pipeline("two-way-csv")
+	sp := p.status().Pipeline("two-way-csv")
 	if sp == nil || sp.Schedule != "" || sp.NextRun != nil || sp.StaleAfter != nil {
 		t.Fatalf("trigger-only pipeline: %+v", sp)
 	}
@@ -526,7 +518,7 @@ func TestServeSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.eventually("schedule reloaded on SIGHUP", 20*time.Second, func() (bool, string) {
-		sp := p.status().pipeline("two-way-csv")
+		sp := p.status().Pipeline("two-way-csv")
 		return sp != nil && sp.Schedule == "@every 1h" && sp.NextRun != nil, fmt.Sprintf("%+v", sp)
 	})
 	if code := p.stop(syscall.SIGINT, 30*time.Second); code != 0 {
