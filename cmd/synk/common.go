@@ -62,7 +62,7 @@ func statePath(flag string, p *spec.Pipeline) string {
 	case p != nil && p.State != "":
 		return p.State
 	}
-	return "synk.duckdb"
+	return state.DefaultFile
 }
 
 func isTTY(w io.Writer) bool {
@@ -117,22 +117,32 @@ func (h *redactHandler) WithGroup(name string) slog.Handler {
 	return &redactHandler{Handler: h.Handler.WithGroup(name), redact: h.redact}
 }
 
+// newRegistry is a Prometheus registry with the Go and process metrics.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// listen listens on a TCP address, on 127.0.0.1 when it names no host.
+func listen(addr string) (net.Listener, error) {
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	} else if !strings.Contains(addr, ":") {
+		addr = "127.0.0.1:" + addr
+	}
+	return net.Listen("tcp", addr)
+}
+
 // newMetrics builds the Prometheus registry and, with --metrics-addr,
 // serves it; the returned stop shuts the server down.
 func newMetrics(g *globals) (*pipeline.Metrics, *prometheus.Registry, func(), error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	m := pipeline.NewMetrics(reg)
 	if g.metricsAddr == "" {
 		return m, reg, func() {}, nil
 	}
-	addr := g.metricsAddr
-	if !strings.Contains(addr, ":") {
-		addr = "127.0.0.1:" + addr
-	} else if strings.HasPrefix(addr, ":") {
-		addr = "127.0.0.1" + addr
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(g.metricsAddr)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("--metrics-addr: %w", err)
 	}

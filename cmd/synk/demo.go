@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -556,37 +555,22 @@ func (d *demo) customer() (shopID, contactID int64, err error) {
 	return 0, 0, errors.New("no shop customer with an address is paired with a Fiken contact")
 }
 
-// change is one applied row of synk.changes.
-type change struct {
-	entity, flow, action, source, target string
-	fields                               []string
-	before, after                        map[string]any
-}
-
-func (d *demo) changes(ctx context.Context, fromRun int) ([]change, error) {
-	rows, err := d.store.DB.QueryContext(ctx, `
-		SELECT c.entity, c.flow, c.action, c.source_key, coalesce(c.target_key, ''), to_json(c.fields)::VARCHAR,
-			coalesce(c.before::VARCHAR, '{}'), coalesce(c.after::VARCHAR, '{}')
-		FROM synk.changes c JOIN (SELECT run_id, row_number() OVER (ORDER BY started_at) AS n FROM synk.runs) r USING (run_id)
-		WHERE r.n >= ? AND c.status = 'applied'
-		ORDER BY r.n, c.seq`, fromRun)
+// changes are the writes the runs since the fromRun-th (counting from 1)
+// made, in run order.
+func (d *demo) changes(ctx context.Context, fromRun int) ([]state.Change, error) {
+	runs, err := d.store.Runs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read changes: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []change
-	for rows.Next() {
-		var c change
-		var fields, before, after string
-		if err := rows.Scan(&c.entity, &c.flow, &c.action, &c.source, &c.target, &fields, &before, &after); err != nil {
-			return nil, fmt.Errorf("read changes: %w", err)
+	var out []state.Change
+	for _, r := range runs[min(max(fromRun-1, 0), len(runs)):] {
+		chs, err := d.store.AppliedChanges(ctx, r.ID)
+		if err != nil {
+			return nil, err
 		}
-		_ = json.Unmarshal([]byte(fields), &c.fields)
-		_ = json.Unmarshal([]byte(before), &c.before)
-		_ = json.Unmarshal([]byte(after), &c.after)
-		out = append(out, c)
+		out = append(out, chs...)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // story tells what the runs since fromRun moved, from synk.changes and
@@ -609,9 +593,9 @@ func (d *demo) story(ctx context.Context, fromRun int, a *acted) (lines, wrong [
 	stockMoves := 0
 	for _, c := range chs {
 		switch {
-		case c.entity == "orders" && c.action == "create":
-			o, _ := d.ps.Get("orders", atoi(c.source))
-			inv := invoices[c.target]
+		case c.Entity == "orders" && c.Action == "create":
+			o, _ := d.ps.Get("orders", atoi(c.SourceKey))
+			inv := invoices[c.TargetKey]
 			how := "paid by card, booked as paid"
 			if !inv.Cash {
 				var via []string
@@ -626,41 +610,41 @@ func (d *demo) story(ctx context.Context, fromRun int, a *acted) (lines, wrong [
 				}
 			}
 			lines = append(lines, fmt.Sprintf("order %s → Fiken invoice %d: %s NOK, %s", o.Fields["reference"], inv.InvoiceNumber, ore(inv.Gross), how))
-		case c.entity == "products" && c.action == "update":
+		case c.Entity == "products" && c.Action == "update":
 			ref, dir := "", "shop → Fiken"
-			if c.flow == "fiken.products→shop.products" {
+			if c.Flow == "fiken.products→shop.products" {
 				dir = "Fiken → shop"
-				ref = fkRefs[c.source]
-			} else if o, ok := d.ps.Get("products", atoi(c.source)); ok {
+				ref = fkRefs[c.SourceKey]
+			} else if o, ok := d.ps.Get("products", atoi(c.SourceKey)); ok {
 				ref = o.Fields["reference"]
 			}
 			var diffs []string
-			for _, f := range c.fields {
-				diffs = append(diffs, fmt.Sprintf("%s %s → %s", f, show(c.before[f]), show(c.after[f])))
+			for _, f := range c.Fields {
+				diffs = append(diffs, fmt.Sprintf("%s %s → %s", f, show(c.Before[f]), show(c.After[f])))
 			}
 			lines = append(lines, fmt.Sprintf("product %s edited, %s: %s", ref, dir, strings.Join(diffs, ", ")))
-		case c.entity == "orders" && c.flow == "fiken.invoices→shop.orders":
-			o, _ := d.ps.Get("orders", atoi(c.target))
-			inv := invoices[c.source]
-			lines = append(lines, fmt.Sprintf("invoice %d paid → shop order %s moves to %q", inv.InvoiceNumber, o.Fields["reference"], fmt.Sprint(c.after["state_name"])))
-		case c.entity == "stock":
+		case c.Entity == "orders" && c.Flow == "fiken.invoices→shop.orders":
+			o, _ := d.ps.Get("orders", atoi(c.TargetKey))
+			inv := invoices[c.SourceKey]
+			lines = append(lines, fmt.Sprintf("invoice %d paid → shop order %s moves to %q", inv.InvoiceNumber, o.Fields["reference"], fmt.Sprint(c.After["state_name"])))
+		case c.Entity == "stock":
 			stockMoves++
 		default:
 			var diffs []string
-			for _, f := range c.fields {
-				if c.action == "create" {
+			for _, f := range c.Fields {
+				if c.Action == "create" {
 					continue
 				}
-				diffs = append(diffs, fmt.Sprintf("%s %s → %s", f, show(c.before[f]), show(c.after[f])))
+				diffs = append(diffs, fmt.Sprintf("%s %s → %s", f, show(c.Before[f]), show(c.After[f])))
 			}
-			what := fmt.Sprintf("%s %s %s → %s", c.entity, c.action, c.source, orNone(c.target))
-			if c.action == "create" {
-				what = fmt.Sprintf("%s created: %s %s → %s", c.entity, c.flow, c.source, orNone(c.target))
+			what := fmt.Sprintf("%s %s %s → %s", c.Entity, c.Action, c.SourceKey, orNone(c.TargetKey))
+			if c.Action == "create" {
+				what = fmt.Sprintf("%s created: %s %s → %s", c.Entity, c.Flow, c.SourceKey, orNone(c.TargetKey))
 			}
 			if len(diffs) > 0 {
 				what += " (" + strings.Join(diffs, ", ") + ")"
 			}
-			lines = append(lines, fmt.Sprintf("%s: %s", c.flow, what))
+			lines = append(lines, fmt.Sprintf("%s: %s", c.Flow, what))
 		}
 	}
 	if a.manual != 0 {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/synk-etl/synk/daemon"
 )
 
 func writeShardPipelines(t *testing.T, dir string, n int) []string {
@@ -85,7 +87,7 @@ func TestServeShardsServeEachPipelineOnce(t *testing.T) {
 	// whose shard changes, with their state files.
 	r = run(t, dir, "shards", "4", "--from", "3", ".")
 	for _, name := range names {
-		moves := shardOf(name, 3) != shardOf(name, 4)
+		moves := daemon.ShardOf(name, 3) != daemon.ShardOf(name, 4)
 		if got := strings.Contains(r.stdout, name); got != moves {
 			t.Errorf("%s listed as moving = %v, want %v:\n%s", name, got, moves, r.stdout)
 		}
@@ -103,27 +105,4 @@ func containsFields(out, name, shard string) bool {
 		}
 	}
 	return false
-}
-
-func TestShardOfIsStable(t *testing.T) {
-	// FNV-1a 32 of the name, mod N, on known hash values: a change of hash
-	// would move every shop's state file between pods.
-	for _, tc := range []struct {
-		name string
-		n    int
-		want int
-	}{{"", 5, int(2166136261 % 5)}, {"a", 7, int(0xe40c292c % 7)}, {"a", 1, 0}} {
-		if got := shardOf(tc.name, tc.n); got != tc.want {
-			t.Errorf("shardOf(%q, %d) = %d, want %d", tc.name, tc.n, got, tc.want)
-		}
-	}
-	for _, bad := range []string{"3/3", "-1/2", "1", "a/b", "0/0"} {
-		if _, err := parseShard(bad); err == nil {
-			t.Errorf("--shard %s accepted", bad)
-		}
-	}
-	s, err := parseShard("5/7")
-	if err != nil || !s.owns("a") || s.owns("") {
-		t.Errorf("parseShard(5/7) = %+v, %v: should own a (shard %d) and not \"\" (shard %d)", s, err, shardOf("a", 7), shardOf("", 7))
-	}
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/synk-etl/synk/daemon"
+	"github.com/synk-etl/synk/pipeline/spec"
 )
 
 func newShardsCmd(g *globals) *cobra.Command {
@@ -29,10 +31,9 @@ the pipelines' names, so it needs none of their secrets.`,
 			if cmd.Flags().Changed("from") && from < 1 {
 				return &exitError{code: 2, err: fmt.Errorf("--from %d: want a number of shards ≥ 1", from)}
 			}
-			s := &server{reg: g.reg, args: args[1:], files: map[string]*fileState{}}
-			files, _, errs := s.pipelineFiles()
-			if len(errs) > 0 {
-				return &exitError{code: 2, err: errs[0]}
+			files, err := daemon.PipelineFiles(args[1:])
+			if err != nil {
+				return &exitError{code: 2, err: err}
 			}
 			type row struct{ name, file, state string }
 			var rows []row
@@ -41,15 +42,12 @@ the pipelines' names, so it needs none of their secrets.`,
 				if err != nil {
 					return &exitError{code: 2, err: err}
 				}
-				p, err := loadOffline(f, src, g)
+				// Only the name and state file: no secrets needed.
+				p, err := spec.Parse(f, src, g.reg, spec.Options{Offline: true})
 				if err != nil {
 					return &exitError{code: 2, err: fmt.Errorf("%s: %w", f, err)}
 				}
-				sp := statePath("", p)
-				if abs, err := filepath.Abs(sp); err == nil {
-					sp = abs
-				}
-				rows = append(rows, row{p.Name, f, sp})
+				rows = append(rows, row{p.Name, f, daemon.StatePath(p)})
 			}
 			sort.Slice(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -57,13 +55,13 @@ the pipelines' names, so it needs none of their secrets.`,
 			if from == 0 {
 				fmt.Fprintln(w, "PIPELINE\tSHARD\tFILE\tSTATE")
 				for _, r := range rows {
-					fmt.Fprintf(w, "%s\t%d/%d\t%s\t%s\n", r.name, shardOf(r.name, n), n, r.file, r.state)
+					fmt.Fprintf(w, "%s\t%d/%d\t%s\t%s\n", r.name, daemon.ShardOf(r.name, n), n, r.file, r.state)
 				}
 				return nil
 			}
 			fmt.Fprintln(w, "PIPELINE\tFROM\tTO\tSTATE")
 			for _, r := range rows {
-				if a, b := shardOf(r.name, from), shardOf(r.name, n); a != b {
+				if a, b := daemon.ShardOf(r.name, from), daemon.ShardOf(r.name, n); a != b {
 					fmt.Fprintf(w, "%s\t%d/%d\t%d/%d\t%s\n", r.name, a, from, b, n, r.state)
 				}
 			}

@@ -46,7 +46,7 @@ var ErrStalePlan = errors.New("plan is stale")
 func (r *Runner) Apply(ctx context.Context, saved *pipeline.Plan) (*Result, error) {
 	start := time.Now()
 	defer func() { r.opts.Metrics.RunDuration.WithLabelValues(r.p.Name).Observe(time.Since(start).Seconds()) }()
-	pl, err := r.plan(ctx, "apply")
+	pl, err := r.plan(ctx, state.ModeApply)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ErrStopped // stopped before anything was written

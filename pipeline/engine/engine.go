@@ -153,12 +153,10 @@ func newRunID() string {
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
-func (r *Runner) beginRun(ctx context.Context, mode string) error {
+func (r *Runner) beginRun(ctx context.Context, mode state.Mode) error {
 	r.runID = newRunID()
 	r.created, r.writeBack, r.attempted, r.failedNow, r.failedIn = nil, nil, nil, nil, nil
-	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.runs (run_id, pipeline, mode, started_at, status) VALUES (?, ?, ?, now(), 'running')`,
-		r.runID, r.p.Name, mode)
-	if err != nil {
+	if err := r.store.BeginRun(ctx, r.runID, r.p.Name, mode); err != nil {
 		return err
 	}
 	// Each connection's schema exists before the concurrent reads: two
@@ -166,7 +164,7 @@ func (r *Runner) beginRun(ctx context.Context, mode string) error {
 	// write-write conflict.
 	for _, c := range r.p.Connections {
 		if _, err := r.store.DB.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+state.Ident(c.Name)); err != nil {
-			return fmt.Errorf("create schema %s: %w", c.Name, err)
+			return fmt.Errorf("record run: create schema %s: %w", c.Name, err)
 		}
 	}
 	return nil
@@ -192,15 +190,14 @@ func Status(res *Result, err error) string {
 }
 
 func (r *Runner) finishRun(res *Result, runErr error) {
-	status := Status(res, runErr)
-	var applied, failed, rejected, planned int
+	o := state.Outcome{Status: Status(res, runErr)}
 	if res != nil {
-		applied, failed, rejected, planned = res.Applied, res.Failed, res.Rejected, res.Planned
+		o.Planned, o.Applied, o.Failed, o.Rejected = res.Planned, res.Applied, res.Failed, res.Rejected
 	}
-	msg := ""
-	if runErr != nil && status != "stopped" {
-		msg = r.p.Redact(runErr.Error())
+	if runErr != nil && o.Status != "stopped" {
+		o.Error = r.p.Redact(runErr.Error())
 	}
-	_, _ = r.store.DB.ExecContext(context.Background(), `UPDATE synk.runs SET finished_at = now(), status = ?, planned = ?, applied = ?, failed = ?, rejected = ?, error = ? WHERE run_id = ?`,
-		status, planned, applied, failed, rejected, msg, r.runID)
+	// Not ctx: a stopped run is recorded too. Best effort: the run's own
+	// error, if any, is the one worth returning.
+	_ = r.store.FinishRun(context.Background(), r.runID, o)
 }

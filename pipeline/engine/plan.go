@@ -60,7 +60,7 @@ type planned struct {
 // Plan recovers unresolved journal intents, snapshots both sides and plans
 // every entity. It writes nothing to any system.
 func (r *Runner) Plan(ctx context.Context) (*pipeline.Plan, error) {
-	pl, err := r.plan(ctx, "plan")
+	pl, err := r.plan(ctx, state.ModePlan)
 	if err != nil {
 		r.finishRun(nil, err)
 		return nil, err
@@ -73,9 +73,9 @@ func (r *Runner) Plan(ctx context.Context) (*pipeline.Plan, error) {
 	return pl.plan, nil
 }
 
-func (r *Runner) plan(ctx context.Context, mode string) (*planned, error) {
+func (r *Runner) plan(ctx context.Context, mode state.Mode) (*planned, error) {
 	if err := r.beginRun(ctx, mode); err != nil {
-		return nil, fmt.Errorf("record run: %w", err)
+		return nil, err
 	}
 	if err := r.recover(ctx); err != nil {
 		return nil, err

@@ -18,6 +18,9 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
+// DefaultFile is the state file of a pipeline that names none.
+const DefaultFile = "synk.duckdb"
+
 // ErrInUse is returned when another process holds the state file.
 var ErrInUse = errors.New("state file in use")
 
