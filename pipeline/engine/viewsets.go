@@ -12,8 +12,8 @@ import (
 )
 
 // Expressions can ask whether a key is in a view: `str(id) in
-// views.customers_with_orders` is true when the first column of
-// recon.customers_with_orders holds "<id>". The engine reads the views an
+// views.customers_with_orders` is true when the first column of the view
+// customers_with_orders (in whichever schema) holds "<id>". The engine reads the views an
 // expression names once per round, after the snapshot and the views are
 // made, as sets of strings.
 
@@ -55,17 +55,17 @@ func (r *Runner) loadViewSets(ctx context.Context) error {
 		return nil
 	}
 	sets := make(map[string]any, len(names))
-	for _, short := range names {
-		name := short
-		if !strings.Contains(name, ".") {
-			name = "recon." + name
+	for _, name := range names {
+		v := r.p.View(name)
+		if v == nil {
+			continue // validate refused it; nothing to read
 		}
-		schema, view, _ := strings.Cut(name, ".")
+		schema, view, _ := strings.Cut(v.Name, ".")
 		set, err := r.firstColumn(ctx, state.Ident(schema)+"."+state.Ident(view))
 		if err != nil {
-			return fmt.Errorf("read view %s for expressions: %w", name, err)
+			return fmt.Errorf("read view %s for expressions: %w", v.Name, err)
 		}
-		sets[short] = set
+		sets[name] = set
 	}
 	r.viewSets = sets
 	return nil

@@ -66,14 +66,41 @@ func (l *loader) recordEnv(r pipeline.Resource) map[string]any {
 
 // viewsEnv declares the pipeline's views to expressions, which may ask
 // whether a key is in a view's first column (`str(id) in
-// views.customers_with_orders`): a view in recon by its short name, one
-// in another schema as "schema.name". The engine fills in the sets.
+// views.customers_with_orders`): each by its name without the schema
+// (unless two share it) and as "schema.name". The engine fills in the
+// sets (see Pipeline.View).
 func (l *loader) viewsEnv() map[string]any {
-	views := make(map[string]any, len(l.p.Views))
+	views := make(map[string]any, 2*len(l.p.Views))
 	for _, v := range l.p.Views {
-		views[strings.TrimPrefix(v.Name, "recon.")] = map[string]any{}
+		views[v.Name] = map[string]any{}
+		if l.p.View(shortName(v.Name)) == v {
+			views[shortName(v.Name)] = map[string]any{}
+		}
 	}
 	return views
+}
+
+func shortName(view string) string {
+	_, name, _ := strings.Cut(view, ".")
+	return name
+}
+
+// View returns the view named name: "schema.name", or a name without the
+// schema that only one view has; nil if there is none.
+func (p *Pipeline) View(name string) *View {
+	var found *View
+	for _, v := range p.Views {
+		switch {
+		case v.Name == name:
+			return v
+		case shortName(v.Name) == name:
+			if found != nil {
+				return nil // two schemas have it: name the schema
+			}
+			found = v
+		}
+	}
+	return found
 }
 
 func protoRecord(r pipeline.Resource) map[string]any {
