@@ -295,7 +295,7 @@ func (d *demo) apply(ctx context.Context) (*engine.Result, error) {
 	res, err := r.Apply(ctx, nil)
 	prog.Close()
 	if err != nil {
-		return nil, fmt.Errorf("demo: run %d: %s", d.runs+1, d.p.Redact(err.Error()))
+		return nil, fmt.Errorf("demo: run %d: %w", d.runs+1, d.p.RedactError(err))
 	}
 	d.runs++
 	fmt.Fprintf(d.out, "   run %d: %s (%.1f s)\n", d.runs, runSummary(res), time.Since(start).Seconds())
@@ -322,7 +322,7 @@ func (d *demo) converge(ctx context.Context) error {
 	defer r.Close()
 	pl, err := r.Plan(ctx)
 	if err != nil {
-		return fmt.Errorf("demo: plan after run %d: %s", d.runs, d.p.Redact(err.Error()))
+		return fmt.Errorf("demo: plan after run %d: %w", d.runs, d.p.RedactError(err))
 	}
 	if !pl.Empty() || len(pl.Rejects) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("demo: after run %d, synk plan still finds %d changes and %d rejects", d.runs, len(pl.Changes), len(pl.Rejects))}

@@ -121,7 +121,7 @@ func New(ctx context.Context, p *spec.Pipeline, store *state.Store, opts Options
 		cn, err := c.Type.Open(ctx, env, c.Config)
 		if err != nil {
 			r.Close()
-			return nil, fmt.Errorf("open connection %s: %s", name, p.Redact(err.Error()))
+			return nil, fmt.Errorf("open connection %s: %w", name, p.RedactError(err))
 		}
 		r.conns[name] = &conn{spec: c, connector: cn, limiter: lim}
 	}
