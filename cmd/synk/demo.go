@@ -42,7 +42,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Long: `Demo starts a PrestaShop shop and a Fiken company (both emulated, in-process, on
 127.0.0.1), applies the embedded pipelines/prestashop-fiken.yaml once and checks with a plan
 that both sides are in step,
-then acts like the shop and the accountant: a card order and an invoice order in the shop,
+then acts like the shop and the accountant: a card order, an order in euro and an invoice
+order in the shop,
 a customer paying an invoice in Fiken, a product edited in Fiken, a sale made by hand in
 Fiken and a stock count in the shop. It runs again, tells what moved where, reconciles, and
 leaves the state file for synk sql. --keep leaves the emulators running.`,
@@ -213,7 +214,7 @@ func analystQueries() []struct{ why, sql string } {
 		{"every write synk made, newest first",
 			"SELECT entity, flow, action, source_key, target_key, fields FROM synk.changes ORDER BY changed_at DESC LIMIT 20"},
 		{"shop orders and their Fiken invoices",
-			"SELECT o.reference, o.module, o.state_name, i.invoiceNumber, i.kid, i.gross / 100 AS nok, i.settled FROM synk.links k JOIN shop.orders o ON o._key = k.left_key JOIN fiken.invoices i ON i._key = k.right_key WHERE k.entity = 'orders' ORDER BY i.invoiceNumber"},
+			"SELECT o.reference, o.module, o.state_name, i.invoiceNumber, i.kid, i.currency, i.gross / 100 AS gross, i.settled FROM synk.links k JOIN shop.orders o ON o._key = k.left_key JOIN fiken.invoices i ON i._key = k.right_key WHERE k.entity = 'orders' ORDER BY i.invoiceNumber"},
 		{"stock on both sides",
 			"SELECT s.reference, s.quantity AS shop, p.stock AS fiken FROM synk.links k JOIN shop.stock_availables s ON s._key = k.left_key JOIN fiken.products p ON p._key = k.right_key WHERE k.entity = 'stock' ORDER BY 1"},
 		{"the runs",
@@ -464,6 +465,19 @@ func (d *demo) act() (*acted, error) {
 	n.delta--
 	n.causes = append(n.causes, "−1 card order "+o.Fields["reference"])
 
+	// The same, in euro: the shop converts its prices; Fiken is invoiced
+	// in EUR with the order's own amounts.
+	id, err = d.ps.PlaceOrder(prestashoptest.OrderRequest{CustomerID: customer, Module: "stripe_official", Currency: "EUR",
+		Lines: []prestashoptest.OrderLine{{ProductID: card.shopID, Quantity: 1}}})
+	if err != nil {
+		return nil, err
+	}
+	o, _ = d.ps.Get("orders", id)
+	a.told = append(a.told, fmt.Sprintf("Shop: %s buys 1 × %s (%s) and pays by card in euro: order %s, %s EUR",
+		who, card.name, card.ref, o.Fields["reference"], nok(o.Fields["total_paid_tax_incl"])))
+	n.delta--
+	n.causes = append(n.causes, "−1 euro order "+o.Fields["reference"])
+
 	// Invoice payment: Fiken sends the invoice.
 	id, err = d.ps.PlaceOrder(prestashoptest.OrderRequest{CustomerID: customer, Module: "ps_wirepayment",
 		Lines: []prestashoptest.OrderLine{{ProductID: invoice.shopID, Quantity: 2}}})
@@ -609,7 +623,7 @@ func (d *demo) story(ctx context.Context, fromRun int, a *acted) (lines, wrong [
 					how += fmt.Sprintf(", incl. %s NOK invoice fee", ore(fee))
 				}
 			}
-			lines = append(lines, fmt.Sprintf("order %s → Fiken invoice %d: %s NOK, %s", o.Fields["reference"], inv.InvoiceNumber, ore(inv.Gross), how))
+			lines = append(lines, fmt.Sprintf("order %s → Fiken invoice %d: %s %s, %s", o.Fields["reference"], inv.InvoiceNumber, ore(inv.Gross), inv.Currency, how))
 		case c.Entity == "products" && c.Action == "update":
 			ref, dir := "", "shop → Fiken"
 			if c.Flow == "fiken.products→shop.products" {

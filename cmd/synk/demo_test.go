@@ -77,8 +77,14 @@ func TestDemo(t *testing.T) {
 	card := regexp.MustCompile(`order ([A-Z]{9}) → Fiken invoice (\d+): [0-9.]+ NOK, paid by card`).FindStringSubmatch(r.stdout)
 	sent := regexp.MustCompile(`order ([A-Z]{9}) → Fiken invoice (\d+): [0-9.]+ NOK, unpaid, sent by \w+, KID (\d+), due [0-9-]+, incl\. 49\.00 NOK invoice fee`).FindStringSubmatch(r.stdout)
 	settled := regexp.MustCompile(`invoice (\d+) paid → shop order ([A-Z]{9}) moves to "Oppgjort i Fiken"`).FindStringSubmatch(r.stdout)
-	if card == nil || sent == nil || settled == nil {
-		t.Fatalf("demo story lacks the card order, the sent invoice or the settlement:\n%s", r.stdout)
+	euro := regexp.MustCompile(`order ([A-Z]{9}) → Fiken invoice (\d+): [0-9.]+ EUR, paid by card`).FindStringSubmatch(r.stdout)
+	if card == nil || sent == nil || settled == nil || euro == nil {
+		t.Fatalf("demo story lacks the card order, the euro order, the sent invoice or the settlement:\n%s", r.stdout)
+	}
+	cur := run(t, dir, "sql", "--state", st, "--format", "csv", "SELECT o.currency AS shop, i.currency AS fiken, i.gross = CAST(round(o.total_paid_tax_incl * 100) AS BIGINT) AS same "+
+		"FROM synk.links k JOIN shop.orders o ON o._key = k.left_key JOIN fiken.invoices i ON i._key = k.right_key WHERE o.reference = '"+euro[1]+"'")
+	if cur.stdout != "shop,fiken,same\nEUR,EUR,true\n" {
+		t.Errorf("the euro order in the state file: %q %s", cur.stdout, cur.stderr)
 	}
 	for _, want := range []string{"stays in Fiken", "sold in Fiken", "stock count in the shop", "reconcile: clean", "synk sql --state " + st} {
 		if !strings.Contains(r.stdout, want) {
