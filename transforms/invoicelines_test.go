@@ -174,26 +174,31 @@ func TestInvoiceLines(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := InvoiceLines(tt.order, tt.products, tt.settings, tt.payment)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("lines (-want +got):\n%s", diff)
-			}
-			total, err := InvoiceTotal(tt.order, tt.payment)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var gross int64
-			for _, l := range got {
-				gross += l["gross"].(int64)
-			}
-			if gross != total {
-				t.Errorf("lines add up to %d, invoice_total %d", gross, total)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkLines(t, tt.order, tt.products, tt.settings, tt.payment, tt.want) })
+	}
+}
+
+// checkLines compares InvoiceLines' lines with want and their gross with
+// InvoiceTotal.
+func checkLines(t *testing.T, order map[string]any, products any, settings, payment map[string]any, want []map[string]any) {
+	t.Helper()
+	got, err := InvoiceLines(order, products, settings, payment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	total, err := InvoiceTotal(order, payment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gross int64
+	for _, l := range got {
+		gross += l["gross"].(int64)
+	}
+	if gross != total {
+		t.Errorf("lines add up to %d, invoice_total %d", gross, total)
 	}
 }
 
@@ -252,12 +257,16 @@ func TestInvoiceLinesErrors(t *testing.T) {
 			nil, map[string]any{"max_rounding": 0}, nil, "is -0.01 off the sum of its rows, shipping, wrapping and discounts (1.26): more than rounding (at most 0.00)"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := InvoiceLines(tt.order, tt.products, tt.settings, tt.payment)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want it to contain %q (lines %v)", err, tt.want, got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkLinesError(t, tt.order, tt.products, tt.settings, tt.payment, tt.want) })
+	}
+}
+
+// checkLinesError wants InvoiceLines to fail with an error containing want.
+func checkLinesError(t *testing.T, order map[string]any, products any, settings, payment map[string]any, want string) {
+	t.Helper()
+	got, err := InvoiceLines(order, products, settings, payment)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to contain %q (lines %v)", err, want, got)
 	}
 }
 
