@@ -131,6 +131,19 @@ type invoiceLine struct {
 
 func (l invoiceLine) gross() int64 { return l.net + l.vat }
 
+// fitVat keeps the line's VAT where it is within 1 øre of net × rate and
+// otherwise sets it to net × rate rounded (an auditor checks each line,
+// not the shop's rounding of it). It returns how much the gross changed,
+// which the øreavrunding line gives back.
+func (l *invoiceLine) fitVat(mode int64) int64 {
+	if lo, hi := vatWindow(l.net, l.rate); l.vat >= lo && l.vat <= hi {
+		return 0
+	}
+	old := l.vat
+	l.vat = vatAt(l.net, l.rate, mode)
+	return l.vat - old
+}
+
 // fiken is the line as Fiken's invoiceLineRequest: net, vat and gross are
 // sent explicitly so Fiken books the shop's amounts instead of
 // recomputing VAT per line (which would drift from the shop's own VAT by
@@ -568,7 +581,12 @@ func divRound(a, b, mode int64) int64 {
 	if neg {
 		a = -a
 	}
-	q, r := a/b, a%b
+	return roundQuot(a/b, a%b, b, neg, mode)
+}
+
+// roundQuot rounds q + r/b (0 <= r < b), the magnitude of a quotient whose
+// sign is neg, as PrestaShop's round mode says, and gives it its sign.
+func roundQuot(q, r, b int64, neg bool, mode int64) int64 {
 	up := false
 	switch mode {
 	case roundModeUp:
@@ -591,6 +609,31 @@ func divRound(a, b, mode int64) int64 {
 		return -q
 	}
 	return q
+}
+
+// vatAt is net × rate (hundredths of a percent) in øre, rounded with the
+// order's round mode: the VAT an auditor expects on a line.
+func vatAt(net, rate, mode int64) int64 {
+	a := net
+	if a < 0 {
+		a = -a
+	}
+	q, r, _ := mulDivFloor(a, rate, 10_000) // rate <= 10 000: always fits
+	return roundQuot(q, r, 10_000, net < 0, mode)
+}
+
+// vatWindow is the VAT a line of net at rate may carry: within 1 øre of
+// net × rate, lo and hi included; exactly 0 at 0 %.
+func vatWindow(net, rate int64) (lo, hi int64) {
+	if rate == 0 {
+		return 0, 0
+	}
+	// net × rate = q + r/10 000 with 0 <= r < 10 000.
+	q, r, _ := mulDivFloor(net, rate, 10_000)
+	if r == 0 {
+		return q - 1, q + 1
+	}
+	return q, q + 1
 }
 
 // snapRate finds the sales rate (hundredths of a percent) that prices incl
@@ -878,6 +921,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 		if !ok {
 			return nil, fmt.Errorf("order field total_discounts_tax_incl %s: discount VAT %s but the products carry no VAT", formatOre(discIn), formatOre(discIn-discEx))
 		}
+		balanceVat(vatShare, netShare, rateOrder)
 		n := 0
 		for i := range rateOrder {
 			if netShare[i] != 0 || vatShare[i] != 0 {
@@ -905,14 +949,12 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 	if maxRound < 0 {
 		maxRound = max(2, int64(len(lines)))
 	}
-	if diff := total - gross; diff != 0 {
-		if diff > maxRound || diff < -maxRound {
-			return nil, fmt.Errorf("order field total_paid_tax_incl %s is %s off the sum of its rows, shipping, wrapping and discounts (%s): more than rounding (at most %s)",
-				formatOre(total), formatOre(diff), formatOre(gross), formatOre(maxRound))
-		}
-		// Øreavrunding carries no VAT; NONE is valid on every sales account.
-		lines = append(lines, invoiceLine{description: settings.roundingText, quantity: 1, unitPrice: diff, net: diff,
-			vatType: "NONE", account: settings.roundingAccount})
+	// The guards compare the shop's totals with its own rows and amounts,
+	// as it rounded them: a difference beyond rounding is a wrong order.
+	diff := total - gross
+	if diff > maxRound || diff < -maxRound {
+		return nil, fmt.Errorf("order field total_paid_tax_incl %s is %s off the sum of its rows, shipping, wrapping and discounts (%s): more than rounding (at most %s)",
+			formatOre(total), formatOre(diff), formatOre(gross), formatOre(maxRound))
 	}
 	if order["total_paid_tax_excl"] != nil {
 		totalEx, err := requiredOre(order, "total_paid_tax_excl")
@@ -927,6 +969,19 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 			return nil, fmt.Errorf("order field total_paid_tax_excl %s: the order's VAT %s is %s off the VAT of its rows, shipping, wrapping and discounts (%s): more than rounding (at most %s)",
 				formatOre(totalEx), formatOre(shopVat), formatOre(d), formatOre(linesVat), formatOre(maxRound))
 		}
+	}
+	// Each line's VAT within 1 øre of its net × rate, as an auditor
+	// checks it: where the shop's rounding (per item, or VAT on an
+	// øre-rounded total) put more, the line takes net × rate and the
+	// øreavrunding line the difference, so the gross stays the shop's.
+	// The net is the shop's, so the invoice net stays the order's.
+	for i := range lines {
+		diff -= lines[i].fitVat(roundMode)
+	}
+	if diff != 0 {
+		// Øreavrunding carries no VAT; NONE is valid on every sales account.
+		lines = append(lines, invoiceLine{description: settings.roundingText, quantity: 1, unitPrice: diff, net: diff,
+			vatType: "NONE", account: settings.roundingAccount})
 	}
 
 	if fee != 0 {
@@ -1030,6 +1085,32 @@ func rowWhere(i int, row map[string]any) string {
 		return fmt.Sprintf("order_rows[%d] (%s)", i, n)
 	}
 	return fmt.Sprintf("order_rows[%d]", i)
+}
+
+// balanceVat moves øre between the parts of a discount's VAT split so each
+// part is within 1 øre of its net × rate (none at 0 %), keeping their sum
+// where the windows allow; what they cannot hold goes to the øreavrunding
+// line. Splitting net and VAT each by its own weights can leave a part
+// more than an øre off; parts already within are not touched.
+func balanceVat(vats, nets, rates []int64) {
+	lo, hi := make([]int64, len(vats)), make([]int64, len(vats))
+	var left int64
+	for i := range vats {
+		lo[i], hi[i] = vatWindow(nets[i], rates[i])
+		c := min(max(vats[i], lo[i]), hi[i])
+		left += vats[i] - c
+		vats[i] = c
+	}
+	for i := range vats {
+		switch {
+		case left > 0:
+			d := min(left, hi[i]-vats[i])
+			vats[i], left = vats[i]+d, left-d
+		case left < 0:
+			d := max(left, lo[i]-vats[i])
+			vats[i], left = vats[i]+d, left-d
+		}
+	}
 }
 
 // allocate splits total over non-negative weights in proportion, in whole

@@ -259,22 +259,38 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		if inv.Gross != total+fee || wantTotal != total+fee {
 			t.Errorf("%s: invoice gross %d, invoice_total %v, want total_paid_tax_incl %d + fee %d", name, inv.Gross, wantTotal, total, fee)
 		}
-		var feeNet int64
+		// Each line's VAT is within an øre of net × rate (issue 11 point
+		// 5); where the shop's rounding put more on a line, the line
+		// has net × rate and the øreavrunding line the difference.
+		var feeNet, round int64
 		for _, l := range inv.Lines {
-			if l.Description == "Fakturagebyr" {
+			switch l.Description {
+			case "Fakturagebyr":
 				feeNet = l.Net
 				if l.Gross != fee {
 					t.Errorf("%s: fee line gross %d, want %d", name, l.Gross, fee)
 				}
+			case "Øreavrunding":
+				round += l.Gross
+				rounding++
+			}
+			if !lineVatFits(l) {
+				t.Errorf("%s: line %q: vat %d is more than an øre off %s of net %d", name, l.Description, l.Vat, l.VatType, l.Net)
 			}
 		}
-		if inv.Net != totalEx+feeNet {
-			t.Errorf("%s: invoice net %d, want total_paid_tax_excl %d + fee net %d", name, inv.Net, totalEx, feeNet)
+		if round > int64(len(inv.Lines)) || round < -int64(len(inv.Lines)) {
+			t.Errorf("%s: rounding %d øre on %d lines", name, round, len(inv.Lines))
+		}
+		// The nets are the shop's: the rounding line is the only net the
+		// order does not have.
+		if inv.Net != totalEx+feeNet+round {
+			t.Errorf("%s: invoice net %d, want total_paid_tax_excl %d + fee net %d + rounding %d", name, inv.Net, totalEx, feeNet, round)
 		}
 
 		// Product lines come first, in order_rows order; per VAT rate
-		// they must carry the order_details' net and VAT exactly.
-		type sum struct{ net, vat int64 }
+		// they must carry the order_details' net exactly and their VAT
+		// within an øre per row (what the rounding line gives back).
+		type sum struct{ net, vat, rows int64 }
 		wantRate, gotRate, gotDisc := map[string]sum{}, map[string]sum{}, map[string]sum{}
 		ds := details[strconv.FormatInt(oid, 10)]
 		if len(ds) != len(rows) || len(inv.Lines) < len(rows) {
@@ -284,24 +300,25 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 			vt := map[string]string{"25.000000": "HIGH", "15.000000": "MEDIUM", "12.000000": "LOW", "0.000000": "EXEMPT"}[d.Fields["tax_rate"]]
 			ex, in := shopOre(t, d.Fields["total_price_tax_excl"]), shopOre(t, d.Fields["total_price_tax_incl"])
 			s := wantRate[vt]
-			wantRate[vt] = sum{s.net + ex, s.vat + in - ex}
+			wantRate[vt] = sum{s.net + ex, s.vat + in - ex, s.rows + 1}
 		}
 		for _, l := range inv.Lines[:len(rows)] {
 			s := gotRate[l.VatType]
-			gotRate[l.VatType] = sum{s.net + l.Net, s.vat + l.Vat}
+			gotRate[l.VatType] = sum{s.net + l.Net, s.vat + l.Vat, s.rows + 1}
 		}
 		for _, l := range inv.Lines[len(rows):] {
-			switch {
-			case l.Description == "Øreavrunding":
-				rounding++
-				t.Errorf("%s: rounding line %d øre on a shop order that adds up", name, l.Gross)
-			case l.Net < 0:
+			if l.Net < 0 && l.Description != "Øreavrunding" {
 				s := gotDisc[l.VatType]
-				gotDisc[l.VatType] = sum{s.net + l.Net, s.vat + l.Vat}
+				gotDisc[l.VatType] = sum{s.net + l.Net, s.vat + l.Vat, s.rows + 1}
 			}
 		}
-		if fmt.Sprint(gotRate) != fmt.Sprint(wantRate) {
-			t.Errorf("%s: product lines per VAT type %v, order_details %v", name, gotRate, wantRate)
+		var vatOff int64 // what the product and discount lines' VAT lacks of the shop's
+		for vt, w := range wantRate {
+			g := gotRate[vt]
+			vatOff += w.vat - g.vat
+			if g.net != w.net || g.rows != w.rows || g.vat-w.vat > w.rows || w.vat-g.vat > w.rows {
+				t.Errorf("%s: product lines per VAT type %v, order_details %v", name, gotRate, wantRate)
+			}
 		}
 		discEx, discIn := shopOre(t, ord.Fields["total_discounts_tax_excl"]), shopOre(t, ord.Fields["total_discounts_tax_incl"])
 		var dNet, dGross int64
@@ -317,8 +334,10 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 				t.Errorf("%s: %s discount net %d gross %d, want %v %% of net %d gross %d", name, vt, -d.net, -d.net-d.vat, pct, w.net, w.net+w.vat)
 			}
 		}
-		if dNet != -discEx || dGross != -discIn {
-			t.Errorf("%s: discount lines net %d gross %d, want -%d / -%d", name, dNet, dGross, discEx, discIn)
+		vatOff += -discIn - dGross
+		if dNet != -discEx || vatOff != round {
+			t.Errorf("%s: discount lines net %d gross %d, want -%d / -%d; the lines lack %d øre of the shop's VAT, the rounding line is %d",
+				name, dNet, dGross, discEx, discIn, vatOff, round)
 		}
 		if discIn != 0 {
 			discounted++
@@ -329,4 +348,20 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		t.Errorf("checked %d of %d orders (%d discounted, %d linked rows)", checked, orders, discounted, linked)
 	}
 	t.Logf("%d orders invoiced exactly (%d with discount, %d linked rows, %d rounding lines)", checked, discounted, linked, rounding)
+}
+
+// lineVatFits is Task C's promise checked independently of the package's
+// helpers: |vat − net × rate| <= 1 øre for the line's vatType, and no VAT
+// at all at 0 %.
+func lineVatFits(l fiken.InvoiceLine) bool {
+	pct, ok := vatRateForType(l.VatType)
+	if !ok {
+		return false
+	}
+	rate := int64(math.Round(pct * 100)) // hundredths of a percent
+	if rate == 0 {
+		return l.Vat == 0
+	}
+	d := l.Vat*10_000 - l.Net*rate
+	return d >= -10_000 && d <= 10_000
 }
