@@ -92,8 +92,11 @@ type invoiceSettings struct {
 	discountText    string
 	wrappingText    string
 	roundingText    string
-	// maxRounding is the largest rounding line in øre; -1 (unset) means
-	// one øre per invoice line, at least two.
+	// maxRounding is the largest difference in øre the shop's own
+	// rounding may leave between its totals and its rows and amounts; -1
+	// (unset) means one øre per invoice line, at least two. The rounding
+	// line also holds what the per-line VAT rule moves, which is not
+	// bounded by it.
 	maxRounding int64
 	// homeCountries and outsideCountries sort a delivery country; any
 	// other country is export.
@@ -149,7 +152,7 @@ func (l *invoiceLine) fitVat(mode int64) int64 {
 // recomputing VAT per line (which would drift from the shop's own VAT by
 // an øre here and there).
 func (l invoiceLine) fiken() map[string]any {
-	m := make(map[string]any, 8) // at most 8 keys: productId and incomeAccount exclude each other
+	m := make(map[string]any, 9)
 	m["description"] = l.description
 	m["quantity"] = float64(l.quantity)
 	m["unitPrice"] = l.unitPrice
@@ -791,6 +794,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 	}
 
 	var lines []invoiceLine
+	var split []int // the lines of the discount split per rate
 	// Per rate: the products' net and VAT, which the discount is split by.
 	type rateSum struct{ net, vat int64 }
 	sums := map[int64]*rateSum{}
@@ -921,7 +925,6 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 		if !ok {
 			return nil, fmt.Errorf("order field total_discounts_tax_incl %s: discount VAT %s but the products carry no VAT", formatOre(discIn), formatOre(discIn-discEx))
 		}
-		balanceVat(vatShare, netShare, rateOrder)
 		n := 0
 		for i := range rateOrder {
 			if netShare[i] != 0 || vatShare[i] != 0 {
@@ -936,6 +939,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 			if n > 1 {
 				text = fmt.Sprintf("%s %s %% mva", text, formatRate(r))
 			}
+			split = append(split, len(lines))
 			lines = append(lines, settings.amountLine(text, -netShare[i], -vatShare[i], r))
 		}
 	}
@@ -975,6 +979,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 	// øre-rounded total) put more, the line takes net × rate and the
 	// øreavrunding line the difference, so the gross stays the shop's.
 	// The net is the shop's, so the invoice net stays the order's.
+	diff -= balanceVat(lines, split)
 	for i := range lines {
 		diff -= lines[i].fitVat(roundMode)
 	}
@@ -1087,30 +1092,34 @@ func rowWhere(i int, row map[string]any) string {
 	return fmt.Sprintf("order_rows[%d]", i)
 }
 
-// balanceVat moves øre between the parts of a discount's VAT split so each
-// part is within 1 øre of its net × rate (none at 0 %), keeping their sum
-// where the windows allow; what they cannot hold goes to the øreavrunding
-// line. Splitting net and VAT each by its own weights can leave a part
-// more than an øre off; parts already within are not touched.
-func balanceVat(vats, nets, rates []int64) {
-	lo, hi := make([]int64, len(vats)), make([]int64, len(vats))
+// balanceVat moves øre between the lines of a discount's VAT split (idx)
+// so each is within 1 øre of its net × rate (none at 0 %), keeping their
+// sum where the windows allow; splitting net and VAT each by its own
+// weights can leave a rate more than an øre off. Lines already within are
+// not touched. It returns the change of the lines' gross: what the windows
+// cannot hold, which the øreavrunding line gives back.
+func balanceVat(lines []invoiceLine, idx []int) int64 {
+	lo, hi := make([]int64, len(idx)), make([]int64, len(idx))
 	var left int64
-	for i := range vats {
-		lo[i], hi[i] = vatWindow(nets[i], rates[i])
-		c := min(max(vats[i], lo[i]), hi[i])
-		left += vats[i] - c
-		vats[i] = c
+	for k, i := range idx {
+		l := &lines[i]
+		lo[k], hi[k] = vatWindow(l.net, l.rate)
+		c := min(max(l.vat, lo[k]), hi[k])
+		left += l.vat - c
+		l.vat = c
 	}
-	for i := range vats {
+	for k, i := range idx {
+		l := &lines[i]
 		switch {
 		case left > 0:
-			d := min(left, hi[i]-vats[i])
-			vats[i], left = vats[i]+d, left-d
+			d := min(left, hi[k]-l.vat)
+			l.vat, left = l.vat+d, left-d
 		case left < 0:
-			d := max(left, lo[i]-vats[i])
-			vats[i], left = vats[i]+d, left-d
+			d := max(left, lo[k]-l.vat)
+			l.vat, left = l.vat+d, left-d
 		}
 	}
+	return -left
 }
 
 // allocate splits total over non-negative weights in proportion, in whole
