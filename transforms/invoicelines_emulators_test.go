@@ -60,6 +60,35 @@ func TestInvoiceLinesAgainstEmulators(t *testing.T) {
 	}
 }
 
+// fikenLines decodes invoice_lines' result strictly into Fiken's request
+// type, as the fiken connector does; b is its JSON, for messages.
+func fikenLines(t *testing.T, name string, out any) (lines []fiken.InvoiceLineRequest, b []byte) {
+	t.Helper()
+	b, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&lines); err != nil {
+		t.Fatalf("%s: lines do not decode as Fiken invoice lines: %v\n%s", name, err, b)
+	}
+	return lines, b
+}
+
+// fikenEmulator starts a Fiken emulator for the test and a client of it.
+func fikenEmulator(t *testing.T, seed uint64, now func() time.Time) (*fiken.Client, *http.Client) {
+	t.Helper()
+	books, err := fikentest.NewServer(fikentest.Options{Seed: seed, CountersInitialized: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { books.Close() })
+	fikentest.Check(t, books)
+	httpc := &http.Client{Timeout: 30 * time.Second}
+	return fiken.NewClient(httpc, books.URL(), books.Company(), fiken.StaticToken(books.Token())), httpc
+}
+
 func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 	ctx := t.Context()
 	rnd := rand.New(rand.NewPCG(seed, 99))
@@ -70,14 +99,7 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 	}
 	t.Cleanup(func() { shop.Close() })
 	prestashoptest.Check(t, shop)
-	books, err := fikentest.NewServer(fikentest.Options{Seed: seed, CountersInitialized: true, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { books.Close() })
-	fikentest.Check(t, books)
-	httpc := &http.Client{Timeout: 30 * time.Second}
-	fc := fiken.NewClient(httpc, books.URL(), books.Company(), fiken.StaticToken(books.Token()))
+	fc, httpc := fikenEmulator(t, seed, now)
 	conn, err := prestashop.Open(ctx, pipeline.Env{Connection: "shop", HTTP: httpc}, &prestashop.Config{URL: shop.URL(), Key: shop.Key()})
 	if err != nil {
 		t.Fatal(err)
@@ -227,18 +249,7 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		if err != nil {
 			t.Fatalf("%s: invoice_total: %v", name, err)
 		}
-		// The fiken connector decodes the mapped lines strictly into the
-		// request type; do the same.
-		b, err := json.Marshal(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lines []fiken.InvoiceLineRequest
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&lines); err != nil {
-			t.Fatalf("%s: lines do not decode as Fiken invoice lines: %v\n%s", name, err, b)
-		}
+		lines, b := fikenLines(t, name, out)
 		invID, err := fc.CreateInvoice(ctx, fiken.InvoiceRequest{IssueDate: "2026-03-02", DueDate: "2026-03-16", Lines: lines,
 			CustomerID: contact, BankAccountCode: "1920:10001", OrderReference: rec["reference"].(string)})
 		if err != nil {
@@ -364,4 +375,82 @@ func lineVatFits(l fiken.InvoiceLine) bool {
 	}
 	d := l.Vat*10_000 - l.Net*rate
 	return d >= -10_000 && d <= 10_000
+}
+
+// TestDestinationLinesInFiken sends the lines of an order with a 0 % book
+// (a linked EXEMPT product on 3100), a linked 25 % sweater (3000), 0 %
+// shipping and a 0 % fee to each destination through the Fiken emulator:
+// Fiken must accept each vatType on its account (OUTSIDE only on 32xx,
+// which is why outside_account is not the exempt or export account).
+func TestDestinationLinesInFiken(t *testing.T) {
+	ctx := t.Context()
+	now := func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }
+	fc, _ := fikenEmulator(t, 3, now)
+	product := func(name, vatType, account string, price int64) int64 {
+		id, err := fc.CreateProduct(ctx, fiken.Product{Name: name, UnitPrice: &price, IncomeAccount: account, VatType: vatType, Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	book, sweater := product("Bok", "EXEMPT", "3100", 5000), product("Genser", "HIGH", "3000", 10000)
+	contact, err := fc.CreateContact(ctx, fiken.Contact{Name: "Kari Nordmann", Customer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		country  any
+		settings map[string]any
+		want     string // the 0 % lines' vatType in Fiken
+	}{
+		{nil, nil, "EXEMPT"},
+		{"NO", nil, "EXEMPT"},
+		{"SE", nil, "EXEMPT_IMPORT_EXPORT"},
+		{"DE", map[string]any{"export_account": "3200"}, "EXEMPT_IMPORT_EXPORT"},
+		{"SJ", nil, "OUTSIDE"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.country), func(t *testing.T) {
+			o := order(map[string]any{"delivery_country": tt.country, "carrier_tax_rate": 0.0,
+				"total_shipping_tax_incl": 99.0, "total_shipping_tax_excl": 99.0, "total_paid_tax_incl": 274.0, "total_paid_tax_excl": 249.0},
+				row("Bok", 1, 50, 50), row("Genser", 1, 100, 125))
+			out, err := InvoiceLines(o, []any{book, sweater}, tt.settings, map[string]any{"fee": 20, "fee_vat": 0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, b := fikenLines(t, "lines", out)
+			id, err := fc.CreateInvoice(ctx, fiken.InvoiceRequest{IssueDate: "2026-03-02", DueDate: "2026-03-16", Lines: lines,
+				CustomerID: contact, BankAccountCode: "1920:10001"})
+			if err != nil {
+				t.Fatalf("create invoice: %v\n%s", err, b)
+			}
+			inv, err := fc.GetInvoice(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, l := range inv.Lines {
+				types = append(types, l.VatType)
+			}
+			if want := []string{tt.want, "HIGH", tt.want, tt.want}; fmt.Sprint(types) != fmt.Sprint(want) {
+				t.Errorf("vat types in Fiken %v, want %v", types, want)
+			}
+			if inv.Gross != 29400 {
+				t.Errorf("gross %d, want 29400", inv.Gross)
+			}
+		})
+	}
+	// OUTSIDE on the exempt account, as outside_account = export account
+	// would send, is refused.
+	o := order(map[string]any{"delivery_country": "SJ", "total_paid_tax_incl": 50.0}, row("Bok", 1, 50, 50))
+	out, err := InvoiceLines(o, nil, map[string]any{"outside_account": "3100"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := out[0]["net"].(int64)
+	_, err = fc.CreateInvoice(ctx, fiken.InvoiceRequest{IssueDate: "2026-03-02", DueDate: "2026-03-16", CustomerID: contact, BankAccountCode: "1920:10001",
+		Lines: []fiken.InvoiceLineRequest{{Net: &net, Quantity: 1, Description: "Bok", VatType: "OUTSIDE", IncomeAccount: "3100"}}})
+	if err == nil {
+		t.Error("Fiken took OUTSIDE on 3100")
+	}
 }
