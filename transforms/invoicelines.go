@@ -35,6 +35,17 @@ const (
 	maxDescription = 200
 )
 
+// Defaults for orders delivered abroad and in other currencies. Goods
+// delivered abroad are export (utførsel, VAT return post 52); Svalbard and
+// Jan Mayen are outside the Norwegian VAT area (post 6), and Fiken allows
+// OUTSIDE only on 32xx accounts, not on the 31xx exempt ones.
+const (
+	defaultExportVatType  = "EXEMPT_IMPORT_EXPORT"
+	defaultOutsideVatType = "OUTSIDE"
+	defaultOutsideAccount = "3200"
+	defaultCurrency       = "NOK"
+)
+
 // PrestaShop's round_type values (Order::ROUND_*).
 const (
 	roundItem  = 1
@@ -61,19 +72,36 @@ func isSalesRate(r int64) bool {
 	return slices.Contains(rates[:], r)
 }
 
+// defaultHomeCountries and defaultOutsideCountries are ISO 3166 alpha-2
+// codes: deliveries to Norway are domestic, to Svalbard and Jan Mayen (SJ)
+// outside the VAT area, anywhere else export.
+func defaultHomeCountries() []string    { return []string{"NO"} }
+func defaultOutsideCountries() []string { return []string{"SJ"} }
+
 // invoiceSettings are the keys of invoice_lines' third argument.
 type invoiceSettings struct {
 	incomeAccount   string
 	exemptAccount   string
 	zeroVatType     string
+	exportAccount   string
+	exportVatType   string
+	outsideAccount  string
+	outsideVatType  string
 	roundingAccount string
 	shippingText    string
 	discountText    string
 	wrappingText    string
 	roundingText    string
-	// maxRounding is the largest rounding line in øre; -1 (unset) means
-	// one øre per invoice line, at least two.
+	// maxRounding is the largest difference in øre the shop's own
+	// rounding may leave between its totals and its rows and amounts; -1
+	// (unset) means one øre per invoice line, at least two. The rounding
+	// line also holds what the per-line VAT rule moves, which is not
+	// bounded by it.
 	maxRounding int64
+	// homeCountries and outsideCountries sort a delivery country; any
+	// other country is export.
+	homeCountries    []string
+	outsideCountries []string
 }
 
 // paymentSettings are the keys of invoice_lines' fourth argument that
@@ -84,6 +112,8 @@ type paymentSettings struct {
 	feeText string
 	feeVat  int64 // hundredths of a percent
 	account string
+	// feeCurrency is ISO 4217: the fee applies only to orders in it.
+	feeCurrency string
 }
 
 // invoiceLine is one Fiken invoice line before it becomes a map: amounts
@@ -104,12 +134,25 @@ type invoiceLine struct {
 
 func (l invoiceLine) gross() int64 { return l.net + l.vat }
 
+// fitVat keeps the line's VAT where it is within 1 øre of net × rate and
+// otherwise sets it to net × rate rounded (an auditor checks each line,
+// not the shop's rounding of it). It returns how much the gross changed,
+// which the øreavrunding line gives back.
+func (l *invoiceLine) fitVat(mode int64) int64 {
+	if lo, hi := vatWindow(l.net, l.rate); l.vat >= lo && l.vat <= hi {
+		return 0
+	}
+	old := l.vat
+	l.vat = vatAt(l.net, l.rate, mode)
+	return l.vat - old
+}
+
 // fiken is the line as Fiken's invoiceLineRequest: net, vat and gross are
 // sent explicitly so Fiken books the shop's amounts instead of
 // recomputing VAT per line (which would drift from the shop's own VAT by
 // an øre here and there).
 func (l invoiceLine) fiken() map[string]any {
-	m := make(map[string]any, 8) // at most 8 keys: productId and incomeAccount exclude each other
+	m := make(map[string]any, 9)
 	m["description"] = l.description
 	m["quantity"] = float64(l.quantity)
 	m["unitPrice"] = l.unitPrice
@@ -145,7 +188,8 @@ func InvoiceLines(order map[string]any, productIDs any, settings, payment map[st
 
 // InvoiceTotal is invoice_total for Go callers: the gross in øre of the
 // invoice InvoiceLines makes, the order's total_paid_tax_incl plus the
-// payment module's fee (the shop's total does not include the fee).
+// payment module's fee (the shop's total does not include the fee) when
+// the order is in the fee's currency.
 func InvoiceTotal(order, payment map[string]any) (int64, error) {
 	total, err := requiredOre(order, "total_paid_tax_incl")
 	if err != nil {
@@ -155,7 +199,32 @@ func InvoiceTotal(order, payment map[string]any) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return total + p.fee, nil
+	fee, err := p.feeFor(order)
+	if err != nil {
+		return 0, err
+	}
+	return total + fee, nil
+}
+
+// feeFor is the fee in øre on the order's invoice: none when the order is
+// in another currency than the fee (49 NOK on a EUR invoice would be
+// 49 EUR). An order without currency (older records) is in NOK.
+func (p paymentSettings) feeFor(order map[string]any) (int64, error) {
+	if p.fee == 0 {
+		return 0, nil
+	}
+	cur := defaultCurrency
+	if v := order["currency"]; v != nil && v != "" {
+		c, ok := currencyCode(v)
+		if !ok {
+			return 0, fmt.Errorf("order field currency %s: want an ISO 4217 currency code (NOK, EUR ...)", showValue(v))
+		}
+		cur = c
+	}
+	if cur != p.feeCurrency {
+		return 0, nil
+	}
+	return p.fee, nil
 }
 
 func fnInvoiceLines(args ...any) (any, error) {
@@ -269,14 +338,18 @@ func listArg(name string, v any) ([]any, error) {
 func parseSettings(m map[string]any) (invoiceSettings, error) {
 	s := invoiceSettings{
 		incomeAccount: defaultIncomeAccount, exemptAccount: defaultExemptAccount, zeroVatType: defaultZeroVatType,
+		exportVatType: defaultExportVatType, outsideVatType: defaultOutsideVatType, outsideAccount: defaultOutsideAccount,
 		shippingText: defaultShippingText, discountText: defaultDiscountText, wrappingText: defaultWrappingText,
 		roundingText: defaultRoundingText, maxRounding: -1,
+		homeCountries: defaultHomeCountries(), outsideCountries: defaultOutsideCountries(),
 	}
 	strs := []struct {
 		key string
 		dst *string
 	}{
 		{"income_account", &s.incomeAccount}, {"exempt_account", &s.exemptAccount}, {"zero_vat_type", &s.zeroVatType},
+		{"export_account", &s.exportAccount}, {"export_vat_type", &s.exportVatType},
+		{"outside_account", &s.outsideAccount}, {"outside_vat_type", &s.outsideVatType},
 		{"rounding_account", &s.roundingAccount}, {"shipping_text", &s.shippingText}, {"discount_text", &s.discountText},
 		{"wrapping_text", &s.wrappingText}, {"rounding_text", &s.roundingText},
 	}
@@ -294,8 +367,28 @@ func parseSettings(m map[string]any) (invoiceSettings, error) {
 	if s.roundingAccount == "" {
 		s.roundingAccount = s.incomeAccount
 	}
-	if r, ok := vatRateForType(s.zeroVatType); !ok || r != 0 {
-		return s, fmt.Errorf("settings.zero_vat_type %q: want a 0 %% Fiken vat type (EXEMPT, OUTSIDE, EXEMPT_IMPORT_EXPORT, ...)", s.zeroVatType)
+	if s.exportAccount == "" {
+		s.exportAccount = s.exemptAccount
+	}
+	zeroTypes := []struct{ key, val string }{
+		{"zero_vat_type", s.zeroVatType}, {"export_vat_type", s.exportVatType}, {"outside_vat_type", s.outsideVatType},
+	}
+	for _, z := range zeroTypes {
+		if r, ok := vatRateForType(z.val); !ok || r != 0 {
+			return s, fmt.Errorf("settings.%s %q: want a 0 %% Fiken sales vat type (EXEMPT, EXEMPT_IMPORT_EXPORT, OUTSIDE, EXEMPT_REVERSE, NONE)", z.key, z.val)
+		}
+	}
+	var err error
+	if s.homeCountries, err = countryList(m, "home_countries", s.homeCountries); err != nil {
+		return s, err
+	}
+	if s.outsideCountries, err = countryList(m, "outside_countries", s.outsideCountries); err != nil {
+		return s, err
+	}
+	for _, c := range s.outsideCountries {
+		if slices.Contains(s.homeCountries, c) {
+			return s, fmt.Errorf("settings.outside_countries %s is in home_countries too", c)
+		}
 	}
 	if v := m["max_rounding"]; v != nil {
 		n, err := scaledInt(v, 2)
@@ -307,10 +400,112 @@ func parseSettings(m map[string]any) (invoiceSettings, error) {
 	return s, nil
 }
 
+// countryList reads a settings list of ISO 3166 alpha-2 codes, upper-cased;
+// a missing key keeps def. An empty list is refused: home_countries: []
+// would make every order with a country export.
+func countryList(m map[string]any, key string, def []string) ([]string, error) {
+	v := m[key]
+	if v == nil {
+		return def, nil
+	}
+	l, err := listArg("settings."+key, v)
+	if err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		return nil, fmt.Errorf("settings.%s is empty: want a list of ISO 3166 alpha-2 country codes", key)
+	}
+	out := make([]string, len(l))
+	for i, c := range l {
+		code, ok := countryCode(c)
+		if !ok {
+			return nil, fmt.Errorf("settings.%s[%d] %s: want an ISO 3166 alpha-2 country code (NO, SE, SJ ...)", key, i, showValue(c))
+		}
+		out[i] = code
+	}
+	return out, nil
+}
+
+// countryCode normalizes an ISO 3166 alpha-2 code ("se" → "SE").
+func countryCode(v any) (string, bool) {
+	return isoCode(v, 2)
+}
+
+// currencyCode normalizes an ISO 4217 code ("eur" → "EUR").
+func currencyCode(v any) (string, bool) {
+	return isoCode(v, 3)
+}
+
+// isoCode is a string of n ASCII letters, upper-cased and trimmed.
+func isoCode(v any, n int) (string, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return "", false
+	}
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if len(s) != n {
+		return "", false
+	}
+	for _, c := range []byte(s) {
+		if c < 'A' || c > 'Z' {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// destination is where an order's goods went, for its 0 % lines.
+type destination int
+
+const (
+	domestic destination = iota
+	export
+	outside // Svalbard, Jan Mayen: outside the VAT area
+)
+
+// orderDestination reads the order's delivery_country: missing (older
+// records) or empty is domestic.
+func (s invoiceSettings) orderDestination(order map[string]any) (destination, error) {
+	v := order["delivery_country"]
+	if v == nil || v == "" {
+		return domestic, nil
+	}
+	c, ok := countryCode(v)
+	if !ok {
+		return 0, fmt.Errorf("order field delivery_country %s: want an ISO 3166 alpha-2 country code", showValue(v))
+	}
+	switch {
+	case slices.Contains(s.homeCountries, c):
+		return domestic, nil
+	case slices.Contains(s.outsideCountries, c):
+		return outside, nil
+	}
+	return export, nil
+}
+
+// to is the settings for an order to dest: its 0 % lines take the
+// destination's vatType and account. All other rates are unchanged.
+func (s invoiceSettings) to(dest destination) invoiceSettings {
+	switch dest {
+	case export:
+		s.zeroVatType, s.exemptAccount = s.exportVatType, s.exportAccount
+	case outside:
+		s.zeroVatType, s.exemptAccount = s.outsideVatType, s.outsideAccount
+	}
+	return s
+}
+
 func parsePayment(m map[string]any) (paymentSettings, error) {
-	p := paymentSettings{feeText: defaultFeeText, feeVat: defaultFeeVat * 100}
+	p := paymentSettings{feeText: defaultFeeText, feeVat: defaultFeeVat * 100, feeCurrency: defaultCurrency}
 	if m == nil {
 		return p, nil
+	}
+	if v := m["fee_currency"]; v != nil && v != "" {
+		c, ok := currencyCode(v)
+		if !ok {
+			return p, fmt.Errorf("payment.fee_currency %s: want an ISO 4217 currency code (NOK, EUR ...)", showValue(v))
+		}
+		p.feeCurrency = c
 	}
 	if v := m["fee"]; v != nil {
 		n, err := scaledInt(v, 2)
@@ -389,7 +584,12 @@ func divRound(a, b, mode int64) int64 {
 	if neg {
 		a = -a
 	}
-	q, r := a/b, a%b
+	return roundQuot(a/b, a%b, b, neg, mode)
+}
+
+// roundQuot rounds q + r/b (0 <= r < b), the magnitude of a quotient whose
+// sign is neg, as PrestaShop's round mode says, and gives it its sign.
+func roundQuot(q, r, b int64, neg bool, mode int64) int64 {
 	up := false
 	switch mode {
 	case roundModeUp:
@@ -412,6 +612,31 @@ func divRound(a, b, mode int64) int64 {
 		return -q
 	}
 	return q
+}
+
+// vatAt is net × rate (hundredths of a percent) in øre, rounded with the
+// order's round mode: the VAT an auditor expects on a line.
+func vatAt(net, rate, mode int64) int64 {
+	a := net
+	if a < 0 {
+		a = -a
+	}
+	q, r, _ := mulDivFloor(a, rate, 10_000) // rate <= 10 000: always fits
+	return roundQuot(q, r, 10_000, net < 0, mode)
+}
+
+// vatWindow is the VAT a line of net at rate may carry: within 1 øre of
+// net × rate, lo and hi included; exactly 0 at 0 %.
+func vatWindow(net, rate int64) (lo, hi int64) {
+	if rate == 0 {
+		return 0, 0
+	}
+	// net × rate = q + r/10 000 with 0 <= r < 10 000.
+	q, r, _ := mulDivFloor(net, rate, 10_000)
+	if r == 0 {
+		return q - 1, q + 1
+	}
+	return q, q + 1
 }
 
 // snapRate finds the sales rate (hundredths of a percent) that prices incl
@@ -526,6 +751,15 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 	if payment.account == "" {
 		payment.account = settings.incomeAccount
 	}
+	dest, err := settings.orderDestination(order)
+	if err != nil {
+		return nil, err
+	}
+	settings = settings.to(dest)
+	fee, err := payment.feeFor(order)
+	if err != nil {
+		return nil, err
+	}
 	total, err := requiredOre(order, "total_paid_tax_incl")
 	if err != nil {
 		return nil, err
@@ -560,6 +794,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 	}
 
 	var lines []invoiceLine
+	var split []int // the lines of the discount split per rate
 	// Per rate: the products' net and VAT, which the discount is split by.
 	type rateSum struct{ net, vat int64 }
 	sums := map[int64]*rateSum{}
@@ -579,9 +814,16 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 				return nil, fmt.Errorf("products[%d] %s: not a Fiken productId", i, showValue(ids[i]))
 			}
 			l.productID = id
-			l.account = "" // the product's income account applies
-			if (l.net == 0 && l.vat == 0) || l.unsure {
-				l.vatType = "" // so does its vatType: the row's prices do not tell the rate
+			// A 0 % row delivered abroad is export (or outside the VAT
+			// area): the product's vatType and account are the domestic
+			// ones, and that account may not allow the export vatType,
+			// so the line keeps both.
+			abroad := dest != domestic && l.rate == 0 && (l.net != 0 || l.vat != 0)
+			if !abroad {
+				l.account = "" // the product's income account applies
+				if (l.net == 0 && l.vat == 0) || l.unsure {
+					l.vatType = "" // so does its vatType: the row's prices do not tell the rate
+				}
 			}
 		}
 		lines = append(lines, l)
@@ -697,6 +939,7 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 			if n > 1 {
 				text = fmt.Sprintf("%s %s %% mva", text, formatRate(r))
 			}
+			split = append(split, len(lines))
 			lines = append(lines, settings.amountLine(text, -netShare[i], -vatShare[i], r))
 		}
 	}
@@ -710,14 +953,12 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 	if maxRound < 0 {
 		maxRound = max(2, int64(len(lines)))
 	}
-	if diff := total - gross; diff != 0 {
-		if diff > maxRound || diff < -maxRound {
-			return nil, fmt.Errorf("order field total_paid_tax_incl %s is %s off the sum of its rows, shipping, wrapping and discounts (%s): more than rounding (at most %s)",
-				formatOre(total), formatOre(diff), formatOre(gross), formatOre(maxRound))
-		}
-		// Øreavrunding carries no VAT; NONE is valid on every sales account.
-		lines = append(lines, invoiceLine{description: settings.roundingText, quantity: 1, unitPrice: diff, net: diff,
-			vatType: "NONE", account: settings.roundingAccount})
+	// The guards compare the shop's totals with its own rows and amounts,
+	// as it rounded them: a difference beyond rounding is a wrong order.
+	diff := total - gross
+	if diff > maxRound || diff < -maxRound {
+		return nil, fmt.Errorf("order field total_paid_tax_incl %s is %s off the sum of its rows, shipping, wrapping and discounts (%s): more than rounding (at most %s)",
+			formatOre(total), formatOre(diff), formatOre(gross), formatOre(maxRound))
 	}
 	if order["total_paid_tax_excl"] != nil {
 		totalEx, err := requiredOre(order, "total_paid_tax_excl")
@@ -733,10 +974,24 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 				formatOre(totalEx), formatOre(shopVat), formatOre(d), formatOre(linesVat), formatOre(maxRound))
 		}
 	}
+	// Each line's VAT within 1 øre of its net × rate, as an auditor
+	// checks it: where the shop's rounding (per item, or VAT on an
+	// øre-rounded total) put more, the line takes net × rate and the
+	// øreavrunding line the difference, so the gross stays the shop's.
+	// The net is the shop's, so the invoice net stays the order's.
+	diff -= balanceVat(lines, split)
+	for i := range lines {
+		diff -= lines[i].fitVat(roundMode)
+	}
+	if diff != 0 {
+		// Øreavrunding carries no VAT; NONE is valid on every sales account.
+		lines = append(lines, invoiceLine{description: settings.roundingText, quantity: 1, unitPrice: diff, net: diff,
+			vatType: "NONE", account: settings.roundingAccount})
+	}
 
-	if payment.fee != 0 {
-		feeEx := divRound(payment.fee*10_000, 10_000+payment.feeVat, roundModeHalfUp)
-		l := settings.amountLine(payment.feeText, feeEx, payment.fee-feeEx, payment.feeVat)
+	if fee != 0 {
+		feeEx := divRound(fee*10_000, 10_000+payment.feeVat, roundModeHalfUp)
+		l := settings.amountLine(payment.feeText, feeEx, fee-feeEx, payment.feeVat)
 		if payment.feeVat != 0 {
 			l.account = payment.account
 		}
@@ -835,6 +1090,36 @@ func rowWhere(i int, row map[string]any) string {
 		return fmt.Sprintf("order_rows[%d] (%s)", i, n)
 	}
 	return fmt.Sprintf("order_rows[%d]", i)
+}
+
+// balanceVat moves øre between the lines of a discount's VAT split (idx)
+// so each is within 1 øre of its net × rate (none at 0 %), keeping their
+// sum where the windows allow; splitting net and VAT each by its own
+// weights can leave a rate more than an øre off. Lines already within are
+// not touched. It returns the change of the lines' gross: what the windows
+// cannot hold, which the øreavrunding line gives back.
+func balanceVat(lines []invoiceLine, idx []int) int64 {
+	lo, hi := make([]int64, len(idx)), make([]int64, len(idx))
+	var left int64
+	for k, i := range idx {
+		l := &lines[i]
+		lo[k], hi[k] = vatWindow(l.net, l.rate)
+		c := min(max(l.vat, lo[k]), hi[k])
+		left += l.vat - c
+		l.vat = c
+	}
+	for k, i := range idx {
+		l := &lines[i]
+		switch {
+		case left > 0:
+			d := min(left, hi[k]-l.vat)
+			l.vat, left = l.vat+d, left-d
+		case left < 0:
+			d := max(left, lo[k]-l.vat)
+			l.vat, left = l.vat+d, left-d
+		}
+	}
+	return -left
 }
 
 // allocate splits total over non-negative weights in proportion, in whole

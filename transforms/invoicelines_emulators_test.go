@@ -60,6 +60,35 @@ func TestInvoiceLinesAgainstEmulators(t *testing.T) {
 	}
 }
 
+// fikenLines decodes invoice_lines' result strictly into Fiken's request
+// type, as the fiken connector does; b is its JSON, for messages.
+func fikenLines(t *testing.T, name string, out any) (lines []fiken.InvoiceLineRequest, b []byte) {
+	t.Helper()
+	b, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&lines); err != nil {
+		t.Fatalf("%s: lines do not decode as Fiken invoice lines: %v\n%s", name, err, b)
+	}
+	return lines, b
+}
+
+// fikenEmulator starts a Fiken emulator for the test and a client of it.
+func fikenEmulator(t *testing.T, seed uint64, now func() time.Time) (*fiken.Client, *http.Client) {
+	t.Helper()
+	books, err := fikentest.NewServer(fikentest.Options{Seed: seed, CountersInitialized: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { books.Close() })
+	fikentest.Check(t, books)
+	httpc := &http.Client{Timeout: 30 * time.Second}
+	return fiken.NewClient(httpc, books.URL(), books.Company(), fiken.StaticToken(books.Token())), httpc
+}
+
 func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 	ctx := t.Context()
 	rnd := rand.New(rand.NewPCG(seed, 99))
@@ -70,14 +99,7 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 	}
 	t.Cleanup(func() { shop.Close() })
 	prestashoptest.Check(t, shop)
-	books, err := fikentest.NewServer(fikentest.Options{Seed: seed, CountersInitialized: true, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { books.Close() })
-	fikentest.Check(t, books)
-	httpc := &http.Client{Timeout: 30 * time.Second}
-	fc := fiken.NewClient(httpc, books.URL(), books.Company(), fiken.StaticToken(books.Token()))
+	fc, httpc := fikenEmulator(t, seed, now)
 	conn, err := prestashop.Open(ctx, pipeline.Env{Connection: "shop", HTTP: httpc}, &prestashop.Config{URL: shop.URL(), Key: shop.Key()})
 	if err != nil {
 		t.Fatal(err)
@@ -227,18 +249,7 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		if err != nil {
 			t.Fatalf("%s: invoice_total: %v", name, err)
 		}
-		// The fiken connector decodes the mapped lines strictly into the
-		// request type; do the same.
-		b, err := json.Marshal(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lines []fiken.InvoiceLineRequest
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&lines); err != nil {
-			t.Fatalf("%s: lines do not decode as Fiken invoice lines: %v\n%s", name, err, b)
-		}
+		lines, b := fikenLines(t, name, out)
 		invID, err := fc.CreateInvoice(ctx, fiken.InvoiceRequest{IssueDate: "2026-03-02", DueDate: "2026-03-16", Lines: lines,
 			CustomerID: contact, BankAccountCode: "1920:10001", OrderReference: rec["reference"].(string)})
 		if err != nil {
@@ -259,22 +270,38 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		if inv.Gross != total+fee || wantTotal != total+fee {
 			t.Errorf("%s: invoice gross %d, invoice_total %v, want total_paid_tax_incl %d + fee %d", name, inv.Gross, wantTotal, total, fee)
 		}
-		var feeNet int64
+		// Each line's VAT is within an øre of net × rate (issue 11 point
+		// 5); where the shop's rounding put more on a line, the line
+		// has net × rate and the øreavrunding line the difference.
+		var feeNet, round int64
 		for _, l := range inv.Lines {
-			if l.Description == "Fakturagebyr" {
+			switch l.Description {
+			case "Fakturagebyr":
 				feeNet = l.Net
 				if l.Gross != fee {
 					t.Errorf("%s: fee line gross %d, want %d", name, l.Gross, fee)
 				}
+			case "Øreavrunding":
+				round += l.Gross
+				rounding++
+			}
+			if !lineVatFits(l) {
+				t.Errorf("%s: line %q: vat %d is more than an øre off %s of net %d", name, l.Description, l.Vat, l.VatType, l.Net)
 			}
 		}
-		if inv.Net != totalEx+feeNet {
-			t.Errorf("%s: invoice net %d, want total_paid_tax_excl %d + fee net %d", name, inv.Net, totalEx, feeNet)
+		if round > int64(len(inv.Lines)) || round < -int64(len(inv.Lines)) {
+			t.Errorf("%s: rounding %d øre on %d lines", name, round, len(inv.Lines))
+		}
+		// The nets are the shop's: the rounding line is the only net the
+		// order does not have.
+		if inv.Net != totalEx+feeNet+round {
+			t.Errorf("%s: invoice net %d, want total_paid_tax_excl %d + fee net %d + rounding %d", name, inv.Net, totalEx, feeNet, round)
 		}
 
 		// Product lines come first, in order_rows order; per VAT rate
-		// they must carry the order_details' net and VAT exactly.
-		type sum struct{ net, vat int64 }
+		// they must carry the order_details' net exactly and their VAT
+		// within an øre per row (what the rounding line gives back).
+		type sum struct{ net, vat, rows int64 }
 		wantRate, gotRate, gotDisc := map[string]sum{}, map[string]sum{}, map[string]sum{}
 		ds := details[strconv.FormatInt(oid, 10)]
 		if len(ds) != len(rows) || len(inv.Lines) < len(rows) {
@@ -284,24 +311,25 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 			vt := map[string]string{"25.000000": "HIGH", "15.000000": "MEDIUM", "12.000000": "LOW", "0.000000": "EXEMPT"}[d.Fields["tax_rate"]]
 			ex, in := shopOre(t, d.Fields["total_price_tax_excl"]), shopOre(t, d.Fields["total_price_tax_incl"])
 			s := wantRate[vt]
-			wantRate[vt] = sum{s.net + ex, s.vat + in - ex}
+			wantRate[vt] = sum{s.net + ex, s.vat + in - ex, s.rows + 1}
 		}
 		for _, l := range inv.Lines[:len(rows)] {
 			s := gotRate[l.VatType]
-			gotRate[l.VatType] = sum{s.net + l.Net, s.vat + l.Vat}
+			gotRate[l.VatType] = sum{s.net + l.Net, s.vat + l.Vat, s.rows + 1}
 		}
 		for _, l := range inv.Lines[len(rows):] {
-			switch {
-			case l.Description == "Øreavrunding":
-				rounding++
-				t.Errorf("%s: rounding line %d øre on a shop order that adds up", name, l.Gross)
-			case l.Net < 0:
+			if l.Net < 0 && l.Description != "Øreavrunding" {
 				s := gotDisc[l.VatType]
-				gotDisc[l.VatType] = sum{s.net + l.Net, s.vat + l.Vat}
+				gotDisc[l.VatType] = sum{s.net + l.Net, s.vat + l.Vat, s.rows + 1}
 			}
 		}
-		if fmt.Sprint(gotRate) != fmt.Sprint(wantRate) {
-			t.Errorf("%s: product lines per VAT type %v, order_details %v", name, gotRate, wantRate)
+		var vatOff int64 // what the product and discount lines' VAT lacks of the shop's
+		for vt, w := range wantRate {
+			g := gotRate[vt]
+			vatOff += w.vat - g.vat
+			if g.net != w.net || g.rows != w.rows || g.vat-w.vat > w.rows || w.vat-g.vat > w.rows {
+				t.Errorf("%s: product lines per VAT type %v, order_details %v", name, gotRate, wantRate)
+			}
 		}
 		discEx, discIn := shopOre(t, ord.Fields["total_discounts_tax_excl"]), shopOre(t, ord.Fields["total_discounts_tax_incl"])
 		var dNet, dGross int64
@@ -317,8 +345,10 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 				t.Errorf("%s: %s discount net %d gross %d, want %v %% of net %d gross %d", name, vt, -d.net, -d.net-d.vat, pct, w.net, w.net+w.vat)
 			}
 		}
-		if dNet != -discEx || dGross != -discIn {
-			t.Errorf("%s: discount lines net %d gross %d, want -%d / -%d", name, dNet, dGross, discEx, discIn)
+		vatOff += -discIn - dGross
+		if dNet != -discEx || vatOff != round {
+			t.Errorf("%s: discount lines net %d gross %d, want -%d / -%d; the lines lack %d øre of the shop's VAT, the rounding line is %d",
+				name, dNet, dGross, discEx, discIn, vatOff, round)
 		}
 		if discIn != 0 {
 			discounted++
@@ -329,4 +359,98 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		t.Errorf("checked %d of %d orders (%d discounted, %d linked rows)", checked, orders, discounted, linked)
 	}
 	t.Logf("%d orders invoiced exactly (%d with discount, %d linked rows, %d rounding lines)", checked, discounted, linked, rounding)
+}
+
+// lineVatFits is Task C's promise checked independently of the package's
+// helpers: |vat − net × rate| <= 1 øre for the line's vatType, and no VAT
+// at all at 0 %.
+func lineVatFits(l fiken.InvoiceLine) bool {
+	pct, ok := vatRateForType(l.VatType)
+	if !ok {
+		return false
+	}
+	rate := int64(math.Round(pct * 100)) // hundredths of a percent
+	if rate == 0 {
+		return l.Vat == 0
+	}
+	d := l.Vat*10_000 - l.Net*rate
+	return d >= -10_000 && d <= 10_000
+}
+
+// TestDestinationLinesInFiken sends the lines of an order with a 0 % book
+// (a linked EXEMPT product on 3100), a linked 25 % sweater (3000), 0 %
+// shipping and a 0 % fee to each destination through the Fiken emulator:
+// Fiken must accept each vatType on its account (OUTSIDE only on 32xx,
+// which is why outside_account is not the exempt or export account).
+func TestDestinationLinesInFiken(t *testing.T) {
+	ctx := t.Context()
+	now := func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }
+	fc, _ := fikenEmulator(t, 3, now)
+	product := func(name, vatType, account string, price int64) int64 {
+		id, err := fc.CreateProduct(ctx, fiken.Product{Name: name, UnitPrice: &price, IncomeAccount: account, VatType: vatType, Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	book, sweater := product("Bok", "EXEMPT", "3100", 5000), product("Genser", "HIGH", "3000", 10000)
+	contact, err := fc.CreateContact(ctx, fiken.Contact{Name: "Kari Nordmann", Customer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		country  any
+		settings map[string]any
+		want     string // the 0 % lines' vatType in Fiken
+	}{
+		{nil, nil, "EXEMPT"},
+		{"NO", nil, "EXEMPT"},
+		{"SE", nil, "EXEMPT_IMPORT_EXPORT"},
+		{"DE", map[string]any{"export_account": "3200"}, "EXEMPT_IMPORT_EXPORT"},
+		{"SJ", nil, "OUTSIDE"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.country), func(t *testing.T) {
+			o := order(map[string]any{"delivery_country": tt.country, "carrier_tax_rate": 0.0,
+				"total_shipping_tax_incl": 99.0, "total_shipping_tax_excl": 99.0, "total_paid_tax_incl": 274.0, "total_paid_tax_excl": 249.0},
+				row("Bok", 1, 50, 50), row("Genser", 1, 100, 125))
+			out, err := InvoiceLines(o, []any{book, sweater}, tt.settings, map[string]any{"fee": 20, "fee_vat": 0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, b := fikenLines(t, "lines", out)
+			id, err := fc.CreateInvoice(ctx, fiken.InvoiceRequest{IssueDate: "2026-03-02", DueDate: "2026-03-16", Lines: lines,
+				CustomerID: contact, BankAccountCode: "1920:10001"})
+			if err != nil {
+				t.Fatalf("create invoice: %v\n%s", err, b)
+			}
+			inv, err := fc.GetInvoice(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, l := range inv.Lines {
+				types = append(types, l.VatType)
+			}
+			if want := []string{tt.want, "HIGH", tt.want, tt.want}; fmt.Sprint(types) != fmt.Sprint(want) {
+				t.Errorf("vat types in Fiken %v, want %v", types, want)
+			}
+			if inv.Gross != 29400 {
+				t.Errorf("gross %d, want 29400", inv.Gross)
+			}
+		})
+	}
+	// OUTSIDE on the exempt account, as outside_account = export account
+	// would send, is refused.
+	o := order(map[string]any{"delivery_country": "SJ", "total_paid_tax_incl": 50.0}, row("Bok", 1, 50, 50))
+	out, err := InvoiceLines(o, nil, map[string]any{"outside_account": "3100"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := out[0]["net"].(int64)
+	_, err = fc.CreateInvoice(ctx, fiken.InvoiceRequest{IssueDate: "2026-03-02", DueDate: "2026-03-16", CustomerID: contact, BankAccountCode: "1920:10001",
+		Lines: []fiken.InvoiceLineRequest{{Net: &net, Quantity: 1, Description: "Bok", VatType: "OUTSIDE", IncomeAccount: "3100"}}})
+	if err == nil {
+		t.Error("Fiken took OUTSIDE on 3100")
+	}
 }
