@@ -171,3 +171,60 @@ func TestShopCustomersGoToFikenAtTheirFirstOrder(t *testing.T) {
 		t.Fatalf("the invoice's customer is contact %+v, want the shop customer %d", c, never)
 	}
 }
+
+// TestZeroRateGoodsAreBookedByWhereTheyWent: a 0 % book delivered in
+// Norway is an exempt sale, the same book shipped to Sweden an export,
+// and to Svalbard outside the VAT area, each on its account.
+func TestZeroRateGoodsAreBookedByWhereTheyWent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 24, nil)
+	w.converge()
+	var book int64
+	for _, id := range w.ps.IDs("products") {
+		if w.shopField("products", id, "id_tax_rules_group") == "4" {
+			book = id
+			break
+		}
+	}
+	if book == 0 {
+		t.Fatal("the seed has no 0 % product")
+	}
+	if err := w.ps.SetStock(book, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	// The shop's emulator has no Svalbard: add it as the back office would.
+	if err := w.ps.Edit("countries", 20, map[string]string{"iso_code": "SJ"}); err != nil {
+		t.Fatal(err)
+	}
+	orders := map[string]int64{}
+	for _, country := range []string{"NO", "SE", "SJ"} {
+		orders[country] = w.order(prestashoptest.OrderRequest{Module: "stripe_official", DeliveryCountry: country,
+			Lines: []prestashoptest.OrderLine{{ProductID: book, Quantity: 1}}})
+	}
+	w.converge()
+	for country, want := range map[string]struct{ vatType, account string }{
+		"NO": {"EXEMPT", "3100"}, "SE": {"EXEMPT_IMPORT_EXPORT", "3100"}, "SJ": {"OUTSIDE", "3200"},
+	} {
+		invs := w.invoicesByRef()[w.shopField("orders", orders[country], "reference")]
+		if len(invs) != 1 {
+			t.Fatalf("order to %s: %d invoices", country, len(invs))
+		}
+		var lines []string
+		found := false
+		for _, l := range invs[0].Lines {
+			lines = append(lines, l.VatType+" "+l.IncomeAccount)
+			if l.ProductID != 0 {
+				found = true
+				if l.VatType != want.vatType || l.IncomeAccount != want.account || l.Vat != 0 {
+					t.Errorf("order to %s: the book's line is %s on %s with VAT %d, want %s on %s", country, l.VatType, l.IncomeAccount, l.Vat, want.vatType, want.account)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("order to %s: no product line in %v", country, lines)
+		}
+	}
+	if n := w.recon("invoice_vs_order_totals"); n != 0 {
+		t.Fatalf("recon.invoice_vs_order_totals: %d rows", n)
+	}
+}
