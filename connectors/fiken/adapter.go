@@ -706,6 +706,9 @@ func (c *Connector) createCreditNote(ctx context.Context, w pipeline.Write) (pip
 	if body["issueDate"] == nil {
 		body["issueDate"] = c.now().Format(time.DateOnly)
 	}
+	if body["lines"] != nil {
+		return c.createPartialCreditNote(ctx, w, body)
+	}
 	var req FullCreditNoteRequest
 	if err := strictInto(body, &req); err != nil {
 		return nil, invalid(w.Resource, w.Key, "credit note: %w", err)
@@ -723,7 +726,7 @@ func (c *Connector) createCreditNote(ctx context.Context, w pipeline.Write) (pip
 // Find implements pipeline.Finder: invoices by their deterministic uuid
 // (invoiceDraftUuid), then orderReference; contacts by memberNumberString,
 // then organizationNumber, then email; products by productNumber; credit
-// notes through the invoice they credit.
+// notes through the invoice they credit (see findCreditNote).
 func (c *Connector) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, bool, error) {
 	str := func(k string) string {
 		s, _ := w.Set[k].(string)
@@ -753,23 +756,7 @@ func (c *Connector) Find(ctx context.Context, w pipeline.Write) (pipeline.Record
 			tries = append(tries, url.Values{"orderReference": {v}})
 		}
 	case ResCreditNotes:
-		invID, ok := w.Set["invoiceId"].(int64)
-		if !ok {
-			return nil, false, nil
-		}
-		inv, err := c.client.GetInvoice(ctx, invID)
-		if err != nil {
-			var ae *APIError
-			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-				return nil, false, nil
-			}
-			return nil, false, fmt.Errorf("fiken: find credit note: %w", err)
-		}
-		if len(inv.AssociatedCreditNotes) == 0 {
-			return nil, false, nil
-		}
-		rec, err := c.getRecord(ctx, ResCreditNotes, inv.AssociatedCreditNotes[0])
-		return rec, err == nil, err
+		return c.findCreditNote(ctx, w)
 	default:
 		return nil, false, fmt.Errorf("fiken: cannot find %s", w.Resource)
 	}
