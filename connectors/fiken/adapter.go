@@ -616,7 +616,11 @@ func (c *Connector) updateInvoice(ctx context.Context, id int64, w pipeline.Writ
 		}
 	}
 	if v := w.Set["creditNote"]; v != nil && v != false {
-		if len(inv.AssociatedCreditNotes) == 0 {
+		full, err := c.creditNotesOf(ctx, inv, func(rec pipeline.Record) bool { return creditsInFull(inv, rec) })
+		if err != nil {
+			return nil, err
+		}
+		if len(full) == 0 { // after partial notes, Fiken refuses: a reject that says so
 			req := FullCreditNoteRequest{InvoiceID: id, IssueDate: c.now().Format(time.DateOnly)}
 			if m, ok := asMap(v); ok {
 				if err := strictInto(m, &struct {

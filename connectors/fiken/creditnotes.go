@@ -17,7 +17,8 @@ import (
 // answer Find looks among the invoice's associatedCreditNotes: for a full
 // note the one that credits the whole gross, for a partial one the note
 // with the write's creditNoteText, which a partial write must carry and
-// which Fiken returns as sent.
+// which Fiken returns as sent. An invoice counts as credited (for the
+// invoices' creditNote action) only by a note of its whole gross.
 
 // createPartialCreditNote credits the lines of w against its invoice.
 func (c *Connector) createPartialCreditNote(ctx context.Context, w pipeline.Write, body map[string]any) (pipeline.Record, error) {
@@ -97,16 +98,15 @@ func (c *Connector) findCreditNote(ctx context.Context, w pipeline.Write) (pipel
 	if partial && text == "" {
 		return nil, false, nil // never created: Create requires the text
 	}
-	var found []pipeline.Record
-	for _, id := range inv.AssociatedCreditNotes {
-		rec, err := c.getRecord(ctx, ResCreditNotes, id)
-		if err != nil {
-			return nil, false, fmt.Errorf("fiken: find credit note of invoice %d: %w", invID, err)
+	found, err := c.creditNotesOf(ctx, inv, func(rec pipeline.Record) bool {
+		if !partial {
+			return creditsInFull(inv, rec)
 		}
 		got, _ := rec["creditNoteText"].(string)
-		if partial && strings.TrimSpace(got) == text || !partial && rec["gross"] == any(inv.Gross) {
-			found = append(found, rec)
-		}
+		return strings.TrimSpace(got) == text
+	})
+	if err != nil {
+		return nil, false, err
 	}
 	switch len(found) {
 	case 0:
@@ -116,3 +116,23 @@ func (c *Connector) findCreditNote(ctx context.Context, w pipeline.Write) (pipel
 	}
 	return nil, false, fmt.Errorf("fiken: find credit note: %d credit notes of invoice %d match; resolve the duplicates in Fiken", len(found), invID)
 }
+
+// creditNotesOf reads the invoice's credit notes that match.
+func (c *Connector) creditNotesOf(ctx context.Context, inv Invoice, match func(pipeline.Record) bool) ([]pipeline.Record, error) {
+	var out []pipeline.Record
+	for _, id := range inv.AssociatedCreditNotes {
+		rec, err := c.getRecord(ctx, ResCreditNotes, id)
+		if err != nil {
+			return nil, fmt.Errorf("fiken: credit note %d of invoice %d: %w", id, inv.InvoiceID, err)
+		}
+		if match(rec) {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+// creditsInFull reports whether a credit note credits the invoice's whole
+// gross, as a full credit note does; a partial note does not, so an
+// invoice with partial notes only is not credited.
+func creditsInFull(inv Invoice, rec pipeline.Record) bool { return rec["gross"] == any(inv.Gross) }

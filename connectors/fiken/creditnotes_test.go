@@ -2,6 +2,7 @@ package fiken
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,6 +69,15 @@ func TestPartialCreditNotesFoundByTheirText(t *testing.T) {
 	full := pipeline.Write{Resource: ResCreditNotes, Set: pipeline.Record{"invoiceId": inv.InvoiceID, "creditNoteText": "Kreditnota for ordre ABC"}}
 	if _, found, err := te.conn.Find(ctx, full); found || err != nil {
 		t.Errorf("find of the full note = %v %v, want not found", found, err)
+	}
+	// Crediting the whole invoice after partial notes would credit their
+	// amounts twice: Fiken refuses, and that is a reject naming why, never
+	// a silent "already credited".
+	credit := pipeline.Write{Resource: ResInvoices, Key: strconv.FormatInt(inv.InvoiceID, 10), Set: pipeline.Record{"creditNote": true}}
+	_, err = te.conn.Update(ctx, credit)
+	var re *pipeline.RecordError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "partial credit note") {
+		t.Errorf("full credit after partial ones: err = %v, want a RecordError", err)
 	}
 	if n := len(te.srv.CreditNotes()); n != 2 {
 		t.Errorf("%d credit notes after the finds", n)
