@@ -41,9 +41,10 @@ func TestFlagshipConvergesOnFlakyHosts(t *testing.T) {
 	}
 }
 
-// noDuplicates fails if either system holds one thing twice: an invoice or
-// credit note per order, a Fiken product per number, a contact per shop
-// customer, a shop product per reference, a shop customer per e-mail.
+// noDuplicates fails if either system holds one thing twice: an invoice per
+// order, a credit note per text and invoice (a refund's names its slip), a
+// Fiken product per number, a contact per shop customer, a shop product per
+// reference, a shop customer per e-mail.
 func (w *world) noDuplicates() {
 	w.t.Helper()
 	seen := map[string]bool{}
@@ -57,6 +58,9 @@ func (w *world) noDuplicates() {
 		if inv.OrderReference != "" {
 			dup("Fiken invoice for order " + inv.OrderReference)
 		}
+	}
+	for _, cn := range w.fk.CreditNotes() {
+		dup(fmt.Sprintf("Fiken credit note %q of invoice %d", cn.CreditNoteText, cn.AssociatedInvoiceID))
 	}
 	for _, p := range w.fk.Products() {
 		dup("Fiken product " + p.ProductNumber)

@@ -281,6 +281,11 @@ func functionSpecs(clock func() time.Time) []funcSpec {
 			fn:  fnInvoiceTotal,
 		},
 		{
+			name: "credit_note_lines", params: []param{{"slip", kindAny}, {"products", kindAny}, {"settings", kindAny}}, result: typeList,
+			doc: "Fiken partial credit note lines (øre) of a PrestaShop credit slip (order_slips) whose gross is the slip's refund, ore(total_products_tax_incl) + ore(total_shipping_tax_incl), exactly: a line per slip detail at its refund excl. VAT (amount_tax_excl), split in two when that net does not divide by its units so that unitPrice × quantity is the net exactly (productId from products, aligned with order_slip_details, nil for none; vatType from amount_tax_incl/excl, or the linked product's when they are too small to tell), the shipping, and an øreavrunding line (NONE) for what Fiken's VAT (computed per line, half away from zero: a credit note line takes no amounts) and the shop's rounding leave. net, vat and gross say what Fiken will book; the fiken connector sends unitPrice and quantity. settings: as invoice_lines (income_account, exempt_account and zero_vat_type for 0 % lines, shipping_text, rounding_text, rounding_account, max_rounding: NOK, default 2 øre plus per line 1 øre and 5/8 øre per unit, the rounding of a shop that rounds per item). A slip without details or shipping, an unknown VAT rate, a missing field or a difference beyond rounding is an error naming the field or detail.",
+			fn:  fnCreditNoteLines,
+		},
+		{
 			name: "date", params: []param{{"x", kindString}}, result: typeString,
 			doc: `The calendar date "yyyy-MM-dd" of "2006-01-02 15:04:05" (PrestaShop), RFC 3339 (the date as written, not converted to UTC) or a date. PrestaShop's zero date "0000-00-00..." and nil give nil; anything else is an error.`,
 			fn:  fnDate,

@@ -408,6 +408,13 @@ func (c *Client) CreateFullCreditNote(ctx context.Context, r FullCreditNoteReque
 	return c.create(ctx, c.companyPath("/creditNotes/full"), r)
 }
 
+// CreatePartialCreditNote credits lines of an invoice. Not idempotent
+// either: after a lost answer, look for the note among the invoice's
+// associatedCreditNotes (by its creditNoteText) before retrying.
+func (c *Client) CreatePartialCreditNote(ctx context.Context, r PartialCreditNoteRequest) (int64, error) {
+	return c.create(ctx, c.companyPath("/creditNotes/partial"), r)
+}
+
 // ListBankAccounts returns the company's bank accounts.
 func (c *Client) ListBankAccounts(ctx context.Context, q url.Values) ([]BankAccount, error) {
 	return listAll[BankAccount](ctx, c, "/bankAccounts", q)

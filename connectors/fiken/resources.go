@@ -143,9 +143,11 @@ func Resources() []pipeline.Resource {
 				ro("net", T.I), ro("vat", T.I), ro("gross", T.I), fld("creditNoteText", T.S), ro("orderReference", T.S),
 				ro("currency", T.S), fld("issueDate", T.D), ro("lastModifiedDate", T.D), ro("settled", T.B),
 				ro("associatedInvoiceId", T.I),
-				// invoiceId names the invoice a create credits in full.
+				// invoiceId names the invoice a create credits: in full, or
+				// by lines (a partial credit note, which needs creditNoteText
+				// to be found again after a lost answer).
 				fld("invoiceId", T.I),
-				{Name: "lines", Type: T.L, ReadOnly: true, Fields: invoiceLineFields(true)},
+				{Name: "lines", Type: T.L, Fields: invoiceLineFields(false)},
 			},
 		},
 		{

@@ -240,6 +240,7 @@ type CreditNote struct {
 	Vat                 int64         `json:"vat"`
 	Gross               int64         `json:"gross"`
 	CreditNoteText      string        `json:"creditNoteText,omitempty"`
+	OurReference        string        `json:"ourReference,omitempty"`
 	OrderReference      string        `json:"orderReference,omitempty"`
 	Lines               []InvoiceLine `json:"lines,omitempty"`
 	Currency            string        `json:"currency,omitempty"`
@@ -254,6 +255,31 @@ type FullCreditNoteRequest struct {
 	IssueDate      string `json:"issueDate"`
 	InvoiceID      int64  `json:"invoiceId"`
 	CreditNoteText string `json:"creditNoteText,omitempty"`
+}
+
+// PartialCreditNoteRequest is the body of POST /creditNotes/partial: lines
+// credited against an invoice (Fiken's partialCreditNoteRequest; a note
+// without an invoice would need contactId, which synk does not make).
+type PartialCreditNoteRequest struct {
+	IssueDate      string           `json:"issueDate"`
+	InvoiceID      int64            `json:"invoiceId"`
+	CreditNoteText string           `json:"creditNoteText,omitempty"`
+	Lines          []CreditNoteLine `json:"lines"`
+}
+
+// CreditNoteLine is a line of a partial credit note (Fiken's
+// creditNoteLineResult): a net unit price and a quantity, no amounts;
+// Fiken computes net and VAT from them and the vatType (the product's
+// when the line has none).
+type CreditNoteLine struct {
+	UnitPrice     int64   `json:"unitPrice"`
+	Quantity      float64 `json:"quantity"`
+	ProductID     int64   `json:"productId,omitempty"`
+	Description   string  `json:"description,omitempty"`
+	Comment       string  `json:"comment,omitempty"`
+	VatType       string  `json:"vatType,omitempty"`
+	IncomeAccount string  `json:"incomeAccount,omitempty"`
+	Discount      float64 `json:"discount,omitempty"`
 }
 
 // BankAccount is a bank account of the company.

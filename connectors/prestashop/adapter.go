@@ -182,7 +182,7 @@ func Resources() []pipeline.Resource {
 		}
 		out = append(out, r)
 	}
-	return out
+	return append(out, slipResource())
 }
 
 func (sp resSpec) writableField(f FieldFact) bool {
@@ -269,6 +269,9 @@ func (c *Connector) lookup(resource string) (resSpec, ResourceFact, error) {
 // and of combinations per read; customers get their newest address from
 // one addresses list per page of customers.
 func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQuery, out pipeline.Emitter) error {
+	if resource == SlipsResource {
+		return c.readSlips(ctx, q, out)
+	}
 	sp, fact, err := c.lookup(resource)
 	if err != nil {
 		return err
@@ -598,18 +601,9 @@ func (c *Connector) record(resource string, fact ResourceFact, o Object, rates m
 	case "orders":
 		rows := []any{}
 		for i, it := range o.Assoc["order_rows"] {
-			row := map[string]any{}
-			for _, f := range orderRowFields() {
-				s, ok := it[f.Name]
-				if !ok {
-					row[f.Name] = nil
-					continue
-				}
-				v, err := typedValue(FieldFact{Name: f.Name, Kind: kindOf(f.Type)}, s)
-				if err != nil {
-					return nil, fmt.Errorf("order_rows[%d].%s: %w", i, f.Name, err)
-				}
-				row[f.Name] = v
+			row, err := typedItem(orderRowFields(), it, nil)
+			if err != nil {
+				return nil, fmt.Errorf("order_rows[%d].%w", i, err)
 			}
 			rows = append(rows, row)
 		}

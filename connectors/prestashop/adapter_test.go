@@ -688,6 +688,9 @@ func TestResourcesDeclareWritesCorrectly(t *testing.T) {
 		{"orders", "current_state", false},
 		{"orders", "total_paid", true},
 		{"orders", "order_rows", true},
+		{"order_slips", "order_slip_details", true},
+		{"order_slips", "order_reference", true},
+		{"order_slips", "amount", true},
 		{"taxes", "rate", true},
 	} {
 		f, ok := byName[tc.res].Field(tc.field)
@@ -704,7 +707,7 @@ func TestResourcesDeclareWritesCorrectly(t *testing.T) {
 	}
 	slices.Sort(names)
 	want := []string{"addresses", "combinations", "countries", "currencies", "customers", "order_details", "order_histories",
-		"order_payments", "order_states", "orders", "products", "stock_availables", "tax_rule_groups", "tax_rules", "taxes"}
+		"order_payments", "order_slips", "order_states", "orders", "products", "stock_availables", "tax_rule_groups", "tax_rules", "taxes"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("resources (-want +got):\n%s", diff)
 	}

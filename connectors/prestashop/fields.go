@@ -2,8 +2,9 @@ package prestashop
 
 // Field facts for the PrestaShop webservice resources synk uses. The tables
 // are derived from the project's PrestaShop 8.2.4 resource spec (types,
-// required, read-only, max sizes, multilingual); countries is not in that
-// spec and is written from the Country class definition by hand.
+// required, read-only, max sizes, multilingual); countries and order_slip
+// are not in that spec and are written by hand from PrestaShop's source
+// (ResourceFact.Source names the file).
 
 import (
 	"slices"
@@ -79,6 +80,9 @@ type ResourceFact struct {
 	Name     string
 	Node     string
 	ListNode string
+	// Source names the PrestaShop source file the facts were written from
+	// by hand; empty for resources taken from the resource spec.
+	Source string
 	// Methods are the HTTP methods the resource accepts on 8.x.
 	Methods      []string
 	Fields       []FieldFact
@@ -521,7 +525,7 @@ func factTable() []ResourceFact {
 			{Name: "date_format_lite", Kind: KindString, Required: true, MaxSize: 32},
 			{Name: "date_format_full", Kind: KindString, Required: true, MaxSize: 32},
 		}, Associations: []AssocFact{}},
-		{Name: "countries", Node: "country", ListNode: "countries", Methods: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}, Fields: []FieldFact{
+		{Name: "countries", Node: "country", ListNode: "countries", Source: "classes/Country.php", Methods: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}, Fields: []FieldFact{
 			{Name: "id", Kind: KindInt},
 			{Name: "id_zone", Kind: KindInt, Required: true},
 			{Name: "id_currency", Kind: KindInt},
@@ -534,6 +538,34 @@ func factTable() []ResourceFact {
 			{Name: "zip_code_format", Kind: KindString, MaxSize: 12},
 			{Name: "display_tax_label", Kind: KindBool, Required: true},
 			{Name: "name", Kind: KindString, Required: true, I18n: true, MaxSize: 64},
+		}},
+		// A credit slip: the shop's refund of units and/or shipping of an
+		// order. From OrderSlip::$definition and $webserviceParameters in
+		// PrestaShop's classes/order/OrderSlip.php (1.7 and 8.x alike). The
+		// webservice resource is singular, order_slip, its list node
+		// order_slips. order_slip_details is a virtual association (no API
+		// resource, no setter): getWsOrderSlipDetails selects
+		// "id_order_slip as id", so an item's id is the slip's id, not the
+		// detail's. amount_tax_excl/incl of a detail are its refunded
+		// amounts (total_price_tax_excl/incl in OrderSlip::create).
+		{Name: "order_slip", Node: "order_slip", ListNode: "order_slips", Source: "classes/order/OrderSlip.php", Methods: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}, Fields: []FieldFact{
+			{Name: "id", Kind: KindInt},
+			{Name: "id_customer", Kind: KindInt, Required: true},
+			{Name: "id_order", Kind: KindInt, Required: true},
+			{Name: "conversion_rate", Kind: KindFloat, Required: true},
+			{Name: "total_products_tax_excl", Kind: KindFloat, Required: true},
+			{Name: "total_products_tax_incl", Kind: KindFloat, Required: true},
+			{Name: "total_shipping_tax_excl", Kind: KindFloat, Required: true},
+			{Name: "total_shipping_tax_incl", Kind: KindFloat, Required: true},
+			{Name: "amount", Kind: KindFloat},
+			{Name: "shipping_cost", Kind: KindInt},
+			{Name: "shipping_cost_amount", Kind: KindFloat},
+			{Name: "partial", Kind: KindInt},
+			{Name: "date_add", Kind: KindDate, ServerSets: true},
+			{Name: "date_upd", Kind: KindDate, ServerSets: true},
+			{Name: "order_slip_type", Kind: KindInt},
+		}, Associations: []AssocFact{
+			{Name: "order_slip_details", ItemNode: "order_slip_detail", Writable: false, Virtual: true, Fields: []AssocField{{Name: "id"}, {Name: "id_order_detail", Required: true}, {Name: "product_quantity", Required: true}, {Name: "amount_tax_excl", Required: true}, {Name: "amount_tax_incl", Required: true}}},
 		}},
 	}
 }

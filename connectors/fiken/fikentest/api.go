@@ -387,6 +387,17 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, route *routers
 		}
 		w.Header().Set("Location", loc("creditNotes", cn.CreditNoteID))
 		w.WriteHeader(http.StatusCreated)
+	case "createPartialCreditNote":
+		var req partialCreditNoteRequest
+		if err = strictDecode(body, &req); err != nil {
+			break
+		}
+		var cn *CreditNote
+		if cn, err = st.partialCreditNote(req); err != nil {
+			break
+		}
+		w.Header().Set("Location", loc("creditNotes", cn.CreditNoteID))
+		w.WriteHeader(http.StatusCreated)
 
 	case "getSales":
 		var out []Sale

@@ -504,7 +504,9 @@ func (st *state) fullCreditNote(invoiceID int64, issueDate, text string) (*Credi
 		return nil, badRequest("Credit note counter has not been initialized. Create it with POST /companies/%s/creditNotes/counter (kreditnotanummer-teller mangler)", st.company.Slug)
 	}
 	if len(inv.AssociatedCreditNotes) > 0 {
-		return nil, badRequest("invoice %d is already credited", invoiceID)
+		// Crediting the whole invoice again would credit the partial
+		// notes' amounts twice.
+		return nil, badRequest("invoice %d is already credited (credit notes %v): credit what is left with a partial credit note", invoiceID, inv.AssociatedCreditNotes)
 	}
 	*st.creditCounter++
 	cn := &CreditNote{

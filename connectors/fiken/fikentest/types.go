@@ -211,7 +211,8 @@ type Sale struct {
 	gross      int64
 }
 
-// CreditNote is a credit note; the emulator makes full credit notes only.
+// CreditNote is a credit note: full (a copy of its invoice) or partial
+// (lines of its own).
 type CreditNote struct {
 	CreditNoteID        int64         `json:"creditNoteId"`
 	CreditNoteNumber    int64         `json:"creditNoteNumber"`
@@ -224,6 +225,8 @@ type CreditNote struct {
 	VatInNok            int64         `json:"vatInNok"`
 	GrossInNok          int64         `json:"grossInNok"`
 	CreditNoteText      string        `json:"creditNoteText,omitempty"`
+	YourReference       string        `json:"yourReference,omitempty"`
+	OurReference        string        `json:"ourReference,omitempty"`
 	OrderReference      string        `json:"orderReference,omitempty"`
 	Address             Address       `json:"address"`
 	Lines               []InvoiceLine `json:"lines"`

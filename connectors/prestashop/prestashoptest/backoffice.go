@@ -11,6 +11,7 @@ import (
 //
 //	POST /_emulator/orders                 {"customer_id":1,"lines":[{"product_id":1,"quantity":2}],"module":"vipps"} → {"id":N}
 //	POST /_emulator/orders/{id}/state      {"state":4}
+//	POST /_emulator/orders/{id}/refund     {"first_row_units":1} or {"rows":[{"id_order_detail":3,"quantity":1}],"shipping":true} → {"id":slip}
 //	POST /_emulator/stock                  {"product_id":1,"product_attribute_id":0,"quantity":10}
 //	POST /_emulator/products/{id}          {"price":"100","name":"Ny","name:2":"New"} (also customers, addresses, ...)
 //	GET  /_emulator/stats                  request and write counters
@@ -71,6 +72,17 @@ func (s *Server) serveBackOffice(w http.ResponseWriter, r *http.Request) {
 		if decode(&body) {
 			hid, err := s.SetOrderState(id, body.State)
 			reply(map[string]int64{"id_order_history": hid}, err)
+		}
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "orders" && parts[2] == "refund":
+		id, err := strconv.ParseInt(parts[1], 10, 64)
+		if err != nil {
+			http.Error(w, "bad order id", http.StatusBadRequest)
+			return
+		}
+		var req RefundRequest
+		if decode(&req) {
+			sid, err := s.Refund(id, req)
+			reply(map[string]int64{"id": sid}, err)
 		}
 	case r.Method == http.MethodPost && len(parts) == 1 && parts[0] == "stock":
 		var body struct {
