@@ -74,6 +74,32 @@ func TestForeignCurrencyOrdersAreInvoicedInTheirCurrency(t *testing.T) {
 		t.Fatalf("recon.invoice_vs_order_totals: %d rows\n%v", n, w.rows(`SELECT * FROM recon.invoice_vs_order_totals`))
 	}
 
+	// A refund of one unit of the SEK order is a partial credit note in
+	// SEK for the slip's amount.
+	slip, err := w.ps.Refund(sek, prestashoptest.RefundRequest{FirstRowUnits: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.converge()
+	refunded := int64(0)
+	if s, ok := w.ps.Get("order_slip", slip); ok {
+		f, _ := strconv.ParseFloat(s.Fields["amount"], 64)
+		refunded = int64(f*100 + 0.5)
+	}
+	sekInv := w.invoicesByRef()[w.shopField("orders", sek, "reference")][0]
+	var sekNotes int
+	for _, cn := range w.fk.CreditNotes() {
+		if cn.AssociatedInvoiceID == sekInv.InvoiceID {
+			sekNotes++
+			if cn.Currency != "SEK" || cn.Gross != refunded || refunded == 0 {
+				t.Errorf("credit note for the SEK refund: %s %d, want SEK %d", cn.Currency, cn.Gross, refunded)
+			}
+		}
+	}
+	if sekNotes != 1 {
+		t.Errorf("%d credit notes for the SEK order's refund, want 1", sekNotes)
+	}
+
 	// A cancelled EUR order is credited in EUR.
 	if _, err := w.ps.SetOrderState(eur, prestashoptest.StateCanceled); err != nil {
 		t.Fatal(err)

@@ -42,8 +42,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Long: `Demo starts a PrestaShop shop and a Fiken company (both emulated, in-process, on
 127.0.0.1), applies the embedded pipelines/prestashop-fiken.yaml once and checks with a plan
 that both sides are in step,
-then acts like the shop and the accountant: a card order, an order in euro and an invoice
-order in the shop,
+then acts like the shop and the accountant: a card order, an order in euro, an invoice
+order and a refund in the shop,
 a customer paying an invoice in Fiken, a product edited in Fiken, a sale made by hand in
 Fiken and a stock count in the shop. It runs again, tells what moved where, reconciles, and
 leaves the state file for synk sql. --keep leaves the emulators running.`,
@@ -491,6 +491,11 @@ func (d *demo) act() (*acted, error) {
 	n.delta -= 2
 	n.causes = append(n.causes, "−2 invoice order "+o.Fields["reference"])
 
+	// The shop refunds one unit of an order synk invoiced earlier.
+	if err := d.refundOne(a); err != nil {
+		return nil, err
+	}
+
 	// A customer pays an invoice synk sent earlier.
 	if inv, ok := d.unpaidSynkInvoice(); ok {
 		if _, err := d.fk.RegisterPayment(inv.InvoiceID, 0, ""); err != nil {
@@ -543,6 +548,37 @@ func (d *demo) act() (*acted, error) {
 	n.delta += 5
 	n.causes = append(n.causes, fmt.Sprintf("+5 stock count in the shop (%d → %d)", q, q+5))
 	return a, nil
+}
+
+// refundOne refunds one unit of the first row of an order synk invoiced
+// in the first run, as the shop's back office does (a credit slip).
+func (d *demo) refundOne(a *acted) error {
+	for _, inv := range d.fk.Invoices() {
+		// A card order's: the money goes back to the card, and the
+		// invoices waiting for payment stay as they are for the story.
+		if inv.OrderReference == "" || !inv.Cash || len(inv.AssociatedCreditNotes) > 0 {
+			continue
+		}
+		for _, id := range d.ps.IDs("orders") {
+			o, _ := d.ps.Get("orders", id)
+			if o.Fields["reference"] != inv.OrderReference {
+				continue
+			}
+			slip, err := d.ps.Refund(id, prestashoptest.RefundRequest{FirstRowUnits: 1})
+			if err != nil {
+				return fmt.Errorf("refund: %w", err)
+			}
+			sl, _ := d.ps.Get("order_slip", slip)
+			name := ""
+			if rows := o.Assoc["order_rows"]; len(rows) > 0 {
+				name = rows[0]["product_name"]
+			}
+			a.told = append(a.told, fmt.Sprintf("Shop: order %s (Fiken invoice %d) gets 1 × %s back: credit slip %d, %s NOK refunded",
+				o.Fields["reference"], inv.InvoiceNumber, name, slip, nok(sl.Fields["amount"])))
+			return nil
+		}
+	}
+	return errors.New("no invoiced order to refund")
 }
 
 // customer picks a shop customer with an address (so the shop takes an
@@ -641,6 +677,13 @@ func (d *demo) story(ctx context.Context, fromRun int, a *acted) (lines, wrong [
 			o, _ := d.ps.Get("orders", atoi(c.TargetKey))
 			inv := invoices[c.SourceKey]
 			lines = append(lines, fmt.Sprintf("invoice %d paid → shop order %s moves to %q", inv.InvoiceNumber, o.Fields["reference"], fmt.Sprint(c.After["state_name"])))
+		case c.Entity == "refunds" && c.Action == "create":
+			for _, cn := range d.fk.CreditNotes() {
+				if strconv.FormatInt(cn.CreditNoteID, 10) == c.TargetKey {
+					lines = append(lines, fmt.Sprintf("credit slip %s → Fiken credit note %d: %s %s against invoice %d, a line per refunded row",
+						c.SourceKey, cn.CreditNoteNumber, ore(cn.Gross), cn.Currency, invoiceNumber(invoices, cn.AssociatedInvoiceID)))
+				}
+			}
 		case c.Entity == "stock":
 			stockMoves++
 		default:
@@ -724,4 +767,9 @@ func nok(s string) string {
 		return s
 	}
 	return strconv.FormatFloat(f, 'f', 2, 64)
+}
+
+// invoiceNumber is the number of the invoice with id, 0 if unknown.
+func invoiceNumber(invoices map[string]fikentest.Invoice, id int64) int64 {
+	return invoices[strconv.FormatInt(id, 10)].InvoiceNumber
 }

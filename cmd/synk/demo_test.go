@@ -77,6 +77,10 @@ func TestDemo(t *testing.T) {
 	card := regexp.MustCompile(`order ([A-Z]{9}) → Fiken invoice (\d+): [0-9.]+ NOK, paid by card`).FindStringSubmatch(r.stdout)
 	sent := regexp.MustCompile(`order ([A-Z]{9}) → Fiken invoice (\d+): [0-9.]+ NOK, unpaid, sent by \w+, KID (\d+), due [0-9-]+, incl\. 49\.00 NOK invoice fee`).FindStringSubmatch(r.stdout)
 	settled := regexp.MustCompile(`invoice (\d+) paid → shop order ([A-Z]{9}) moves to "Oppgjort i Fiken"`).FindStringSubmatch(r.stdout)
+	refund := regexp.MustCompile(`credit slip (\d+) → Fiken credit note (\d+): ([0-9.]+) NOK against invoice (\d+)`).FindStringSubmatch(r.stdout)
+	if refund == nil || !strings.Contains(r.stdout, "credit slip "+refund[1]+", "+refund[3]+" NOK refunded") {
+		t.Errorf("demo story lacks the refund and its credit note of the refunded amount:\n%s", r.stdout)
+	}
 	euro := regexp.MustCompile(`order ([A-Z]{9}) → Fiken invoice (\d+): [0-9.]+ EUR, paid by card`).FindStringSubmatch(r.stdout)
 	if card == nil || sent == nil || settled == nil || euro == nil {
 		t.Fatalf("demo story lacks the card order, the euro order, the sent invoice or the settlement:\n%s", r.stdout)

@@ -54,6 +54,8 @@ func slipResource() pipeline.Resource {
 	}
 	r.Fields = append(r.Fields,
 		pipeline.Field{Name: "order_reference", Type: pipeline.TypeString, ReadOnly: true},
+		// The order's currency (ISO 4217): the slip's amounts are in it.
+		pipeline.Field{Name: "currency", Type: pipeline.TypeString, ReadOnly: true},
 		pipeline.Field{Name: "order_slip_details", Type: pipeline.TypeList, ReadOnly: true, Fields: slipDetailFields()})
 	return r
 }
@@ -62,6 +64,7 @@ func slipResource() pipeline.Resource {
 // orders' references and the refunded order details, by id.
 type slipContext struct {
 	references map[int64]string
+	currencies map[int64]string // order id → ISO code
 	details    map[int64]Object
 }
 
@@ -115,11 +118,17 @@ func (c *Connector) slipContext(ctx context.Context, page []Object) (any, error)
 			}
 		}
 	}
-	sc := slipContext{references: map[int64]string{}, details: map[int64]Object{}}
+	sc := slipContext{references: map[int64]string{}, currencies: map[int64]string{}, details: map[int64]Object{}}
+	codes, err := c.codes(ctx, "currencies", &c.currencyCodes)
+	if err != nil {
+		return nil, fmt.Errorf("read the slips' currencies: %w", err)
+	}
 	p := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
 	p.Go(func(ctx context.Context) error {
-		return c.listIDs(ctx, "orders", "[id,reference]", orders, func(o Object) {
-			sc.references[mustInt(o.Fields["id"])] = o.Fields["reference"]
+		return c.listIDs(ctx, "orders", "[id,reference,id_currency]", orders, func(o Object) {
+			id := mustInt(o.Fields["id"])
+			sc.references[id] = o.Fields["reference"]
+			sc.currencies[id] = codes[mustInt(o.Fields["id_currency"])]
 		})
 	})
 	p.Go(func(ctx context.Context) error {
@@ -165,9 +174,12 @@ func (c *Connector) slipRecord(fact ResourceFact, o Object, sc slipContext) (pip
 	if err != nil {
 		return nil, err
 	}
-	rec["order_reference"] = nil
+	rec["order_reference"], rec["currency"] = nil, nil
 	if ref, ok := sc.references[mustInt(o.Fields["id_order"])]; ok {
 		rec["order_reference"] = ref
+	}
+	if cur := sc.currencies[mustInt(o.Fields["id_order"])]; cur != "" {
+		rec["currency"] = cur
 	}
 	details := []any{}
 	for i, it := range o.Assoc["order_slip_details"] {

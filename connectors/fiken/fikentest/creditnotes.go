@@ -41,9 +41,6 @@ func (st *state) partialCreditNote(req partialCreditNoteRequest) (*CreditNote, e
 	if st.creditCounter == nil {
 		return nil, badRequest("Credit note counter has not been initialized. Create it with POST /companies/%s/creditNotes/counter (kreditnotanummer-teller mangler)", st.company.Slug)
 	}
-	if req.Currency != "" && req.Currency != "NOK" {
-		return nil, badRequest("the emulator credits in NOK only")
-	}
 	if len(req.Lines) == 0 {
 		return nil, badRequest("lines: a partial credit note needs at least one line")
 	}
@@ -59,6 +56,21 @@ func (st *state) partialCreditNote(req partialCreditNoteRequest) (*CreditNote, e
 		}
 		customer = inv.customerID
 	}
+	// A note against an invoice is in the invoice's currency.
+	currency := req.Currency
+	if inv != nil && currency == "" {
+		currency = inv.Currency
+	}
+	if currency == "" {
+		currency = "NOK"
+	}
+	if inv != nil && currency != inv.Currency {
+		return nil, badRequest("currency %s: invoice %d is in %s", currency, inv.InvoiceID, inv.Currency)
+	}
+	nokPer, ok := exchangeRates[currency]
+	if !ok {
+		return nil, badRequest("currency %s: not a currency Fiken credits in", currency)
+	}
 	cust, ok := st.contacts[customer]
 	if !ok {
 		return nil, badRequest("contactId %d: contact not found (give invoiceId or contactId)", customer)
@@ -71,6 +83,7 @@ func (st *state) partialCreditNote(req partialCreditNoteRequest) (*CreditNote, e
 		if err != nil {
 			return nil, err
 		}
+		l.NetInNok, l.VatInNok, l.GrossInNok = inNok(l.Net, nokPer), inNok(l.Vat, nokPer), inNok(l.Gross, nokPer)
 		lines = append(lines, l)
 		net, vat = net+l.Net, vat+l.Vat
 	}
@@ -87,9 +100,9 @@ func (st *state) partialCreditNote(req partialCreditNoteRequest) (*CreditNote, e
 	*st.creditCounter++
 	cn := &CreditNote{
 		CreditNoteID: st.id(), CreditNoteNumber: *st.creditCounter, Net: net, Vat: vat, Gross: gross,
-		NetInNok: net, VatInNok: vat, GrossInNok: gross, CreditNoteText: req.CreditNoteText,
+		NetInNok: inNok(net, nokPer), VatInNok: inNok(vat, nokPer), GrossInNok: inNok(gross, nokPer), CreditNoteText: req.CreditNoteText,
 		OurReference: req.OurReference, YourReference: req.YourReference, OrderReference: req.OrderReference,
-		Address: Address{Country: "Norge"}, Lines: lines, Currency: "NOK", IssueDate: req.IssueDate,
+		Address: Address{Country: "Norge"}, Lines: lines, Currency: currency, IssueDate: req.IssueDate,
 		LastModifiedDate: st.today(), customerID: cust.ContactID,
 	}
 	if cust.Address != nil {
