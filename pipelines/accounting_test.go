@@ -1,9 +1,14 @@
 package pipelines_test
 
 import (
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/synk-etl/synk/connectors/fiken/fikentest"
 
 	"github.com/synk-etl/synk/connectors/prestashop/prestashoptest"
 )
@@ -252,5 +257,171 @@ func TestZeroRateGoodsAreBookedByWhereTheyWent(t *testing.T) {
 	}
 	if n := w.recon("invoice_vs_order_totals"); n != 0 {
 		t.Fatalf("recon.invoice_vs_order_totals: %d rows", n)
+	}
+}
+
+// cents parses a shop amount into cents of its currency.
+func cents(t *testing.T, s string) int64 {
+	t.Helper()
+	if s == "" {
+		return 0
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(math.Round(f * 100))
+}
+
+// TestInvoicesMinusCreditNotesEqualPaidMinusRefunded: random orders in
+// NOK, EUR and SEK over products at 25, 15, 12 and 0 %, paid by card or
+// invoice, some discounted, some exported, some partly refunded (units
+// and shipping). For every order, after the runs: its invoice minus its
+// credit notes is what the customer paid minus what the shop refunded, in
+// total to the øre (cent), in net to the øre, and per VAT rate in net.
+func TestInvoicesMinusCreditNotesEqualPaidMinusRefunded(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, 30+seed, nil)
+			w.converge()
+			rng := rand.New(rand.NewPCG(seed, 11))
+			var products []int64
+			for _, id := range w.ps.IDs("products") {
+				if len(w.rows(`SELECT 1 FROM shop.products WHERE id = ? AND reference <> ''`, id)) == 0 {
+					continue
+				}
+				if o, _ := w.ps.Get("products", id); len(o.Assoc["combinations"]) == 0 {
+					if err := w.ps.SetStock(id, 0, 500); err != nil {
+						t.Fatal(err)
+					}
+					products = append(products, id)
+				}
+			}
+			pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+			var orders []int64
+			discounted := map[int64]bool{}
+			for range 8 {
+				req := prestashoptest.OrderRequest{Module: pick("stripe_official", "vipps", "ps_wirepayment"),
+					Currency: pick("NOK", "EUR", "SEK"), DeliveryCountry: pick("NO", "NO", "SE")}
+				if rng.IntN(3) == 0 {
+					req.DiscountPercent = 10
+				}
+				for _, i := range rng.Perm(len(products))[:1+rng.IntN(len(products))] {
+					req.Lines = append(req.Lines, prestashoptest.OrderLine{ProductID: products[i], Quantity: 1 + rng.IntN(3)})
+				}
+				id := w.order(req)
+				orders = append(orders, id)
+				discounted[id] = req.DiscountPercent > 0
+			}
+			w.converge()
+			slips := map[int64][]int64{}
+			for _, id := range orders {
+				if rng.IntN(2) == 0 {
+					continue
+				}
+				ship := rng.IntN(2) == 0 && cents(t, w.shopField("orders", id, "total_shipping_tax_incl")) > 0
+				slip, err := w.ps.Refund(id, prestashoptest.RefundRequest{FirstRowUnits: 1, Shipping: ship})
+				if err != nil {
+					t.Fatal(err)
+				}
+				slips[id] = append(slips[id], slip)
+			}
+			w.converge()
+
+			nSlips, currencies := 0, map[string]int{}
+			for _, id := range orders {
+				nSlips += len(slips[id])
+				currencies[w.shopField("orders", id, "id_currency")]++
+			}
+			if nSlips == 0 || len(currencies) < 2 || len(products) < 3 {
+				t.Fatalf("the random orders cover too little: %d refunds, currencies %v, %d products", nSlips, currencies, len(products))
+			}
+			notesOf := map[int64][]fikentest.CreditNote{}
+			for _, cn := range w.fk.CreditNotes() {
+				notesOf[cn.AssociatedInvoiceID] = append(notesOf[cn.AssociatedInvoiceID], cn)
+			}
+			for _, id := range orders {
+				ref := w.shopField("orders", id, "reference")
+				invs := w.invoicesByRef()[ref]
+				if len(invs) != 1 {
+					t.Fatalf("order %s: %d invoices", ref, len(invs))
+				}
+				inv := invs[0]
+				notes := notesOf[inv.InvoiceID]
+				if len(notes) != len(slips[id]) {
+					t.Fatalf("order %s: %d credit notes for %d refunds", ref, len(notes), len(slips[id]))
+				}
+				// What the books say, by rate: nets of the lines that
+				// carry a rate (not the øreavrunding, not the fee).
+				booked := map[float64]int64{}
+				var bookedGross, bookedNet, fee int64
+				add := func(lines []fikentest.InvoiceLine, sign int64) {
+					for _, l := range lines {
+						switch {
+						case l.VatType == "NONE":
+						case l.Description == "Fakturagebyr":
+							fee += sign * l.Gross
+						default:
+							booked[l.VatInPercent] += sign * l.Net
+							bookedNet += sign * l.Net
+						}
+					}
+				}
+				add(inv.Lines, 1)
+				bookedGross = inv.Gross
+				for _, cn := range notes {
+					add(cn.Lines, -1)
+					bookedGross -= cn.Gross
+				}
+				// What the shop says.
+				o, _ := w.ps.Get("orders", id)
+				paid := cents(t, o.Fields["total_paid_tax_incl"])
+				paidNet := cents(t, o.Fields["total_paid_tax_excl"])
+				charged := map[float64]int64{}
+				for _, row := range o.Assoc["order_rows"] {
+					d, _ := w.ps.Get("order_details", mustID(t, row["id"]))
+					rate, _ := strconv.ParseFloat(d.Fields["tax_rate"], 64)
+					charged[rate] += cents(t, d.Fields["total_price_tax_excl"])
+				}
+				carrier, _ := strconv.ParseFloat(o.Fields["carrier_tax_rate"], 64)
+				charged[carrier] += cents(t, o.Fields["total_shipping_tax_excl"])
+				var refunded, refundedNet int64
+				for _, sid := range slips[id] {
+					s, _ := w.ps.Get("order_slip", sid)
+					refunded += cents(t, s.Fields["total_products_tax_incl"]) + cents(t, s.Fields["total_shipping_tax_incl"])
+					refundedNet += cents(t, s.Fields["total_products_tax_excl"]) + cents(t, s.Fields["total_shipping_tax_excl"])
+					charged[carrier] -= cents(t, s.Fields["total_shipping_tax_excl"])
+					for _, it := range s.Assoc["order_slip_details"] {
+						d, _ := w.ps.Get("order_details", mustID(t, it["id_order_detail"]))
+						rate, _ := strconv.ParseFloat(d.Fields["tax_rate"], 64)
+						charged[rate] -= cents(t, it["amount_tax_excl"])
+					}
+				}
+				wantFee := int64(0)
+				if o.Fields["module"] == "ps_wirepayment" && (o.Fields["id_currency"] == "1") {
+					wantFee = 4900
+				}
+				what := fmt.Sprintf("order %s (%s, %s, %d refunds)", ref, inv.Currency, o.Fields["module"], len(slips[id]))
+				if fee != wantFee {
+					t.Errorf("%s: fee %d, want %d", what, fee, wantFee)
+				}
+				if bookedGross != paid+wantFee-refunded {
+					t.Errorf("%s: invoice − credit notes = %d, paid − refunded = %d", what, bookedGross, paid+wantFee-refunded)
+				}
+				if bookedNet != paidNet-refundedNet {
+					t.Errorf("%s: net invoiced − credited = %d, shop's net paid − refunded = %d", what, bookedNet, paidNet-refundedNet)
+				}
+				if discounted[id] {
+					continue // the shop keeps no per-rate split of a cart discount
+				}
+				for rate, n := range charged {
+					if n != 0 && booked[rate] != n {
+						t.Errorf("%s: at %v %% booked net %d, the shop's net %d", what, rate, booked[rate], n)
+					}
+				}
+			}
+		})
 	}
 }
