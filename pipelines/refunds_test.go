@@ -173,3 +173,39 @@ func TestLostCreditNoteAnswerMakesOneNote(t *testing.T) {
 	}
 	w.noDuplicates()
 }
+
+// TestPartlyRefundedInvoicePaidIsSettled: an invoice order whose customer
+// returns one item and pays the rest is settled in the shop; a cancelled
+// one, credited in full, is not.
+func TestPartlyRefundedInvoicePaidIsSettled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 12, func(s string) string { return strings.Replace(s, "credit_notes: false", "credit_notes: true", 1) })
+	w.converge()
+	paid := w.placeOrder("ps_wirepayment", 2)
+	cancelled := w.placeOrder("ps_wirepayment", 1)
+	w.converge()
+	w.refund(paid, `{"first_row_units":1}`)
+	if _, err := w.ps.SetOrderState(cancelled, prestashoptest.StateCanceled); err != nil {
+		t.Fatal(err)
+	}
+	w.converge()
+	inv := w.invoicesByRef()[w.shopField("orders", paid, "reference")][0]
+	if len(w.creditNotesOf(inv.InvoiceID)) != 1 || inv.Sale == nil || inv.Sale.Settled {
+		t.Fatalf("the partly refunded invoice: %d notes, sale %+v; want one note and money still owed", len(w.creditNotesOf(inv.InvoiceID)), inv.Sale)
+	}
+	if _, err := w.fk.RegisterPayment(inv.InvoiceID, inv.Sale.OutstandingBalance, inv.IssueDate); err != nil {
+		t.Fatal(err)
+	}
+	w.converge()
+	if got := w.rows(`SELECT state_name FROM shop.orders WHERE id = ?`, paid)[0][0]; got != "Oppgjort i Fiken" {
+		t.Errorf("the partly refunded, paid order is %q, want Oppgjort i Fiken; invoice %v; credited in full %v", got,
+			w.rows(`SELECT _key, settled, cash, associatedCreditNotes FROM fiken.invoices WHERE _key = ?`, fmt.Sprint(inv.InvoiceID)),
+			w.rows(`SELECT * FROM lookup.credited_in_full`))
+	}
+	if got := w.rows(`SELECT state_name FROM shop.orders WHERE id = ?`, cancelled)[0][0]; got == "Oppgjort i Fiken" {
+		t.Errorf("the cancelled order, credited in full, was marked settled")
+	}
+	if n := w.recon("settled_not_marked"); n != 0 {
+		t.Errorf("recon.settled_not_marked: %d rows", n)
+	}
+}

@@ -116,6 +116,7 @@ func (st *state) partialCreditNote(req partialCreditNoteRequest) (*CreditNote, e
 		inv.AssociatedCreditNotes = append(inv.AssociatedCreditNotes, cn.CreditNoteID)
 		sale := st.sales[inv.saleID]
 		if !sale.Settled {
+			sale.credited += gross
 			sale.OutstandingBalance -= gross
 			cn.Settled = true
 			if sale.OutstandingBalance <= 0 {

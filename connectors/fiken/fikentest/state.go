@@ -474,7 +474,7 @@ func (st *state) addPayment(sale *Sale, p Payment) Payment {
 	}
 	sale.SalePayments = append(sale.SalePayments, p)
 	sale.TotalPaid += p.Amount
-	sale.OutstandingBalance = sale.gross - sale.TotalPaid
+	sale.OutstandingBalance = sale.gross - sale.credited - sale.TotalPaid
 	if sale.OutstandingBalance <= 0 && !sale.Settled {
 		sale.Settled = true
 		sale.SettledDate = p.Date

@@ -209,6 +209,8 @@ type Sale struct {
 
 	customerID int64
 	gross      int64
+	// credited is what partial credit notes took off an unpaid sale.
+	credited int64
 }
 
 // CreditNote is a credit note: full (a copy of its invoice) or partial
