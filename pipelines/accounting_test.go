@@ -105,6 +105,21 @@ func TestForeignCurrencyOrdersAreInvoicedInTheirCurrency(t *testing.T) {
 		t.Errorf("%d credit notes for the SEK order's refund, want 1", sekNotes)
 	}
 
+	// An invoice order in EUR is settled when paid in EUR.
+	wire := w.order(prestashoptest.OrderRequest{Module: "ps_wirepayment", Currency: "EUR"})
+	w.converge()
+	wireInv := w.invoicesByRef()[w.shopField("orders", wire, "reference")][0]
+	if wireInv.Currency != "EUR" || wireInv.Gross != w.orderCents(wire) {
+		t.Errorf("EUR invoice order: %s %d, want EUR %d (no NOK fee)", wireInv.Currency, wireInv.Gross, w.orderCents(wire))
+	}
+	if _, err := w.fk.RegisterPayment(wireInv.InvoiceID, wireInv.Gross, wireInv.IssueDate); err != nil {
+		t.Fatal(err)
+	}
+	w.converge()
+	if got := w.rows(`SELECT state_name FROM shop.orders WHERE id = ?`, wire)[0][0]; got != "Oppgjort i Fiken" {
+		t.Errorf("the paid EUR invoice order is %q, want Oppgjort i Fiken", got)
+	}
+
 	// A cancelled EUR order is credited in EUR.
 	if _, err := w.ps.SetOrderState(eur, prestashoptest.StateCanceled); err != nil {
 		t.Fatal(err)
@@ -367,6 +382,13 @@ func TestInvoicesMinusCreditNotesEqualPaidMinusRefunded(t *testing.T) {
 							booked[l.VatInPercent] += sign * l.Net
 							bookedNet += sign * l.Net
 						}
+					}
+				}
+				// Each line's VAT is what an auditor recomputes, within
+				// an øre.
+				for _, l := range inv.Lines {
+					if d := float64(l.Vat) - float64(l.Net)*l.VatInPercent/100; d > 1 || d < -1 {
+						t.Errorf("order %s: line %q net %d at %v %% has VAT %d", ref, l.Description, l.Net, l.VatInPercent, l.Vat)
 					}
 				}
 				add(inv.Lines, 1)
