@@ -285,7 +285,9 @@ func (w *world) changed(n int) int { return max(1, int(math.Round(float64(n)*w.c
 
 // changeShopPrices raises the price of every 100th active product with a
 // reference, in the shop's back office.
-func (w *world) changeShopPrices() (int, error) { return w.raiseShopPrices(w.changed(w.cfg.Products), 0) }
+func (w *world) changeShopPrices() (int, error) {
+	return w.raiseShopPrices(w.changed(w.cfg.Products), 0)
+}
 
 func (w *world) raiseShopPrices(n, offset int) (int, error) {
 	ids := w.ps.IDs("products")

@@ -5,15 +5,19 @@
 // It runs, after a first sync of the whole shop:
 //
 //   - a no-op run, incremental and --full;
+//
 //   - a run after 1 % of the products changed their price in the shop;
+//
 //   - a run after 1 % of the products changed their price in Fiken;
+//
 //   - a run after 10 new orders in the shop;
+//
 //   - with -rate, a run after -rate-changes price changes against Fiken's
 //     real limits (4 requests a second, one in flight, enforced by the
 //     emulator), reporting the rate Fiken saw while synk wrote.
 //
-//	go run ./examples/bench/api                 # 5,000 products, counts only
-//	go run ./examples/bench/api -rate           # also the rate run (about a minute)
+//     go run ./examples/bench/api                 # 5,000 products, counts only
+//     go run ./examples/bench/api -rate           # also the rate run (about a minute)
 //
 // Request counts are exact and repeatable; times are not (the machine's
 // load shows in them), which is why the table is in requests.
