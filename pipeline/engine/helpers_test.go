@@ -290,6 +290,12 @@ type memSystem struct {
 	// between the snapshot and a counter write).
 	beforeGet func(resource, key string)
 	gets      int
+	// assigned are fields the system sets on a create ("field-key") and
+	// leaves out of Create's answer, as a sink that does not read the
+	// record back leaves out what the system assigned.
+	assigned []string
+	// fresh holds the Current of each update made with Write.Fresh.
+	fresh []pipeline.Record
 }
 
 // writeOnly returns the names of a resource's write-only fields.
@@ -486,6 +492,10 @@ func (c *memConn) Create(ctx context.Context, w pipeline.Write) (pipeline.Record
 	s.creates++
 	hook := s.afterCreate
 	out := s.readable(w.Resource, rec)
+	for _, f := range s.assigned {
+		rec[f] = f + "-" + key
+		delete(out, f)
+	}
 	s.mu.Unlock()
 	if hook != nil {
 		if err := hook(ctx, w, out); err != nil {
@@ -528,6 +538,9 @@ func (c *memConn) Update(ctx context.Context, w pipeline.Write) (pipeline.Record
 	}
 	for k, v := range w.Set {
 		rec[k] = v
+	}
+	if w.Fresh {
+		s.fresh = append(s.fresh, maps.Clone(w.Current))
 	}
 	s.updates++
 	if s.afterUpdate != nil {
