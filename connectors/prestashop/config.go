@@ -53,11 +53,11 @@ type Config struct {
 
 // Defaults of the settings.
 const (
-	DefaultPageSize    = 100
+	DefaultPageSize = 100
 	// MaxPageSize is the largest page synk asks a shop for. PrestaShop
 	// sets no limit of its own; a page of 5,000 narrow rows (stock) is a
 	// few hundred kilobytes.
-	MaxPageSize = 5000
+	MaxPageSize        = 5000
 	DefaultSettled     = "Oppgjort i Fiken"
 	DefaultCountry     = "NO"
 	DefaultTimezone    = "Europe/Oslo"
