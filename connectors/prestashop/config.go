@@ -53,17 +53,18 @@ type Config struct {
 
 // Defaults of the settings.
 const (
-	DefaultPageSize = 100
-	// MaxPageSize is the largest page synk asks a shop for. PrestaShop
-	// sets no limit of its own; a page of 5,000 narrow rows (stock) is a
-	// few hundred kilobytes.
-	MaxPageSize        = 5000
+	DefaultPageSize    = 100
 	DefaultSettled     = "Oppgjort i Fiken"
 	DefaultCountry     = "NO"
 	DefaultTimezone    = "Europe/Oslo"
 	DefaultOverlap     = 10 * time.Minute
 	DefaultConcurrency = 4
 )
+
+// MaxPageSize is the largest page synk asks a shop for. PrestaShop sets no
+// limit of its own; a page of 5,000 narrow rows (stock) is a few hundred
+// kilobytes.
+const MaxPageSize = 5000
 
 // String shows the settings without the key.
 func (c Config) String() string {

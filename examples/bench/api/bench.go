@@ -283,51 +283,61 @@ func run(ctx context.Context, cfg config) (*report, error) {
 // changed is how many of n records a change run changes.
 func (w *world) changed(n int) int { return max(1, int(math.Round(float64(n)*w.cfg.Changed))) }
 
-// changeShopPrices raises the price of every 100th active product with a
+// changeShopPrices raises the price of 1 % of the active products with a
 // reference, in the shop's back office.
 func (w *world) changeShopPrices() (int, error) {
 	return w.raiseShopPrices(w.changed(w.cfg.Products), 0)
 }
 
 func (w *world) raiseShopPrices(n, offset int) (int, error) {
-	ids := w.ps.IDs("products")
-	step := max(1, len(ids)/n)
-	done := 0
-	for i := offset % step; i < len(ids) && done < n; i += step {
-		o, ok := w.ps.Get("products", ids[i])
-		if !ok || o.Fields["active"] != "1" || o.Fields["reference"] == "" {
-			continue
+	var ids []int64
+	for _, id := range w.ps.IDs("products") {
+		if o, ok := w.ps.Get("products", id); ok && o.Fields["active"] == "1" && o.Fields["reference"] != "" {
+			ids = append(ids, id)
 		}
+	}
+	for _, id := range spread(ids, n, offset) {
+		o, _ := w.ps.Get("products", id)
 		price, _ := strconv.ParseFloat(o.Fields["price"], 64)
-		if err := w.ps.Edit("products", ids[i], map[string]string{"price": strconv.FormatFloat(price+10, 'f', 6, 64)}); err != nil {
+		if err := w.ps.Edit("products", id, map[string]string{"price": strconv.FormatFloat(price+10, 'f', 6, 64)}); err != nil {
 			return 0, err
 		}
-		done++
 	}
-	return done, nil
+	return min(n, len(ids)), nil
 }
 
-// changeFikenPrices raises the price of every 100th product in Fiken, as
-// a user of Fiken's web app would.
+// spread picks n of list, evenly spread, starting offset in.
+func spread[T any](list []T, n, offset int) []T {
+	if n <= 0 || len(list) == 0 {
+		return nil
+	}
+	step := max(1, len(list)/n)
+	var out []T
+	for i := offset % step; i < len(list) && len(out) < n; i += step {
+		out = append(out, list[i])
+	}
+	return out
+}
+
+// changeFikenPrices raises the price of 1 % of the active products in
+// Fiken, as a user of Fiken's web app would.
 func (w *world) changeFikenPrices() (int, error) {
-	products := w.fk.Products()
-	n := w.changed(len(products))
-	step := max(1, len(products)/n)
-	done := 0
-	for i := step / 2; i < len(products) && done < n; i += step {
-		p := products[i]
-		if !p.Active || p.ProductNumber == "" || p.UnitPrice == nil {
-			continue
+	var ids []int64
+	for _, p := range w.fk.Products() {
+		if p.Active && p.ProductNumber != "" && p.UnitPrice != nil {
+			ids = append(ids, p.ProductID)
 		}
-		if _, err := w.fk.EditProduct(p.ProductID, func(p *fikentest.Product) {
+	}
+	picked := spread(ids, w.changed(w.cfg.Products), 1)
+	for _, id := range picked {
+		if _, err := w.fk.EditProduct(id, func(p *fikentest.Product) {
 			v := *p.UnitPrice + 1500
 			p.UnitPrice = &v
 		}); err != nil {
 			return 0, err
 		}
-		done++
 	}
-	return done, nil
+	return len(picked), nil
 }
 
 // placeOrders places cfg.NewOrders orders of one unit each, by customers
