@@ -589,6 +589,9 @@ func (r *Runner) needsWriteBack(ctx context.Context, w *work, created pipeline.R
 				continue
 			}
 			nv := vals[m.Field]
+			if m.Overwrite == spec.OverwriteWhen && !r.wouldOverwrite(m, g, nv, rec, w.source) {
+				continue
+			}
 			if isWriteOnly(g.To.Resource, m.Field) {
 				if !isEmpty(nv) {
 					return true
@@ -601,6 +604,21 @@ func (r *Runner) needsWriteBack(ctx context.Context, w *work, created pipeline.R
 		}
 	}
 	return false
+}
+
+// wouldOverwrite evaluates a mapping's overwrite condition as the
+// follow-up round would for the record just created (src, mapped to nv)
+// and its source (tgt), whose values are that side's base; an error
+// counts as true, so the round decides.
+func (r *Runner) wouldOverwrite(m *spec.Mapping, g *spec.Flow, nv any, src, tgt pipeline.Record) bool {
+	b := tgt[m.Field]
+	if isWriteOnly(g.To.Resource, m.Field) {
+		b = nil // never read, so not in the base (see sourceBase)
+	}
+	v, err := m.When.Run(map[string]any{"source": nv, "target": tgt[m.Field], "base": b, "vars": r.p.Vars,
+		"record": map[string]any(src), "target_record": map[string]any(tgt)})
+	ok, _ := v.(bool)
+	return err != nil || ok
 }
 
 // completeCreated returns the created record with what the flows back from
@@ -637,7 +655,11 @@ func (r *Runner) readsAbsent(w *work, rec pipeline.Record) bool {
 			if m.Overwrite == spec.OverwriteNever {
 				continue
 			}
-			for _, name := range m.Expr.Names() {
+			names := m.Expr.Names()
+			if m.Overwrite == spec.OverwriteWhen && slices.Contains(m.When.Names(), "record") {
+				names = append(names, "record")
+			}
+			for _, name := range names {
 				if _, declared := res.Field(name); declared {
 					if _, ok := rec[name]; !ok {
 						return true

@@ -95,3 +95,37 @@ func TestCounterWriteHandsItsFreshReadToTheSink(t *testing.T) {
 	w.h.apply(p) // the correction folded in reaches the other side
 	w.check(t, "the run after")
 }
+
+// TestNoFollowUpRoundForAFlowBackItsRuleKeepsOut: a flow back from a
+// created record whose overwrite rule would not let it write (the other
+// side owns the field) plans no follow-up round, so nothing is read again.
+func TestNoFollowUpRoundForAFlowBackItsRuleKeepsOut(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		when  string
+		reads int
+		phone any
+	}{
+		{"vars.back", 2, nil},
+		{"!vars.back", 4, "Ann (l)"},
+	} {
+		t.Run(tt.when, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			l, r := h.system("l", peopleRes), h.system("r", numberedRes)
+			l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
+			src := strings.Replace(numberedPipeline, "BACK", `'name + " (l)"'`, 1) +
+				"        overwrite: {phone: {when: '" + tt.when + "'}}\nvars: {back: false}\n"
+			p := h.load(src)
+			h.apply(p)
+			if got := l.reads + r.reads; got != tt.reads {
+				t.Errorf("%d reads in the apply, want %d", got, tt.reads)
+			}
+			ann, _ := l.get("people", "p1")
+			if diff := cmp.Diff(tt.phone, ann["phone"]); diff != "" {
+				t.Errorf("phone (-want +got):\n%s", diff)
+			}
+			h.mustBeConverged(p)
+		})
+	}
+}

@@ -296,6 +296,8 @@ type memSystem struct {
 	assigned []string
 	// fresh holds the Current of each update made with Write.Fresh.
 	fresh []pipeline.Record
+	// reads counts Read calls.
+	reads int
 }
 
 // writeOnly returns the names of a resource's write-only fields.
@@ -419,6 +421,9 @@ func (c *memConn) Read(ctx context.Context, resource string, _ pipeline.ReadQuer
 		return err
 	}
 	defer release()
+	c.sys.mu.Lock()
+	c.sys.reads++
+	c.sys.mu.Unlock()
 	for _, rec := range c.sys.all(resource) {
 		if err := out.Emit(c.sys.readable(resource, rec)); err != nil {
 			return err
