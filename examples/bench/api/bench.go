@@ -148,16 +148,16 @@ func (w *world) measure(ctx context.Context, name string, p *spec.Pipeline, full
 	if err != nil {
 		return row{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return w.row(name, res), nil
+	return w.row(name, p, res), nil
 }
 
-func (w *world) row(name string, res *engine.Result) row {
+func (w *world) row(name string, p *spec.Pipeline, res *engine.Result) row {
 	shop := w.ps.Stats()
 	reqs := w.rec.take()
 	r := row{Name: name, Shop: shop.Requests, ShopStock: shop.ReadsBy["stock_availables"], Changes: len(res.Plan.Changes), ShopBy: shop.ByMethod}
 	r.Fiken = len(reqs)
 	r.Refused = w.fk.Stats().Concurrent
-	r.WriteFloor = writeFloor(res.Plan.Changes)
+	r.WriteFloor = writeFloor(p, res.Plan.Changes)
 	r.ListPages, r.ListFloor = listPages(reqs)
 	r.FikenBy = map[string]int{}
 	for _, q := range reqs {
@@ -177,11 +177,18 @@ func (w *world) row(name string, res *engine.Result) row {
 }
 
 // writeFloor is the fewest Fiken requests the changes can be made in: a
-// create is one POST (an invoice sent is one more), an update or delete
-// of a product or contact a fresh read and a PUT (Fiken's PUT replaces the
-// whole record, so the fresh read is what keeps an edit made in Fiken), an
-// invoice action a fresh read and the action.
-func writeFloor(changes []pipeline.Change) int {
+// create is one POST (an invoice sent is one more; a flow with lookup:
+// looks the record up first, by a key Fiken never lists), an update or
+// delete of a product or contact a fresh read and a PUT (Fiken's PUT
+// replaces the whole record, so the fresh read is what keeps an edit made
+// in Fiken), an invoice action a fresh read and the action.
+func writeFloor(p *spec.Pipeline, changes []pipeline.Change) int {
+	lookup := map[string]bool{}
+	for _, e := range p.Entities {
+		for _, f := range e.Flows {
+			lookup[e.Name+" "+f.Name()] = len(f.Lookup) > 0
+		}
+	}
 	n := 0
 	for _, c := range changes {
 		if !strings.Contains(c.Flow, "→fiken.") {
@@ -191,6 +198,9 @@ func writeFloor(changes []pipeline.Change) int {
 		case pipeline.Create:
 			n++
 			if strings.HasSuffix(c.Flow, "fiken.invoices") && c.After["send"] != nil {
+				n++
+			}
+			if lookup[c.Entity+" "+c.Flow] {
 				n++
 			}
 		case pipeline.Update, pipeline.Delete:
