@@ -2,25 +2,20 @@
 // Fiken) makes per run against a shop of many products, next to the floor:
 // the writes the changes need plus the list pages an incremental read of
 // each Fiken resource needs. Both emulators run in this process, over TCP.
-// It runs, after a first sync of the whole shop:
+// After a first sync of the whole shop it measures a no-op run
+// (incremental and --full), a run after 1 % of the products changed their
+// price in the shop, one after 1 % changed in Fiken, and one after 10 new
+// orders. With -rate it also makes -rate-changes price changes under
+// Fiken's real limits (4 requests a second, one in flight, 240 a minute
+// enforced by the emulator) and reports the rate Fiken saw while synk
+// wrote.
 //
-//   - a no-op run, incremental and --full;
-//
-//   - a run after 1 % of the products changed their price in the shop;
-//
-//   - a run after 1 % of the products changed their price in Fiken;
-//
-//   - a run after 10 new orders in the shop;
-//
-//   - with -rate, a run after -rate-changes price changes against Fiken's
-//     real limits (4 requests a second, one in flight, enforced by the
-//     emulator), reporting the rate Fiken saw while synk wrote.
-//
-//     go run ./examples/bench/api                 # 5,000 products, counts only
-//     go run ./examples/bench/api -rate           # also the rate run (about a minute)
+//	go run ./examples/bench/api        # 5,000 products, counts only
+//	go run ./examples/bench/api -rate  # also the rate run (about a minute more)
 //
 // Request counts are exact and repeatable; times are not (the machine's
-// load shows in them), which is why the table is in requests.
+// load shows in them), which is why the table is in requests. It exits 1
+// when a target is missed.
 package main
 
 import (

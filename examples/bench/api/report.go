@@ -127,7 +127,9 @@ func (r row) ok() bool {
 
 // rateRun is the run under Fiken's real limits.
 type rateRun struct {
-	Changes int
+	// Changes is the price changes made in the shop, Writes the Fiken
+	// writes they became.
+	Changes, Writes int
 	// Requests were made in Took, from the first write to the last.
 	Requests int
 	Took     time.Duration
@@ -189,8 +191,8 @@ func (rep *report) print(out io.Writer) {
 		}
 	}
 	if rr := rep.Rate; rr != nil {
-		fmt.Fprintf(out, "\nrate: %d price changes under Fiken's limits (%.0f/s, 1 in flight): %d requests in %s from the first write to the last = %.2f/s, %.0f %% of the rate; 429 answers: %d\n",
-			rr.Changes, rr.Configured, rr.Requests, rr.Took.Round(10*time.Millisecond), rr.rate(), 100*rr.rate()/rr.Configured, rr.TooMany+rr.Refused)
+		fmt.Fprintf(out, "\nrate: %d price changes (%d Fiken writes) under Fiken's limits (%.0f/s, 1 in flight): %d requests in %s from the first write to the last = %.2f/s, %.0f %% of the rate; 429 answers: %d\n",
+			rr.Changes, rr.Writes, rr.Configured, rr.Requests, rr.Took.Round(10*time.Millisecond), rr.rate(), 100*rr.rate()/rr.Configured, rr.TooMany+rr.Refused)
 	}
 }
 
@@ -227,6 +229,7 @@ func (w *world) measureRate(ctx context.Context) (*rateRun, error) {
 			rr.TooMany++
 		}
 		if q.method != http.MethodGet {
+			rr.Writes++
 			if first < 0 {
 				first = i
 			}
