@@ -137,13 +137,20 @@ type rateRun struct {
 	Configured float64
 	// TooMany counts 429 answers, Refused those for a request in flight.
 	TooMany, Refused int
+	// AllRequests were made in AllTook, from the run's first Fiken
+	// request to its last (reads and planning included).
+	AllRequests int
+	AllTook     time.Duration
 }
 
-func (r rateRun) rate() float64 {
-	if r.Took <= 0 || r.Requests < 2 {
+func (r rateRun) rate() float64 { return perSecond(r.Requests, r.Took) }
+
+// perSecond is the rate of n requests whose first and last are took apart.
+func perSecond(n int, took time.Duration) float64 {
+	if took <= 0 || n < 2 {
 		return 0
 	}
-	return float64(r.Requests-1) / r.Took.Seconds()
+	return float64(n-1) / took.Seconds()
 }
 
 func (r rateRun) ok() bool {
@@ -193,6 +200,8 @@ func (rep *report) print(out io.Writer) {
 	if rr := rep.Rate; rr != nil {
 		fmt.Fprintf(out, "\nrate: %d price changes (%d Fiken writes) under Fiken's limits (%.0f/s, 1 in flight): %d requests in %s from the first write to the last = %.2f/s, %.0f %% of the rate; 429 answers: %d\n",
 			rr.Changes, rr.Writes, rr.Configured, rr.Requests, rr.Took.Round(10*time.Millisecond), rr.rate(), 100*rr.rate()/rr.Configured, rr.TooMany+rr.Refused)
+		fmt.Fprintf(out, "the whole apply: %d Fiken requests in %s from the first to the last = %.2f/s (reading, planning and the shop's share included)\n",
+			rr.AllRequests, rr.AllTook.Round(10*time.Millisecond), perSecond(rr.AllRequests, rr.AllTook))
 	}
 }
 
@@ -239,6 +248,9 @@ func (w *world) measureRate(ctx context.Context) (*rateRun, error) {
 	if first >= 0 {
 		rr.Requests = last - first + 1
 		rr.Took = reqs[last].at.Sub(reqs[first].at)
+	}
+	if len(reqs) > 0 {
+		rr.AllRequests, rr.AllTook = len(reqs), reqs[len(reqs)-1].at.Sub(reqs[0].at)
 	}
 	return rr, nil
 }
