@@ -131,10 +131,22 @@ type Write struct {
 	// found in neither must be refused with a *RecordError naming the field,
 	// never sent without it (that would erase what a person typed).
 	Known Record
+	// Fresh reports that Current was read from the system just now, with
+	// the connector's Getter, for this write (a counter write reads the
+	// record to fold in a change made since the snapshot). A sink that
+	// reads a record fresh before replacing it whole may use Current
+	// instead of reading it again.
+	Fresh bool
 }
 
 // Sink writes records. Create returns the created record, at least with the
-// resource's key field set.
+// resource's key field set. A sink that does not read the record back may
+// return what it sent: a field whose value the system assigns or derives
+// (a number, a date, an amount) and the sink does not know is then absent
+// from the record, not nil, and the engine reads the record with the
+// connector's Getter when a flow back from it reads such a field. Update
+// returns the record as far as the sink knows it; the engine does not use
+// it.
 type Sink interface {
 	Create(ctx context.Context, w Write) (Record, error)
 	Update(ctx context.Context, w Write) (Record, error)

@@ -115,16 +115,74 @@ func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQu
 	return nil
 }
 
-// getRecord reads one record back as the resource's record.
+// getRecord reads one record as the resource's record.
 func (c *Connector) getRecord(ctx context.Context, resource string, id int64) (pipeline.Record, error) {
+	raw, err := c.getRaw(ctx, resource, id)
+	if err != nil {
+		return nil, err
+	}
 	res, _ := resourceByName(resource)
+	rec, _, err := decodeRecord(res, raw)
+	return rec, err
+}
+
+// getRaw reads one record's JSON.
+func (c *Connector) getRaw(ctx context.Context, resource string, id int64) ([]byte, error) {
 	p := c.client.companyPath(fmt.Sprintf("/%s/%d", resource, id))
 	resp, err := c.client.do(ctx, http.MethodGet, p, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	rec, _, err := decodeRecord(res, resp.body)
-	return rec, err
+	return resp.body, nil
+}
+
+// sentRecord is the record a write leaves, as far as the connector knows
+// it without reading it back: sent (the body of the POST or PUT) as Read
+// would emit it, with the key id. Fiken answers a write with no body, and
+// a read-back costs a request per write, so values Fiken assigns or
+// derives (the read-only fields: numbers, dates, amounts) are left out of
+// the record, absent rather than nil: the engine reads the record when a
+// flow back needs one of them (see pipeline.Sink), and the next read
+// brings them anyway. Fields in omit are left out too (what Fiken derives
+// from them differs from what was sent). Write-only fields are nil, as Read
+// emits them.
+func sentRecord(resource string, id int64, sent any, omit ...string) (pipeline.Record, error) {
+	res, _ := resourceByName(resource)
+	b, err := json.Marshal(sent)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	m[res.Key] = id
+	if resource == ResInvoices {
+		m["invoiceDraftUuid"] = m["uuid"] // what Read's uuid comes from
+	}
+	if b, err = json.Marshal(m); err != nil {
+		return nil, err
+	}
+	rec, _, err := decodeRecord(res, b)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range res.Fields {
+		_, sent := m[f.Name]
+		switch {
+		case (f.ReadOnly && f.Name != res.Key) || contains(omit, f.Name):
+			delete(rec, f.Name)
+		case f.WriteOnly:
+			rec[f.Name] = nil
+		case f.Type == pipeline.TypeBool && !sent && rec[f.Name] == nil:
+			// Left out of the body as false (omitempty); Fiken answers
+			// false.
+			rec[f.Name] = false
+		}
+	}
+	return rec, nil
 }
 
 // recordErr turns a refusal of the record itself into a
@@ -199,9 +257,10 @@ func toMap(v any) (map[string]any, error) {
 	return m, json.Unmarshal(b, &m)
 }
 
-// Create implements pipeline.Sink: POST, then the record read back from
-// the Location. POSTs are never retried here; after an ambiguous failure
-// the engine asks Find.
+// Create implements pipeline.Sink: one POST (an invoice sent is one more),
+// and the record as sent with the id from the Location (see sentRecord).
+// POSTs are never retried here; after an ambiguous failure the engine asks
+// Find.
 func (c *Connector) Create(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
 	switch w.Resource {
 	case ResProducts:
@@ -220,7 +279,7 @@ func (c *Connector) Create(ctx context.Context, w pipeline.Write) (pipeline.Reco
 		if err != nil {
 			return nil, recordErr(w.Resource, w.Key, err)
 		}
-		return c.getRecord(ctx, ResProducts, id)
+		return sentRecord(ResProducts, id, p)
 	case ResContacts:
 		ct, err := contactFrom(nil, w.Set)
 		if err != nil {
@@ -230,7 +289,7 @@ func (c *Connector) Create(ctx context.Context, w pipeline.Write) (pipeline.Reco
 		if err != nil {
 			return nil, recordErr(w.Resource, w.Key, err)
 		}
-		return c.getRecord(ctx, ResContacts, id)
+		return sentRecord(ResContacts, id, ct)
 	case ResInvoices:
 		return c.createInvoice(ctx, w)
 	case ResCreditNotes:
@@ -298,8 +357,11 @@ func contactFrom(base map[string]any, set pipeline.Record) (Contact, error) {
 
 // Update implements pipeline.Sink. Products and contacts are PUT whole:
 // the record is read fresh and Set merged on top, so edits made in Fiken
-// since the last read survive. Invoices take actions only (send, payment,
-// creditNote, dueDate, sentManually): Fiken invoices are immutable.
+// since the last read survive (Fiken's lastModifiedDate is a date, so
+// nothing cheaper can tell); that is two requests, and the record returned
+// is what was sent (see sentRecord). Invoices take actions only (send,
+// payment, creditNote, dueDate, sentManually): Fiken invoices are
+// immutable.
 func (c *Connector) Update(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
 	id, err := keyID(w.Resource, w.Key)
 	if err != nil {
@@ -310,14 +372,15 @@ func (c *Connector) Update(ctx context.Context, w pipeline.Write) (pipeline.Reco
 		if _, err := writable(ResProducts, w.Set); err != nil {
 			return nil, invalid(w.Resource, w.Key, "%w", err)
 		}
-		cur, err := c.client.GetProduct(ctx, id)
+		cur, err := c.currentProduct(ctx, id, w)
 		if err != nil {
 			return nil, recordErr(w.Resource, w.Key, err)
 		}
-		if err := c.putProduct(ctx, id, cur, w.Set); err != nil {
+		p, err := c.putProduct(ctx, id, cur, w.Set)
+		if err != nil {
 			return nil, recordErr(w.Resource, w.Key, err)
 		}
-		return c.getRecord(ctx, ResProducts, id)
+		return sentRecord(ResProducts, id, p)
 	case ResContacts:
 		cur, err := c.client.GetContact(ctx, id)
 		if err != nil {
@@ -338,18 +401,31 @@ func (c *Connector) Update(ctx context.Context, w pipeline.Write) (pipeline.Reco
 		if err := c.client.UpdateContact(ctx, id, ct); err != nil {
 			return nil, recordErr(w.Resource, w.Key, err)
 		}
-		return c.getRecord(ctx, ResContacts, id)
+		return sentRecord(ResContacts, id, ct)
 	case ResInvoices:
 		return c.updateInvoice(ctx, id, w)
 	}
 	return nil, fmt.Errorf("fiken: %s cannot be updated", w.Resource)
 }
 
-func (c *Connector) putProduct(ctx context.Context, id int64, cur Product, set pipeline.Record) error {
+// currentProduct is the product a PUT replaces, read fresh: w.Current
+// when the engine read it just now (w.Fresh, a counter write), else a GET.
+func (c *Connector) currentProduct(ctx context.Context, id int64, w pipeline.Write) (Product, error) {
+	if w.Fresh && w.Current != nil {
+		var p Product
+		if err := strictInto(map[string]any(w.Current), &p); err == nil && p.ProductID == id {
+			return p, nil
+		}
+	}
+	return c.client.GetProduct(ctx, id)
+}
+
+// putProduct PUTs cur with set on top and returns what it sent.
+func (c *Connector) putProduct(ctx context.Context, id int64, cur Product, set pipeline.Record) (Product, error) {
 	cur.clearReadOnly()
 	m, err := toMap(cur)
 	if err != nil {
-		return err
+		return Product{}, err
 	}
 	for k, v := range set {
 		if v == nil {
@@ -360,9 +436,9 @@ func (c *Connector) putProduct(ctx context.Context, id int64, cur Product, set p
 	}
 	var p Product
 	if err := strictInto(m, &p); err != nil {
-		return invalid(ResProducts, fmt.Sprint(id), "product: %w", err)
+		return Product{}, invalid(ResProducts, fmt.Sprint(id), "product: %w", err)
 	}
-	return c.client.UpdateProduct(ctx, id, p)
+	return p, c.client.UpdateProduct(ctx, id, p)
 }
 
 // keepWriteOnly puts into base (a record read fresh, about to be PUT
@@ -438,7 +514,8 @@ func (c *Connector) Delete(ctx context.Context, w pipeline.Write) error {
 		if !cur.Active {
 			return nil
 		}
-		return recordErr(w.Resource, w.Key, c.putProduct(ctx, id, cur, pipeline.Record{"active": false}))
+		_, err = c.putProduct(ctx, id, cur, pipeline.Record{"active": false})
+		return recordErr(w.Resource, w.Key, err)
 	case ResContacts:
 		cur, err := c.client.GetContact(ctx, id)
 		if err != nil {
@@ -512,20 +589,37 @@ func (c *Connector) createInvoice(ctx context.Context, w pipeline.Write) (pipeli
 	if err != nil {
 		return nil, recordErr(w.Resource, w.Key, err)
 	}
+	rec, rerr := invoiceSent(id, req)
 	if sendReq != nil {
 		sendReq.InvoiceID = id
 		if err := c.client.SendInvoice(ctx, *sendReq); err != nil {
 			// The invoice exists: hand it back with the error so the
 			// engine can link it; an update with send retries the
 			// dispatch.
-			rec, gerr := c.getRecord(ctx, ResInvoices, id)
-			if gerr != nil {
-				return nil, fmt.Errorf("invoice %d created, then send failed: %w", id, err)
-			}
 			return rec, fmt.Errorf("invoice %d created, then send failed: %w", id, err)
 		}
 	}
-	return c.getRecord(ctx, ResInvoices, id)
+	return rec, rerr
+}
+
+// invoiceSent is the record of an invoice just created from req (see
+// sentRecord): what Fiken echoes of the request, nil for what it never
+// returns (bankAccountCode, paymentAccount, projectId, roundingType,
+// contactPersonId) and for the actions. The lines are left out with the
+// read-only fields (numbers, KID, amounts, sale, dispatches): Fiken prices
+// and names product lines and computes their amounts.
+func invoiceSent(id int64, req InvoiceRequest) (pipeline.Record, error) {
+	rec, err := sentRecord(ResInvoices, id, req, "lines")
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"bankAccountCode", "paymentAccount", "projectId", "roundingType", "contactPersonId"} {
+		rec[k] = nil
+	}
+	if req.Currency == "" {
+		delete(rec, "currency") // Fiken's default
+	}
+	return rec, nil
 }
 
 // parseSend reads the send action: a list of methods in priority order, or
@@ -584,7 +678,8 @@ func parseSend(v any) (SendInvoiceRequest, error) {
 }
 
 // updateInvoice runs the actions in Set. Each is guarded by a fresh read so
-// a retried update never sends, pays or credits twice.
+// a retried update never sends, pays or credits twice. It returns that read
+// with what the actions changed left out (see sentRecord), not a read-back.
 func (c *Connector) updateInvoice(ctx context.Context, id int64, w pipeline.Write) (pipeline.Record, error) {
 	for k := range w.Set {
 		switch k {
@@ -593,9 +688,18 @@ func (c *Connector) updateInvoice(ctx context.Context, id int64, w pipeline.Writ
 			return nil, invalid(w.Resource, w.Key, "invoice field %q cannot change: Fiken invoices are immutable (correct with a credit note)", k)
 		}
 	}
-	inv, err := c.client.GetInvoice(ctx, id)
+	raw, err := c.getRaw(ctx, ResInvoices, id)
 	if err != nil {
 		return nil, recordErr(w.Resource, w.Key, err)
+	}
+	var inv Invoice
+	if err := json.Unmarshal(raw, &inv); err != nil {
+		return nil, fmt.Errorf("decode invoice %d: %w", id, err)
+	}
+	res, _ := resourceByName(ResInvoices)
+	rec, _, err := decodeRecord(res, raw)
+	if err != nil {
+		return nil, err
 	}
 	var newDue string
 	if v, ok := w.Set["dueDate"].(string); ok && v != inv.DueDate {
@@ -609,11 +713,27 @@ func (c *Connector) updateInvoice(ctx context.Context, id int64, w pipeline.Writ
 		if err := c.client.UpdateInvoice(ctx, id, newDue, sentManually); err != nil {
 			return nil, recordErr(w.Resource, w.Key, err)
 		}
+		delete(rec, "lastModifiedDate")
+		if newDue != "" {
+			rec["dueDate"] = newDue
+			delete(rec, "originalDueDate")
+		}
+		if sentManually != nil {
+			rec["sentManually"] = *sentManually
+		}
+	}
+	// What the actions below change is Fiken's to work out: left out of
+	// the record (unknown, see sentRecord) once one is taken.
+	derived := func() {
+		for _, k := range []string{"lastModifiedDate", "settled", "settledDate", "outstandingBalance", "totalPaid", "associatedCreditNotes", "dispatches"} {
+			delete(rec, k)
+		}
 	}
 	if v := w.Set["payment"]; v != nil {
 		if err := c.payInvoice(ctx, inv, v); err != nil {
 			return nil, recordErr(w.Resource, w.Key, err)
 		}
+		derived()
 	}
 	if v := w.Set["creditNote"]; v != nil && v != false {
 		full, err := c.creditNotesOf(ctx, inv, func(rec pipeline.Record) bool { return creditsInFull(inv, rec) })
@@ -635,6 +755,7 @@ func (c *Connector) updateInvoice(ctx context.Context, id int64, w pipeline.Writ
 			if _, err := c.client.CreateFullCreditNote(ctx, req); err != nil {
 				return nil, recordErr(w.Resource, w.Key, err)
 			}
+			derived()
 		}
 	}
 	if v := w.Set["send"]; v != nil {
@@ -647,9 +768,10 @@ func (c *Connector) updateInvoice(ctx context.Context, id int64, w pipeline.Writ
 			if err := c.client.SendInvoice(ctx, sr); err != nil {
 				return nil, recordErr(w.Resource, w.Key, err)
 			}
+			derived()
 		}
 	}
-	return c.getRecord(ctx, ResInvoices, id)
+	return rec, nil
 }
 
 func asMap(v any) (map[string]any, bool) {

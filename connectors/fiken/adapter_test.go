@@ -113,29 +113,74 @@ func TestIncrementalReadSeesOnlyRecentChanges(t *testing.T) {
 func TestProductWrites(t *testing.T) {
 	te := newTestEnv(t, fikentest.Options{Seed: 1})
 	ctx := t.Context()
-	rec, err := te.conn.Create(ctx, pipeline.Write{Resource: ResProducts, IdempotencyKey: "products/shop/ABC-1", Set: pipeline.Record{
-		"productNumber": "ABC-1", "name": "Ullgenser", "unitPrice": int64(79920), "vatType": "HIGH", "incomeAccount": "3000", "stock": 10.0,
-	}})
+	var rec pipeline.Record
+	var err error
+	// One POST, no read-back: the record is what was sent, with the id
+	// from the Location.
+	n := te.requests(t, func() {
+		rec, err = te.conn.Create(ctx, pipeline.Write{Resource: ResProducts, IdempotencyKey: "products/shop/ABC-1", Set: pipeline.Record{
+			"productNumber": "ABC-1", "name": "Ullgenser", "unitPrice": int64(79920), "vatType": "HIGH", "incomeAccount": "3000", "stock": 10.0,
+		}})
+	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"POST": 1}, n); diff != "" {
+		t.Errorf("requests of a create (-want +got):\n%s", diff)
 	}
 	id, _ := rec["productId"].(int64)
 	if id == 0 || rec["active"] != true || rec["stock"] != 10.0 {
 		t.Fatalf("created = %v", rec)
 	}
+	// What Fiken assigns is unknown, so absent (not nil): the engine reads
+	// the record when a flow back needs it.
+	if _, ok := rec["createdDate"]; ok {
+		t.Errorf("created record has createdDate %v, which Fiken assigns", rec["createdDate"])
+	}
+	// The rest is what Read emits.
+	got := te.get(t, ResProducts, id)
+	for k, v := range rec {
+		if !cmp.Equal(v, got[k]) {
+			t.Errorf("created record's %s = %v, Fiken holds %v", k, v, got[k])
+		}
+	}
 	key := strconv.FormatInt(id, 10)
 	// Someone edits the note in Fiken; a price update from the shop must
-	// not wipe it (PUT replaces the whole record).
+	// not wipe it (PUT replaces the whole record): a fresh read, a PUT.
 	if _, err := te.srv.EditProduct(id, func(p *fikentest.Product) { p.Note = "Hylle 3" }); err != nil {
 		t.Fatal(err)
 	}
-	rec, err = te.conn.Update(ctx, pipeline.Write{Resource: ResProducts, Key: key, Current: rec, Set: pipeline.Record{"unitPrice": int64(69900)}})
+	n = te.requests(t, func() {
+		rec, err = te.conn.Update(ctx, pipeline.Write{Resource: ResProducts, Key: key, Current: rec, Set: pipeline.Record{"unitPrice": int64(69900)}})
+	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"GET": 1, "PUT": 1}, n); diff != "" {
+		t.Errorf("requests of an update (-want +got):\n%s", diff)
 	}
 	if rec["unitPrice"] != int64(69900) || rec["note"] != "Hylle 3" || rec["stock"] != 10.0 || rec["name"] != "Ullgenser" {
 		t.Fatalf("updated = %v", rec)
 	}
+	if got := te.get(t, ResProducts, id); got["unitPrice"] != int64(69900) || got["note"] != "Hylle 3" {
+		t.Fatalf("Fiken holds %v after the update", got)
+	}
+	// A counter write hands over the record the engine just read (Fresh):
+	// the PUT is made from it, without a read of its own.
+	fresh := te.get(t, ResProducts, id)
+	n = te.requests(t, func() {
+		_, err = te.conn.Update(ctx, pipeline.Write{Resource: ResProducts, Key: key, Current: fresh, Fresh: true, Set: pipeline.Record{"stock": 7.0}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"PUT": 1}, n); diff != "" {
+		t.Errorf("requests of an update from a fresh record (-want +got):\n%s", diff)
+	}
+	if got := te.get(t, ResProducts, id); got["stock"] != 7.0 || got["note"] != "Hylle 3" || got["unitPrice"] != int64(69900) {
+		t.Fatalf("Fiken holds %v after the update from a fresh record", got)
+	}
+	rec = got
 	if err := te.conn.Delete(ctx, pipeline.Write{Resource: ResProducts, Key: key, Current: rec}); err != nil {
 		t.Fatal(err)
 	}
@@ -186,14 +231,28 @@ func TestContactWritesAndFind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec["customer"] != true || rec["country"] != "Norge" || rec["customerNumber"] == nil {
+	if rec["customer"] != true || rec["country"] != "Norge" {
 		t.Fatalf("created = %v", rec)
 	}
-	// Fiken never returns the write-only fields; it holds them.
+	// Fiken never returns the write-only fields (it holds them): nil, as
+	// Read emits them. The customer number Fiken assigns is unknown
+	// without a read: absent.
 	if rec["phoneNumber"] != nil || rec["memberNumberString"] != nil {
-		t.Fatalf("created record read back with write-only fields: %v", rec)
+		t.Fatalf("created record with write-only fields: %v", rec)
+	}
+	if _, ok := rec["customerNumber"]; ok {
+		t.Fatalf("created record has customerNumber %v, which Fiken assigns", rec["customerNumber"])
 	}
 	id := rec["contactId"].(int64)
+	got := te.get(t, ResContacts, id)
+	if got["customerNumber"] == nil {
+		t.Fatalf("Fiken assigned no customer number: %v", got)
+	}
+	for k, v := range rec {
+		if !cmp.Equal(v, got[k]) && k != "contactPerson" { // Fiken numbers contact persons
+			t.Errorf("created record's %s = %v, Fiken holds %v", k, v, got[k])
+		}
+	}
 	key := strconv.FormatInt(id, 10)
 	held := func() fikentest.Contact {
 		t.Helper()
@@ -296,10 +355,24 @@ func TestInvoiceLifecycle(t *testing.T) {
 	if err := te.conn.Client().CreateInvoiceCounter(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := te.conn.Create(ctx, w)
+	var rec pipeline.Record
+	n := te.requests(t, func() { rec, err = te.conn.Create(ctx, w) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The invoice and its sending; no read-back.
+	if diff := cmp.Diff(map[string]int{"POST": 2}, n); diff != "" {
+		t.Errorf("requests of an invoice created and sent (-want +got):\n%s", diff)
+	}
+	if rec["uuid"] != InvoiceUUID("orders/shop/1001") || rec["orderReference"] != "PS-1001" || rec["customerId"] != cust.ContactID {
+		t.Fatalf("created invoice = %v", rec)
+	}
+	for _, k := range []string{"invoiceNumber", "gross", "kid", "lines", "dispatches"} {
+		if _, ok := rec[k]; ok {
+			t.Errorf("created invoice has %s %v, which Fiken assigns", k, rec[k])
+		}
+	}
+	rec = te.get(t, ResInvoices, rec["invoiceId"])
 	wantGross := int64(0)
 	for i, p := range prods[:2] {
 		net := *p.UnitPrice * int64(i+1)
@@ -336,14 +409,17 @@ func TestInvoiceLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if rec["outstandingBalance"] != wantGross-1000 || rec["settled"] != false {
+	if _, ok := rec["outstandingBalance"]; ok {
+		t.Errorf("paid invoice's record has outstandingBalance %v, which Fiken works out", rec["outstandingBalance"])
+	}
+	if rec = te.get(t, ResInvoices, key); rec["outstandingBalance"] != wantGross-1000 || rec["settled"] != false {
 		t.Fatalf("after partial payment: %v", rec)
 	}
-	rec, err = te.conn.Update(ctx, pipeline.Write{Resource: ResInvoices, Key: key, Set: pipeline.Record{"payment": map[string]any{"account": "1920:10001"}}})
+	_, err = te.conn.Update(ctx, pipeline.Write{Resource: ResInvoices, Key: key, Set: pipeline.Record{"payment": map[string]any{"account": "1920:10001"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec["settled"] != true || rec["outstandingBalance"] != int64(0) {
+	if rec = te.get(t, ResInvoices, key); rec["settled"] != true || rec["outstandingBalance"] != int64(0) {
 		t.Fatalf("after full payment: %v", rec)
 	}
 	if _, err := te.conn.Update(ctx, pipeline.Write{Resource: ResInvoices, Key: key, Set: pipeline.Record{"gross": int64(5)}}); !errors.As(err, &re) {
@@ -366,10 +442,11 @@ func TestInvoiceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if rec2, err = te.conn.Update(ctx, credit); err != nil {
+		if _, err = te.conn.Update(ctx, credit); err != nil {
 			t.Fatal(err)
 		}
 	}
+	rec2 = te.get(t, ResInvoices, key2)
 	if cns := rec2["associatedCreditNotes"].([]any); len(cns) != 1 || rec2["settled"] != true {
 		t.Fatalf("credited invoice = %v", rec2)
 	}

@@ -2,6 +2,7 @@ package fiken
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -90,3 +91,22 @@ func read(t *testing.T, conn *Connector, resource string, since time.Time) *coll
 }
 
 func ctxT(t *testing.T) context.Context { return t.Context() }
+
+// requests runs fn and returns the requests it made to the emulator, by
+// method.
+func (te *testEnv) requests(t *testing.T, fn func()) map[string]int {
+	t.Helper()
+	te.srv.ResetStats()
+	fn()
+	return te.srv.Stats().ByMethod
+}
+
+// get reads a record the way Read emits it.
+func (te *testEnv) get(t *testing.T, resource string, key any) pipeline.Record {
+	t.Helper()
+	rec, ok, err := te.conn.Get(t.Context(), resource, fmt.Sprint(key))
+	if err != nil || !ok {
+		t.Fatalf("get %s %v: %v %v", resource, key, ok, err)
+	}
+	return rec
+}

@@ -277,6 +277,7 @@ func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQu
 		return err
 	}
 	lq := ListQuery{Display: "full", Sort: "[id_ASC]"}
+	size := c.s.PageSize
 	if sp.since != "" && !q.Since.IsZero() {
 		lq.Date = true
 		lq.Filters = map[string]string{sp.since: "[" + c.s.since(q.Since) + ",9999-12-31 23:59:59]"}
@@ -300,6 +301,9 @@ func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQu
 			return fmt.Errorf("read products: %w", err)
 		}
 	case "stock_availables":
+		// Read in full every run (it has no modification date), in
+		// narrow pages: the record's own fields, many rows a request.
+		lq.Display, size = displayOf(fact), c.narrowPageSize()
 		if refs, err = c.stockReferences(ctx); err != nil {
 			return fmt.Errorf("read stock_availables: %w", err)
 		}
@@ -351,7 +355,7 @@ func (c *Connector) Read(ctx context.Context, resource string, q pipeline.ReadQu
 		}
 		return nil
 	}
-	if err := c.listPages(ctx, resource, lq, c.s.PageSize, prep, emit); err != nil {
+	if err := c.listPages(ctx, resource, lq, size, prep, emit); err != nil {
 		return err
 	}
 	if resource == "customers" && lq.Date {
@@ -369,7 +373,7 @@ func (c *Connector) readReaddressed(ctx context.Context, window string, seen map
 	var ids []string
 	lq := ListQuery{Display: "[id,id_customer]", Sort: "[id_ASC]", Date: true, Filters: map[string]string{"date_upd": window}}
 	want := map[int64]bool{}
-	err := c.listPages(ctx, "addresses", lq, c.widePageSize(), nil, func(page []Object, _ any) error {
+	err := c.listPages(ctx, "addresses", lq, c.narrowPageSize(), nil, func(page []Object, _ any) error {
 		for _, a := range page {
 			// Addresses of manufacturers and suppliers have id_customer 0.
 			id, err := strconv.ParseInt(strings.TrimSpace(a.Fields["id_customer"]), 10, 64)
@@ -433,11 +437,26 @@ func (c *Connector) listPages(ctx context.Context, resource string, lq ListQuery
 	return c.client.listPagesFrom(ctx, resource, lq, size, size, c.parallel, prep, fn)
 }
 
-// widePageSize is the page size of the follow-up lists of a read: the
-// narrow [id,reference] lists behind stock references, whose rows are
-// small, and a page of customers' addresses, about one per customer, so
-// that each is usually one request.
+// widePageSize is the page size of the follow-up lists of a read: a page
+// of customers' addresses, about one per customer, so that each is usually
+// one request.
 func (c *Connector) widePageSize() int { return 10 * c.s.PageSize }
+
+// narrowPageSize is the page size of lists whose rows are a few small
+// fields (stock rows, the [id,reference] lists behind their references):
+// 50 times the page size, at most MaxPageSize, so that with the default a
+// shop's 5,000 stock rows are one request.
+func (c *Connector) narrowPageSize() int { return min(MaxPageSize, 50*c.s.PageSize) }
+
+// displayOf is the display of a resource's own fields, without the
+// associations that display=full adds.
+func displayOf(fact ResourceFact) string {
+	names := make([]string, 0, len(fact.Fields))
+	for _, f := range fact.Fields {
+		names = append(names, f.Name)
+	}
+	return "[" + strings.Join(names, ",") + "]"
+}
 
 // stockRefs resolves a stock row's reference: the combination's for a row
 // with id_product_attribute != 0, else the product's.
@@ -471,7 +490,7 @@ func (c *Connector) stockReferences(ctx context.Context) (stockRefs, error) {
 		}
 		p.Go(func(ctx context.Context) error {
 			lq := ListQuery{Display: "[id,reference]", Sort: "[id_ASC]"}
-			return c.listPages(ctx, res, lq, c.widePageSize(), nil, func(page []Object, _ any) error {
+			return c.listPages(ctx, res, lq, c.narrowPageSize(), nil, func(page []Object, _ any) error {
 				for _, o := range page {
 					id, err := strconv.ParseInt(strings.TrimSpace(o.Fields["id"]), 10, 64)
 					if err != nil {

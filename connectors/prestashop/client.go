@@ -209,7 +209,9 @@ func (c *Client) List(ctx context.Context, resource string, q ListQuery) ([]Obje
 
 // listPagesFrom reads every page of a resource from record offset start,
 // sorted by id, pageSize records a page with up to parallel pages in
-// flight. There is no total count, so it stops at the first short page.
+// flight. There is no total count, so it stops at the first short page;
+// the pages in flight at once double from one up to parallel, so a list
+// that ends soon is not read past its end by parallel-1 empty pages.
 // prep runs on each page as soon as it arrives, concurrently like the page
 // requests themselves (so a page's follow-up request, such as its
 // customers' addresses, overlaps the other pages), and fn gets the page
@@ -225,11 +227,11 @@ func (c *Client) listPagesFrom(ctx context.Context, resource string, q ListQuery
 	if q.Sort == "" {
 		q.Sort = "[id_ASC]"
 	}
-	for first := 0; ; first += parallel {
-		pages := make([][]Object, parallel)
-		extras := make([]any, parallel)
+	for first, batch := 0, 1; ; first, batch = first+batch, min(2*batch, parallel) {
+		pages := make([][]Object, batch)
+		extras := make([]any, batch)
 		p := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
-		for i := range parallel {
+		for i := range batch {
 			pq := q
 			pq.Offset, pq.Limit = start+(first+i)*pageSize, pageSize
 			p.Go(func(ctx context.Context) error {

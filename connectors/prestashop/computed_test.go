@@ -97,10 +97,11 @@ func TestStockReference(t *testing.T) {
 }
 
 // TestStockReferenceManyProducts reads references over more than one page
-// of the narrow lists (ten times page_size: 50 here).
+// of the narrow lists (50 times page_size: 50 here).
 func TestStockReferenceManyProducts(t *testing.T) {
 	f := setup(t, prestashoptest.Version8, func(o *prestashoptest.Options, c *prestashop.Config) {
 		o.Products, o.Customers, o.Orders = 130, 2, 2
+		c.PageSize = 1
 	})
 	f.srv.ResetStats()
 	rows := read(t, f, "stock_availables", time.Time{})
@@ -343,4 +344,30 @@ func TestOrderStateName(t *testing.T) {
 		}
 	}
 	checkBodies(t, f.srv)
+}
+
+// TestStockReadIsAFewRequests: stock has no modification date, so it is
+// read in full every run; with the default page size a shop's thousands of
+// stock rows, and the two reference lists behind them, are a request each
+// (a list that fills its last page exactly needs one more, empty).
+func TestStockReadIsAFewRequests(t *testing.T) {
+	f := setup(t, prestashoptest.Version8, func(o *prestashoptest.Options, c *prestashop.Config) {
+		o.Products, o.Customers, o.Orders = 4000, 2, 2
+		c.PageSize = 0 // the default
+	})
+	f.srv.ResetStats()
+	rows := read(t, f, "stock_availables", time.Time{})
+	if n := len(f.srv.IDs("stock_availables")); len(rows) != n || n <= prestashop.MaxPageSize {
+		t.Fatalf("read %d stock rows of %d; want more than a page (%d)", len(rows), n, prestashop.MaxPageSize)
+	}
+	want := map[string]int{}
+	for _, res := range []string{"stock_availables", "products", "combinations"} {
+		want[res] = len(f.srv.IDs(res))/prestashop.MaxPageSize + 1
+	}
+	if diff := cmp.Diff(want, f.srv.Stats().ReadsBy); diff != "" {
+		t.Errorf("reads of a full stock read (-want +got):\n%s", diff)
+	}
+	for _, q := range f.srv.Writes() {
+		t.Errorf("a read wrote %s %s", q.Method, q.Path)
+	}
 }

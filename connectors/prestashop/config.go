@@ -61,6 +61,11 @@ const (
 	DefaultConcurrency = 4
 )
 
+// MaxPageSize is the largest page synk asks a shop for. PrestaShop sets no
+// limit of its own; a page of 5,000 narrow rows (stock) is a few hundred
+// kilobytes.
+const MaxPageSize = 5000
+
 // String shows the settings without the key.
 func (c Config) String() string {
 	key := ""
@@ -98,8 +103,8 @@ func (c *Config) Validate() error {
 	if c.Language < 0 || c.Shop < 0 {
 		errs = append(errs, errors.New("language and shop must be positive ids"))
 	}
-	if c.PageSize < 0 || c.PageSize > 5000 {
-		errs = append(errs, fmt.Errorf("page_size %d: want 1..5000", c.PageSize))
+	if c.PageSize < 0 || c.PageSize > MaxPageSize {
+		errs = append(errs, fmt.Errorf("page_size %d: want 1..%d", c.PageSize, MaxPageSize))
 	}
 	if c.FullEvery < 0 || c.Rate < 0 || c.Concurrency < 0 {
 		errs = append(errs, errors.New("full_every, rate and concurrency must not be negative"))

@@ -553,7 +553,7 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 		return outcome{"failed", fmt.Errorf("record create of %s %s: %w", w.flow.To, key, err)}
 	}
 	r.links.add(w.entity.Name, left, right)
-	writeBack := r.needsWriteBack(ctx, w, rec)
+	writeBack := r.needsWriteBack(ctx, w, r.completeCreated(ctx, w, key, rec))
 	r.mu.Lock()
 	if r.created == nil {
 		r.created, r.writeBack = map[string]bool{}, map[string]bool{}
@@ -569,6 +569,9 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 // flowing back as a member number). Those are planned in a follow-up round
 // of this run; a create whose values only mirror its source needs none.
 func (r *Runner) needsWriteBack(ctx context.Context, w *work, created pipeline.Record) bool {
+	if created == nil {
+		return true // unknown: the follow-up round reads it
+	}
 	for _, g := range w.entity.Flows {
 		if g.Reverse == w.flow.Reverse || !g.Update {
 			continue
@@ -586,6 +589,9 @@ func (r *Runner) needsWriteBack(ctx context.Context, w *work, created pipeline.R
 				continue
 			}
 			nv := vals[m.Field]
+			if m.Overwrite == spec.OverwriteWhen && !r.wouldOverwrite(m, g, nv, rec, w.source) {
+				continue
+			}
 			if isWriteOnly(g.To.Resource, m.Field) {
 				if !isEmpty(nv) {
 					return true
@@ -594,6 +600,80 @@ func (r *Runner) needsWriteBack(ctx context.Context, w *work, created pipeline.R
 			}
 			if !sameTarget(nv, w.source[m.Field]) {
 				return true
+			}
+		}
+	}
+	return false
+}
+
+// wouldOverwrite evaluates a mapping's overwrite condition as the
+// follow-up round would for the record just created (src, mapped to nv)
+// and its source (tgt), whose values are that side's base; an error
+// counts as true, so the round decides.
+func (r *Runner) wouldOverwrite(m *spec.Mapping, g *spec.Flow, nv any, src, tgt pipeline.Record) bool {
+	b := tgt[m.Field]
+	if isWriteOnly(g.To.Resource, m.Field) {
+		b = nil // never read, so not in the base (see sourceBase)
+	}
+	v, err := m.When.Run(map[string]any{"source": nv, "target": tgt[m.Field], "base": b, "vars": r.p.Vars,
+		"record": map[string]any(src), "target_record": map[string]any(tgt)})
+	ok, _ := v.(bool)
+	return err != nil || ok
+}
+
+// completeCreated returns the created record with what the flows back from
+// it read: rec itself, unless the sink left out of it (as unknown, see
+// pipeline.Sink) a field one of their mappings reads; then the record read
+// with the target's Getter, or nil when it cannot be read (needsWriteBack
+// then plans the follow-up round, which reads it).
+func (r *Runner) completeCreated(ctx context.Context, w *work, key string, rec pipeline.Record) pipeline.Record {
+	if !r.readsAbsent(w, rec) {
+		return rec
+	}
+	getter, ok := r.conns[w.flow.To.Conn.Name].connector.(pipeline.Getter)
+	if !ok {
+		return nil
+	}
+	full, found, err := getter.Get(ctx, w.flow.To.Resource.Name, key)
+	if err != nil || !found {
+		r.log.Warn("read the created record for the flows back from it; a follow-up round reads it", "entity", w.entity.Name,
+			"target", w.flow.To.String(), "key", key, "found", found, "err", err)
+		return nil
+	}
+	return full
+}
+
+// readsAbsent reports whether a flow back from the created record maps a
+// field rec does not have (the whole record counts as one).
+func (r *Runner) readsAbsent(w *work, rec pipeline.Record) bool {
+	res := w.flow.To.Resource
+	for _, g := range w.entity.Flows {
+		if g.Reverse == w.flow.Reverse || !g.Update {
+			continue
+		}
+		for _, m := range g.Map {
+			if m.Overwrite == spec.OverwriteNever {
+				continue
+			}
+			names := m.Expr.Names()
+			if m.Overwrite == spec.OverwriteWhen && slices.Contains(m.When.Names(), "record") {
+				names = append(names, "record")
+			}
+			for _, name := range names {
+				if _, declared := res.Field(name); declared {
+					if _, ok := rec[name]; !ok {
+						return true
+					}
+					continue
+				}
+				if name != "record" {
+					continue
+				}
+				for _, f := range res.Fields {
+					if _, ok := rec[f.Name]; !ok {
+						return true
+					}
+				}
 			}
 		}
 	}

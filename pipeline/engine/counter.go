@@ -382,6 +382,7 @@ func (r *Runner) applyCounter(ctx context.Context, sink pipeline.Sink, w *work) 
 		if o = classifyWrite(ctx, err); o.status != "failed" || ctx.Err() != nil {
 			break
 		}
+		w.write.Fresh = false // a failed write may have landed: read again
 	}
 	st := sideWritten
 	switch o.status {
@@ -444,7 +445,11 @@ func (r *Runner) foldFreshCount(ctx context.Context, w *work) (*float64, error) 
 		return nil, fmt.Errorf("%s %s is gone; its %s is not written", w.flow.To, w.write.Key, field)
 	}
 	now, ok := number(fresh[field])
-	if _, had := number(w.write.Current[field]); !ok || !had {
+	_, had := number(w.write.Current[field])
+	// The sink may replace the record from this read instead of reading it
+	// once more (Fiken's PUT of a whole product).
+	w.write.Current, w.write.Fresh = fresh, true
+	if !ok || !had {
 		return nil, nil
 	}
 	// Own values, so units this run's own writes moved (an invoice synk

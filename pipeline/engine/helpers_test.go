@@ -290,6 +290,14 @@ type memSystem struct {
 	// between the snapshot and a counter write).
 	beforeGet func(resource, key string)
 	gets      int
+	// assigned are fields the system sets on a create ("field-key") and
+	// leaves out of Create's answer, as a sink that does not read the
+	// record back leaves out what the system assigned.
+	assigned []string
+	// fresh holds the Current of each update made with Write.Fresh.
+	fresh []pipeline.Record
+	// reads counts Read calls.
+	reads int
 }
 
 // writeOnly returns the names of a resource's write-only fields.
@@ -413,6 +421,9 @@ func (c *memConn) Read(ctx context.Context, resource string, _ pipeline.ReadQuer
 		return err
 	}
 	defer release()
+	c.sys.mu.Lock()
+	c.sys.reads++
+	c.sys.mu.Unlock()
 	for _, rec := range c.sys.all(resource) {
 		if err := out.Emit(c.sys.readable(resource, rec)); err != nil {
 			return err
@@ -486,6 +497,10 @@ func (c *memConn) Create(ctx context.Context, w pipeline.Write) (pipeline.Record
 	s.creates++
 	hook := s.afterCreate
 	out := s.readable(w.Resource, rec)
+	for _, f := range s.assigned {
+		rec[f] = f + "-" + key
+		delete(out, f)
+	}
 	s.mu.Unlock()
 	if hook != nil {
 		if err := hook(ctx, w, out); err != nil {
@@ -528,6 +543,9 @@ func (c *memConn) Update(ctx context.Context, w pipeline.Write) (pipeline.Record
 	}
 	for k, v := range w.Set {
 		rec[k] = v
+	}
+	if w.Fresh {
+		s.fresh = append(s.fresh, maps.Clone(w.Current))
 	}
 	s.updates++
 	if s.afterUpdate != nil {
