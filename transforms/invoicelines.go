@@ -1,15 +1,10 @@
 package transforms
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"math"
-	"math/big"
-	"math/bits"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -75,46 +70,9 @@ func isSalesRate(r int64) bool {
 // defaultHomeCountries and defaultOutsideCountries are ISO 3166 alpha-2
 // codes: deliveries to Norway are domestic, to Svalbard and Jan Mayen (SJ)
 // outside the VAT area, anywhere else export.
-func defaultHomeCountries() []string    { return []string{"NO"} }
+func defaultHomeCountries() []string { return []string{"NO"} }
+
 func defaultOutsideCountries() []string { return []string{"SJ"} }
-
-// invoiceSettings are the keys of invoice_lines' third argument.
-type invoiceSettings struct {
-	incomeAccount   string
-	exemptAccount   string
-	zeroVatType     string
-	exportAccount   string
-	exportVatType   string
-	outsideAccount  string
-	outsideVatType  string
-	roundingAccount string
-	shippingText    string
-	discountText    string
-	wrappingText    string
-	roundingText    string
-	// maxRounding is the largest difference in øre the shop's own
-	// rounding may leave between its totals and its rows and amounts; -1
-	// (unset) means one øre per invoice line, at least two. The rounding
-	// line also holds what the per-line VAT rule moves, which is not
-	// bounded by it.
-	maxRounding int64
-	// homeCountries and outsideCountries sort a delivery country; any
-	// other country is export.
-	homeCountries    []string
-	outsideCountries []string
-}
-
-// paymentSettings are the keys of invoice_lines' fourth argument that
-// concern lines; the pipeline's other keys (paid, account, send, due_days
-// ...) are ignored here.
-type paymentSettings struct {
-	fee     int64 // øre incl. VAT
-	feeText string
-	feeVat  int64 // hundredths of a percent
-	account string
-	// feeCurrency is ISO 4217: the fee applies only to orders in it.
-	feeCurrency string
-}
 
 // invoiceLine is one Fiken invoice line before it becomes a map: amounts
 // in øre, rate in hundredths of a percent.
@@ -204,27 +162,6 @@ func InvoiceTotal(order, payment map[string]any) (int64, error) {
 		return 0, err
 	}
 	return total + fee, nil
-}
-
-// feeFor is the fee in øre on the order's invoice: none when the order is
-// in another currency than the fee (49 NOK on a EUR invoice would be
-// 49 EUR). An order without currency (older records) is in NOK.
-func (p paymentSettings) feeFor(order map[string]any) (int64, error) {
-	if p.fee == 0 {
-		return 0, nil
-	}
-	cur := defaultCurrency
-	if v := order["currency"]; v != nil && v != "" {
-		c, ok := currencyCode(v)
-		if !ok {
-			return 0, fmt.Errorf("order field currency %s: want an ISO 4217 currency code (NOK, EUR ...)", showValue(v))
-		}
-		cur = c
-	}
-	if cur != p.feeCurrency {
-		return 0, nil
-	}
-	return p.fee, nil
 }
 
 func fnInvoiceLines(args ...any) (any, error) {
@@ -335,204 +272,11 @@ func listArg(name string, v any) ([]any, error) {
 	return out, nil
 }
 
-func parseSettings(m map[string]any) (invoiceSettings, error) {
-	s := invoiceSettings{
-		incomeAccount: defaultIncomeAccount, exemptAccount: defaultExemptAccount, zeroVatType: defaultZeroVatType,
-		exportVatType: defaultExportVatType, outsideVatType: defaultOutsideVatType, outsideAccount: defaultOutsideAccount,
-		shippingText: defaultShippingText, discountText: defaultDiscountText, wrappingText: defaultWrappingText,
-		roundingText: defaultRoundingText, maxRounding: -1,
-		homeCountries: defaultHomeCountries(), outsideCountries: defaultOutsideCountries(),
-	}
-	strs := []struct {
-		key string
-		dst *string
-	}{
-		{"income_account", &s.incomeAccount}, {"exempt_account", &s.exemptAccount}, {"zero_vat_type", &s.zeroVatType},
-		{"export_account", &s.exportAccount}, {"export_vat_type", &s.exportVatType},
-		{"outside_account", &s.outsideAccount}, {"outside_vat_type", &s.outsideVatType},
-		{"rounding_account", &s.roundingAccount}, {"shipping_text", &s.shippingText}, {"discount_text", &s.discountText},
-		{"wrapping_text", &s.wrappingText}, {"rounding_text", &s.roundingText},
-	}
-	for _, f := range strs {
-		switch v := m[f.key].(type) {
-		case nil:
-		case string:
-			if v != "" {
-				*f.dst = v
-			}
-		default:
-			*f.dst = str(v) // an account written as a number in YAML
-		}
-	}
-	if s.roundingAccount == "" {
-		s.roundingAccount = s.incomeAccount
-	}
-	if s.exportAccount == "" {
-		s.exportAccount = s.exemptAccount
-	}
-	zeroTypes := []struct{ key, val string }{
-		{"zero_vat_type", s.zeroVatType}, {"export_vat_type", s.exportVatType}, {"outside_vat_type", s.outsideVatType},
-	}
-	for _, z := range zeroTypes {
-		if r, ok := vatRateForType(z.val); !ok || r != 0 {
-			return s, fmt.Errorf("settings.%s %q: want a 0 %% Fiken sales vat type (EXEMPT, EXEMPT_IMPORT_EXPORT, OUTSIDE, EXEMPT_REVERSE, NONE)", z.key, z.val)
-		}
-	}
-	var err error
-	if s.homeCountries, err = countryList(m, "home_countries", s.homeCountries); err != nil {
-		return s, err
-	}
-	if s.outsideCountries, err = countryList(m, "outside_countries", s.outsideCountries); err != nil {
-		return s, err
-	}
-	for _, c := range s.outsideCountries {
-		if slices.Contains(s.homeCountries, c) {
-			return s, fmt.Errorf("settings.outside_countries %s is in home_countries too", c)
-		}
-	}
-	if v := m["max_rounding"]; v != nil {
-		n, err := scaledInt(v, 2)
-		if err != nil || n < 0 {
-			return s, fmt.Errorf("settings.max_rounding %s: want a non-negative amount in NOK", showValue(v))
-		}
-		s.maxRounding = n
-	}
-	return s, nil
-}
-
-// countryList reads a settings list of ISO 3166 alpha-2 codes, upper-cased;
-// a missing key keeps def. An empty list is refused: home_countries: []
-// would make every order with a country export.
-func countryList(m map[string]any, key string, def []string) ([]string, error) {
-	v := m[key]
-	if v == nil {
-		return def, nil
-	}
-	l, err := listArg("settings."+key, v)
-	if err != nil {
-		return nil, err
-	}
-	if len(l) == 0 {
-		return nil, fmt.Errorf("settings.%s is empty: want a list of ISO 3166 alpha-2 country codes", key)
-	}
-	out := make([]string, len(l))
-	for i, c := range l {
-		code, ok := countryCode(c)
-		if !ok {
-			return nil, fmt.Errorf("settings.%s[%d] %s: want an ISO 3166 alpha-2 country code (NO, SE, SJ ...)", key, i, showValue(c))
-		}
-		out[i] = code
-	}
-	return out, nil
-}
-
-// countryCode normalizes an ISO 3166 alpha-2 code ("se" → "SE").
-func countryCode(v any) (string, bool) {
-	return isoCode(v, 2)
-}
-
-// currencyCode normalizes an ISO 4217 code ("eur" → "EUR").
-func currencyCode(v any) (string, bool) {
-	return isoCode(v, 3)
-}
-
-// isoCode is a string of n ASCII letters, upper-cased and trimmed.
-func isoCode(v any, n int) (string, bool) {
-	s, ok := v.(string)
-	if !ok {
-		return "", false
-	}
-	s = strings.ToUpper(strings.TrimSpace(s))
-	if len(s) != n {
-		return "", false
-	}
-	for _, c := range []byte(s) {
-		if c < 'A' || c > 'Z' {
-			return "", false
-		}
-	}
-	return s, true
-}
-
-// destination is where an order's goods went, for its 0 % lines.
-type destination int
-
 const (
 	domestic destination = iota
 	export
 	outside // Svalbard, Jan Mayen: outside the VAT area
 )
-
-// orderDestination reads the order's delivery_country: missing (older
-// records) or empty is domestic.
-func (s invoiceSettings) orderDestination(order map[string]any) (destination, error) {
-	v := order["delivery_country"]
-	if v == nil || v == "" {
-		return domestic, nil
-	}
-	c, ok := countryCode(v)
-	if !ok {
-		return 0, fmt.Errorf("order field delivery_country %s: want an ISO 3166 alpha-2 country code", showValue(v))
-	}
-	switch {
-	case slices.Contains(s.homeCountries, c):
-		return domestic, nil
-	case slices.Contains(s.outsideCountries, c):
-		return outside, nil
-	}
-	return export, nil
-}
-
-// to is the settings for an order to dest: its 0 % lines take the
-// destination's vatType and account. All other rates are unchanged.
-func (s invoiceSettings) to(dest destination) invoiceSettings {
-	switch dest {
-	case export:
-		s.zeroVatType, s.exemptAccount = s.exportVatType, s.exportAccount
-	case outside:
-		s.zeroVatType, s.exemptAccount = s.outsideVatType, s.outsideAccount
-	}
-	return s
-}
-
-func parsePayment(m map[string]any) (paymentSettings, error) {
-	p := paymentSettings{feeText: defaultFeeText, feeVat: defaultFeeVat * 100, feeCurrency: defaultCurrency}
-	if m == nil {
-		return p, nil
-	}
-	if v := m["fee_currency"]; v != nil && v != "" {
-		c, ok := currencyCode(v)
-		if !ok {
-			return p, fmt.Errorf("payment.fee_currency %s: want an ISO 4217 currency code (NOK, EUR ...)", showValue(v))
-		}
-		p.feeCurrency = c
-	}
-	if v := m["fee"]; v != nil {
-		n, err := scaledInt(v, 2)
-		if err != nil || n < 0 {
-			return p, fmt.Errorf("payment.fee %s: want a non-negative amount in NOK incl. VAT", showValue(v))
-		}
-		p.fee = n
-	}
-	if v, ok := m["fee_text"].(string); ok && v != "" {
-		p.feeText = v
-	}
-	if v := m["fee_vat"]; v != nil {
-		r, err := scaledInt(v, 2)
-		if err != nil || !isSalesRate(r) {
-			return p, fmt.Errorf("payment.fee_vat %s: not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)", showValue(v))
-		}
-		p.feeVat = r
-	}
-	switch v := m["fee_account"].(type) {
-	case nil:
-	case string:
-		p.account = v
-	default:
-		p.account = str(v)
-	}
-	return p, nil
-}
 
 // requiredOre reads an order amount in øre; nil is an error naming it.
 func requiredOre(order map[string]any, field string) (int64, error) {
@@ -572,149 +316,6 @@ func intField(m map[string]any, field string, def int64) (int64, error) {
 		return 0, fmt.Errorf("order field %s %s: %w", field, showValue(v), err)
 	}
 	return n, nil
-}
-
-// roundMicro rounds micro-NOK to øre with PrestaShop's round mode.
-func roundMicro(x int64, mode int64) int64 { return divRound(x, 10_000, mode) }
-
-// divRound divides a by a positive b, rounding the quotient as PrestaShop's
-// round mode says.
-func divRound(a, b, mode int64) int64 {
-	neg := a < 0
-	if neg {
-		a = -a
-	}
-	return roundQuot(a/b, a%b, b, neg, mode)
-}
-
-// roundQuot rounds q + r/b (0 <= r < b), the magnitude of a quotient whose
-// sign is neg, as PrestaShop's round mode says, and gives it its sign.
-func roundQuot(q, r, b int64, neg bool, mode int64) int64 {
-	up := false
-	switch mode {
-	case roundModeUp:
-		up = r > 0 && !neg
-	case roundModeDown:
-		up = r > 0 && neg
-	case roundModeHalfDown:
-		up = 2*r > b
-	case roundModeHalfEven:
-		up = 2*r > b || (2*r == b && q%2 == 1)
-	case roundModeHalfOdd:
-		up = 2*r > b || (2*r == b && q%2 == 0)
-	default:
-		up = 2*r >= b
-	}
-	if up {
-		q++
-	}
-	if neg {
-		return -q
-	}
-	return q
-}
-
-// vatAt is net × rate (hundredths of a percent) in øre, rounded with the
-// order's round mode: the VAT an auditor expects on a line.
-func vatAt(net, rate, mode int64) int64 {
-	a := net
-	if a < 0 {
-		a = -a
-	}
-	q, r, _ := mulDivFloor(a, rate, 10_000) // rate <= 10 000: always fits
-	return roundQuot(q, r, 10_000, net < 0, mode)
-}
-
-// vatWindow is the VAT a line of net at rate may carry: within 1 øre of
-// net × rate, lo and hi included; exactly 0 at 0 %.
-func vatWindow(net, rate int64) (lo, hi int64) {
-	if rate == 0 {
-		return 0, 0
-	}
-	// net × rate = q + r/10 000 with 0 <= r < 10 000.
-	q, r, _ := mulDivFloor(net, rate, 10_000)
-	if r == 0 {
-		return q - 1, q + 1
-	}
-	return q, q + 1
-}
-
-// snapRate finds the sales rate (hundredths of a percent) that prices incl
-// and excl (micro-NOK) were made with: the nearest rate whose incl. price
-// is within 1.2 øre of incl, which covers both prices rounded to øre.
-func snapRate(incl, excl int64) (int64, bool) {
-	best, bestDiff := int64(-1), int64(-1)
-	for _, r := range salesRates() {
-		if d, ok := rateOff(incl, excl, r); ok && (best < 0 || d < bestDiff) {
-			best, bestDiff = r, d
-		}
-	}
-	return best, best >= 0
-}
-
-// rateOff is how far incl is from excl at rate r (in micro-NOK × 10 000),
-// and whether that is within 1.2 øre.
-func rateOff(incl, excl, r int64) (int64, bool) {
-	if excl < 0 {
-		incl, excl = -incl, -excl
-	}
-	const tolerance = 12_000 * 10_000
-	d := incl*10_000 - excl*(10_000+r)
-	if d < 0 {
-		d = -d
-	}
-	return d, d <= tolerance
-}
-
-// noRate explains a failed snapRate with the rate the prices imply.
-func noRate(incl, excl int64) string {
-	if excl == 0 {
-		return fmt.Sprintf("price %s incl. VAT is not 0 without VAT", formatMicro(incl))
-	}
-	implied := new(big.Rat).SetFrac64(incl-excl, excl)
-	implied.Mul(implied, big.NewRat(100, 1))
-	return fmt.Sprintf("prices %s incl. / %s excl. VAT give %s %%, not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)",
-		formatMicro(incl), formatMicro(excl), implied.FloatString(2))
-}
-
-func formatMicro(x int64) string {
-	s := strconv.FormatFloat(float64(x)/1e6, 'f', -1, 64)
-	return s
-}
-
-func formatOre(x int64) string {
-	sign := ""
-	if x < 0 {
-		sign, x = "-", -x
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, x/100, x%100)
-}
-
-func formatRate(r int64) string {
-	return strconv.FormatFloat(float64(r)/100, 'f', -1, 64)
-}
-
-// vatTypeOf maps a rate (hundredths of a percent) to Fiken's vatType and
-// the account for lines without a product.
-func (s invoiceSettings) vatTypeOf(rate int64) (vatType, account string) {
-	switch rate {
-	case 2500:
-		return "HIGH", s.incomeAccount
-	case 1500:
-		return "MEDIUM", s.incomeAccount
-	case 1200:
-		return "LOW", s.incomeAccount
-	case 1111:
-		return "RAW_FISH", s.incomeAccount
-	}
-	return s.zeroVatType, s.exemptAccount
-}
-
-// amountLine is a line for an order-level amount (shipping, wrapping, a
-// rate's share of the discount, the fee): quantity 1, no product.
-func (s invoiceSettings) amountLine(text string, net, vat, rate int64) invoiceLine {
-	t, acct := s.vatTypeOf(rate)
-	return invoiceLine{description: text, quantity: 1, unitPrice: net, net: net, vat: vat, vatType: t, rate: rate, account: acct}
 }
 
 // checkVat refuses an incl./excl. pair that does not fit its stated rate.
@@ -1120,67 +721,4 @@ func balanceVat(lines []invoiceLine, idx []int) int64 {
 		}
 	}
 	return -left
-}
-
-// allocate splits total over non-negative weights in proportion, in whole
-// øre, so the parts add up to total exactly (largest remainder; ties to the
-// earlier weight). ok is false when the weights are all zero but total is
-// not.
-func allocate(total int64, weights []int64) ([]int64, bool) {
-	parts := make([]int64, len(weights))
-	var sum int64
-	for _, w := range weights {
-		if w < 0 {
-			return nil, false
-		}
-		sum += w
-	}
-	if total == 0 {
-		return parts, true
-	}
-	if sum == 0 {
-		return nil, false
-	}
-	rems := make([]int64, len(weights))
-	order := make([]int, len(weights))
-	left := total
-	for i, w := range weights {
-		q, r, _ := mulDivFloor(total, w, sum) // w <= sum: never overflows
-		parts[i], rems[i], order[i] = q, r, i
-		left -= q
-	}
-	// The remainders add up to left × sum and each is below sum, so at
-	// least left of them are positive: zero weights never get an øre.
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rems[b], rems[a]) })
-	for _, i := range order[:left] {
-		parts[i]++
-	}
-	return parts, true
-}
-
-// mulDivFloor is floor(t × w / s) and its remainder r (0 <= r < s) for
-// w >= 0 and s > 0, exact in 128 bits: t × w overflows int64 for large
-// orders. ok is false when the quotient does not fit.
-func mulDivFloor(t, w, s int64) (q, r int64, ok bool) {
-	neg := t < 0
-	a := uint64(t)
-	if neg {
-		a = -a
-	}
-	hi, lo := bits.Mul64(a, uint64(w))
-	if hi >= uint64(s) {
-		return 0, 0, false
-	}
-	uq, ur := bits.Div64(hi, lo, uint64(s))
-	if uq > math.MaxInt64 {
-		return 0, 0, false
-	}
-	q, r = int64(uq), int64(ur)
-	if neg && r > 0 {
-		return -q - 1, s - r, true
-	}
-	if neg {
-		return -q, 0, true
-	}
-	return q, r, true
 }

@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/spec"
+)
+
+// applyCreate journals the intent, creates, and on an ambiguous failure
+// asks the sink's Finder whether the create happened anyway.
+func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) outcome {
+	id := newRunID()
+	wb, _ := json.Marshal(w.write.Set)
+	r.stateMu.Lock()
+	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, now(), NULL)`,
+		id, r.runID, w.entity.Name, w.flow.Name(), w.flow.To.Conn.Name, w.flow.To.Resource.Name, w.write.IdempotencyKey, w.change.SourceKey, string(wb))
+	r.stateMu.Unlock()
+	if err != nil {
+		return r.record(ctx, w, outcome{"failed", fmt.Errorf("journal intent: %w", err)})
+	}
+	rec, err := sink.Create(ctx, w.write)
+	o := classifyWrite(ctx, err)
+	if o.status == "not_attempted" {
+		r.resolveIntent(ctx, id, "failed", "") // nothing was sent
+		return r.record(ctx, w, o)
+	}
+	if o.status == "failed" {
+		if finder, ok := sink.(pipeline.Finder); ok {
+			// The request may have reached the system: look before anyone
+			// creates again, even when the run is stopping.
+			found, ok, ferr := finder.Find(pipeline.WithStop(context.WithoutCancel(ctx), nil), w.write)
+			switch {
+			case ferr == nil && ok:
+				rec, o = found, outcome{status: "applied"}
+			case ferr == nil:
+				r.resolveIntent(ctx, id, "failed", "")
+				return r.record(ctx, w, o)
+			}
+		}
+		if o.status == "failed" {
+			return r.record(ctx, w, o) // intent stays pending: next run looks it up first
+		}
+	}
+	if o.status == "rejected" {
+		r.resolveIntent(ctx, id, "failed", "")
+		return r.record(ctx, w, o)
+	}
+	key := keyString(rec[w.flow.To.Resource.Key])
+	if key == "" {
+		return r.record(ctx, w, outcome{"failed", fmt.Errorf("%s returned no %s for the created record", w.flow.To, w.flow.To.Resource.Key)})
+	}
+	w.change.TargetKey = key
+	left, right := w.change.SourceKey, key
+	if w.flow.Reverse {
+		left, right = key, w.change.SourceKey
+	}
+	base := map[string]any(w.write.Set)
+	r.stateMu.Lock()
+	err = r.commitCreate(ctx, w, id, left, right, base)
+	r.stateMu.Unlock()
+	if err != nil {
+		return outcome{"failed", fmt.Errorf("record create of %s %s: %w", w.flow.To, key, err)}
+	}
+	r.links.add(w.entity.Name, left, right)
+	writeBack := r.needsWriteBack(ctx, w, r.completeCreated(ctx, w, key, rec))
+	r.mu.Lock()
+	if r.created == nil {
+		r.created, r.writeBack = map[string]bool{}, map[string]bool{}
+	}
+	r.created[w.entity.Name] = true
+	r.writeBack[w.entity.Name] = r.writeBack[w.entity.Name] || writeBack
+	r.mu.Unlock()
+	return outcome{status: "applied"}
+}
+
+// needsWriteBack reports whether the flows back from the created record
+// would write to its source: a value the target system assigned (an id
+// flowing back as a member number). Those are planned in a follow-up round
+// of this run; a create whose values only mirror its source needs none.
+func (r *Runner) needsWriteBack(ctx context.Context, w *work, created pipeline.Record) bool {
+	if created == nil {
+		return true // unknown: the follow-up round reads it
+	}
+	for _, g := range w.entity.Flows {
+		if g.Reverse == w.flow.Reverse || !g.Update {
+			continue
+		}
+		rec, err := asStored(g.From, created)
+		if err != nil {
+			return true
+		}
+		vals, err := r.mapFields(ctx, g, rec, nil, true)
+		if err != nil {
+			return true
+		}
+		for _, m := range g.Map {
+			if m.Overwrite == spec.OverwriteNever {
+				continue
+			}
+			nv := vals[m.Field]
+			if m.Overwrite == spec.OverwriteWhen && !r.wouldOverwrite(m, g, nv, rec, w.source) {
+				continue
+			}
+			if isWriteOnly(g.To.Resource, m.Field) {
+				if !isEmpty(nv) {
+					return true
+				}
+				continue
+			}
+			if !sameTarget(nv, w.source[m.Field]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// wouldOverwrite evaluates a mapping's overwrite condition as the
+// follow-up round would for the record just created (src, mapped to nv)
+// and its source (tgt), whose values are that side's base; an error
+// counts as true, so the round decides.
+func (r *Runner) wouldOverwrite(m *spec.Mapping, g *spec.Flow, nv any, src, tgt pipeline.Record) bool {
+	b := tgt[m.Field]
+	if isWriteOnly(g.To.Resource, m.Field) {
+		b = nil // never read, so not in the base (see sourceBase)
+	}
+	v, err := m.When.Run(map[string]any{"source": nv, "target": tgt[m.Field], "base": b, "vars": r.p.Vars,
+		"record": map[string]any(src), "target_record": map[string]any(tgt)})
+	ok, _ := v.(bool)
+	return err != nil || ok
+}
+
+// completeCreated returns the created record with what the flows back from
+// it read: rec itself, unless the sink left out of it (as unknown, see
+// pipeline.Sink) a field one of their mappings reads; then the record read
+// with the target's Getter, or nil when it cannot be read (needsWriteBack
+// then plans the follow-up round, which reads it).
+func (r *Runner) completeCreated(ctx context.Context, w *work, key string, rec pipeline.Record) pipeline.Record {
+	if !r.readsAbsent(w, rec) {
+		return rec
+	}
+	getter, ok := r.conns[w.flow.To.Conn.Name].connector.(pipeline.Getter)
+	if !ok {
+		return nil
+	}
+	full, found, err := getter.Get(ctx, w.flow.To.Resource.Name, key)
+	if err != nil || !found {
+		r.log.Warn("read the created record for the flows back from it; a follow-up round reads it", "entity", w.entity.Name,
+			"target", w.flow.To.String(), "key", key, "found", found, "err", err)
+		return nil
+	}
+	return full
+}
+
+// readsAbsent reports whether a flow back from the created record maps a
+// field rec does not have (the whole record counts as one).
+func (r *Runner) readsAbsent(w *work, rec pipeline.Record) bool {
+	res := w.flow.To.Resource
+	for _, g := range w.entity.Flows {
+		if g.Reverse == w.flow.Reverse || !g.Update {
+			continue
+		}
+		for _, m := range g.Map {
+			if m.Overwrite == spec.OverwriteNever {
+				continue
+			}
+			names := m.Expr.Names()
+			if m.Overwrite == spec.OverwriteWhen && slices.Contains(m.When.Names(), "record") {
+				names = append(names, "record")
+			}
+			for _, name := range names {
+				if _, declared := res.Field(name); declared {
+					if _, ok := rec[name]; !ok {
+						return true
+					}
+					continue
+				}
+				if name != "record" {
+					continue
+				}
+				for _, f := range res.Fields {
+					if _, ok := rec[f.Name]; !ok {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// commitCreate stores the outcome, the link, the base and resolves the
+// journal intent in one transaction.
+func (r *Runner) commitCreate(ctx context.Context, w *work, id, left, right string, base map[string]any) error {
+	ctx = context.WithoutCancel(ctx)
+	tx, err := r.store.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE synk.journal SET status = 'done', target_key = ?, resolved_at = now() WHERE id = ?`, w.change.TargetKey, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.links VALUES (?, ?, ?, ?, now())`, w.entity.Name, left, right, r.runID); err != nil {
+		return err
+	}
+	bv, _ := json.Marshal(base)
+	sv, _ := json.Marshal(sourceBase(w.entity, w.flow, w.source))
+	lv, rv := string(sv), string(bv)
+	if w.flow.Reverse {
+		lv, rv = rv, lv
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.base VALUES (?, ?, ?, '', '', ?, ?, ?, now())`,
+		w.entity.Name, left, right, lv, rv, w.entity.Fingerprint); err != nil {
+		return err
+	}
+	if err := r.insertChange(ctx, tx, w, "applied", ""); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (r *Runner) resolveIntent(ctx context.Context, id, status, key string) {
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	_, _ = r.store.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE synk.journal SET status = ?, target_key = ?, resolved_at = now() WHERE id = ?`, status, key, id)
+}

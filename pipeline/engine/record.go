@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/pipeline/state"
+)
+
+// recordPlanned stores the plan's changes and rejects in the state file;
+// the changes in one bulk statement (a 1% change of a million records is
+// ten thousand rows).
+func (r *Runner) recordPlanned(ctx context.Context, pl *planned) error {
+	b := state.NewBulk("seq", "entity", "flow", "action", "source_key", "target_key", "fields", "before", "after")
+	for _, w := range pl.works {
+		before, _ := json.Marshal(w.change.Before)
+		after, _ := json.Marshal(w.change.After)
+		fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
+		b.Add(fmt.Sprint(w.change.Seq), w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey, w.change.TargetKey,
+			fields, string(before), string(after))
+	}
+	r.stateMu.Lock()
+	err := r.store.ExecBulk(ctx, b, `INSERT INTO synk.changes SELECT '`+r.runID+`', CAST(seq AS BIGINT), entity, flow, action,
+		source_key, target_key, CAST(fields AS VARCHAR[]), CAST(before AS JSON), CAST(after AS JSON), 'planned', '', now() FROM bulk`)
+	r.stateMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("record planned changes: %w", err)
+	}
+	return r.insertRejects(ctx, r.store.DB, pl.rejects)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (r *Runner) insertChange(ctx context.Context, ex execer, w *work, status, errMsg string) error {
+	before, _ := json.Marshal(w.change.Before)
+	after, _ := json.Marshal(w.change.After)
+	fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
+	_, err := ex.ExecContext(ctx, `INSERT INTO synk.changes VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS VARCHAR[]), ?, ?, ?, ?, now())`,
+		r.runID, w.change.Seq, w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey, w.change.TargetKey,
+		fields, string(before), string(after), status, r.p.Redact(errMsg))
+	return err
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	return out
+}
+
+func (r *Runner) insertRejects(ctx context.Context, ex execer, rejects []pipeline.Reject) error {
+	for _, rj := range rejects {
+		if _, err := ex.ExecContext(ctx, `INSERT INTO synk.rejects VALUES (?, ?, ?, ?, ?, ?, NULL, now())`,
+			r.runID, rj.Entity, rj.Connection, rj.Resource, rj.Key, r.p.Redact(rj.Reason)); err != nil {
+			return err
+		}
+		if rj.Entity != "" {
+			r.opts.Metrics.Rejects.WithLabelValues(rj.Entity).Inc()
+		}
+	}
+	return nil
+}
