@@ -59,6 +59,12 @@ type Options struct {
 	// Shard says which pipelines this process serves; the zero value
 	// serves all.
 	Shard Shard
+	// MaxRuns caps the runs in progress at once; 0 means no cap. Runs
+	// due while every slot is taken wait for one, and their schedule
+	// delay counts the wait. Every run holds its state file's DuckDB
+	// instance and its reads in memory, so a thousand pipelines on one
+	// cron minute would otherwise all hold them at the same time.
+	MaxRuns int
 }
 
 // Signals are the process signals the daemon acts on, delivered by its
@@ -92,6 +98,9 @@ type Server struct {
 	shard           Shard
 	watchEvery      time.Duration
 	shutdownTimeout time.Duration
+	// slots holds one token per run in progress when MaxRuns caps them;
+	// nil means no cap.
+	slots chan struct{}
 
 	// reloadMu serialises loading: the reload signal and the file watcher.
 	reloadMu sync.Mutex
@@ -125,6 +134,9 @@ func New(paths []string, opts Options) *Server {
 		limiters: opts.Limiters, secrets: opts.Secrets, started: opts.Clock.Now(), maxJitter: opts.MaxJitter,
 		shard: opts.Shard, watchEvery: opts.Watch, shutdownTimeout: opts.ShutdownTimeout,
 		pipes: map[string]*served{}, files: map[string]*fileState{}}
+	if opts.MaxRuns > 0 {
+		s.slots = make(chan struct{}, opts.MaxRuns)
+	}
 	s.metrics = pipeline.NewMetrics(opts.Metrics)
 	s.delay = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "synk_schedule_delay_seconds", Help: "How late a run started after it was due (scheduled or triggered).",
@@ -213,10 +225,26 @@ func (s *Server) redact(v string) string { return s.secrets.Redact(v) }
 // run is the scheduler's job: one apply of the pipeline's current version,
 // through the same engine calls `synk apply` makes.
 func (s *Server) run(ctx context.Context, r schedule.Run) {
+	waited := false
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			waited = true
+			select {
+			case s.slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		defer func() { <-s.slots }()
+	}
 	start := s.clock.Now()
 	s.mu.Lock()
 	sv := s.pipes[r.Name]
-	if sv == nil {
+	if sv == nil || waited && s.stopping {
+		// Removed, or still waiting for a slot when the daemon began
+		// stopping: once stopping, no new runs start.
 		s.mu.Unlock()
 		return
 	}

@@ -483,37 +483,51 @@ func (l *Loader) Commit(ctx context.Context) (int64, error) {
 	sel := strings.Join(l.selectList(), ", ")
 	stage := Ident(l.stage)
 	gone := Ident(l.stage + "__gone")
+	// With nothing staged (a run with no changes) the deletes by stage and
+	// the inserts are skipped: an INSERT, even of no rows, makes DuckDB
+	// allocate transaction-local storage for every column of the table,
+	// tens of kilobytes each, which a no-op run of a wide pipeline paid
+	// for hundreds of columns and held until the state file closed.
+	staged := l.n > 0
 	stmts := []string{"BEGIN TRANSACTION"}
 	switch {
 	case l.diff:
 		stmts = append(stmts,
 			"DELETE FROM "+target+" WHERE _key IN (SELECT _key FROM "+gone+")",
-			"UPDATE "+target+" SET _synced_at = now()",
-			"INSERT INTO "+target+" SELECT "+sel+" FROM "+stage)
+			"UPDATE "+target+" SET _synced_at = now()")
+		if staged {
+			stmts = append(stmts, "INSERT INTO "+target+" SELECT "+sel+" FROM "+stage)
+		}
 	case l.full:
 		stmts = append(stmts, "CREATE OR REPLACE TABLE "+target+" AS SELECT "+sel+" FROM "+stage)
 	default:
-		stmts = append(stmts,
-			"CREATE TABLE IF NOT EXISTS "+target+" AS SELECT "+sel+" FROM "+stage+" LIMIT 0",
-			"DELETE FROM "+target+" WHERE _key IN (SELECT _key FROM "+stage+")",
-			"INSERT INTO "+target+" SELECT "+sel+" FROM "+stage)
+		stmts = append(stmts, "CREATE TABLE IF NOT EXISTS "+target+" AS SELECT "+sel+" FROM "+stage+" LIMIT 0")
+		if staged {
+			stmts = append(stmts,
+				"DELETE FROM "+target+" WHERE _key IN (SELECT _key FROM "+stage+")",
+				"INSERT INTO "+target+" SELECT "+sel+" FROM "+stage)
+		}
 	}
 	for _, cf := range childFields(l.res) {
 		ct := Ident(l.schema) + "." + Ident(ChildTable(l.res, cf))
 		cstage := Ident(l.stage + "__" + cf.Name)
 		csel := strings.Join(childSelectList(cf), ", ")
+		// Child rows are staged only with their parent's.
 		switch {
 		case l.diff:
-			stmts = append(stmts,
-				"DELETE FROM "+ct+" WHERE _parent_key IN (SELECT _key FROM "+gone+")",
-				"INSERT INTO "+ct+" SELECT "+csel+" FROM "+cstage)
+			stmts = append(stmts, "DELETE FROM "+ct+" WHERE _parent_key IN (SELECT _key FROM "+gone+")")
+			if staged {
+				stmts = append(stmts, "INSERT INTO "+ct+" SELECT "+csel+" FROM "+cstage)
+			}
 		case l.full:
 			stmts = append(stmts, "CREATE OR REPLACE TABLE "+ct+" AS SELECT "+csel+" FROM "+cstage)
 		default:
-			stmts = append(stmts,
-				"CREATE TABLE IF NOT EXISTS "+ct+" AS SELECT "+csel+" FROM "+cstage+" LIMIT 0",
-				"DELETE FROM "+ct+" WHERE _parent_key IN (SELECT _key FROM "+stage+")",
-				"INSERT INTO "+ct+" SELECT "+csel+" FROM "+cstage)
+			stmts = append(stmts, "CREATE TABLE IF NOT EXISTS "+ct+" AS SELECT "+csel+" FROM "+cstage+" LIMIT 0")
+			if staged {
+				stmts = append(stmts,
+					"DELETE FROM "+ct+" WHERE _parent_key IN (SELECT _key FROM "+stage+")",
+					"INSERT INTO "+ct+" SELECT "+csel+" FROM "+cstage)
+			}
 		}
 		stmts = append(stmts, "DROP TABLE "+cstage)
 	}

@@ -134,13 +134,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	doc, err := loadSpec()
+	router, err := specRouter()
 	if err != nil {
 		return nil, err
-	}
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		return nil, fmt.Errorf("fikentest: build router: %w", err)
 	}
 	s := &Server{
 		opts:      opts,
@@ -182,6 +178,21 @@ func NewServer(opts Options) (*Server, error) {
 	go func() { s.serveErr <- s.srv.Serve(ln) }()
 	return s, nil
 }
+
+// specRouter is the router over the embedded spec, built once: every
+// emulator in the process shares it (it is only read), so a thousand
+// tenants do not each hold a parsed copy of the spec.
+var specRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := loadSpec()
+	if err != nil {
+		return nil, err
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("fikentest: build router: %w", err)
+	}
+	return router, nil
+})
 
 func loadSpec() (*openapi3.T, error) {
 	loader := openapi3.NewLoader()

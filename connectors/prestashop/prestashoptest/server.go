@@ -188,6 +188,9 @@ func (s *Server) Version() string { return s.opts.Version }
 func (s *Server) Close() error {
 	var err error
 	s.closed.Do(func() {
+		if s.srv == nil { // a tenant: its Tenants server listens
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if err = s.srv.Shutdown(ctx); err != nil {

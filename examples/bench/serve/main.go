@@ -1,13 +1,26 @@
-// Command serve measures how many pipelines one `synk serve` process keeps
-// on schedule. It starts one Fiken and one PrestaShop emulator in this
-// process, writes N copies of a products pipeline (each with its own state
-// file and its own product-number prefix, so the copies do not match each
-// other's Fiken products), runs the real binary's serve on them, lets the
-// first runs create the products, and then reads serve's JSON log for a
-// measuring window: per run, how late it started and how long it took.
+// Command serve measures how many flagship pipelines one `synk serve`
+// process keeps on schedule. Each of N pipelines is pipelines/
+// prestashop-fiken.yaml (customers, products, stock, orders, credit notes)
+// against a shop and a Fiken company of its own: the emulators run in this
+// process as multi-tenant servers (-emulators listeners of each kind), every
+// Fiken company with Fiken's limits (one request in flight, 4/s) and the
+// pipeline with Fiken's default client limits. It starts the real binary's
+// serve on them, waits until every pipeline has had a run with nothing to
+// do (the first runs create customers, products and invoices), then reads
+// serve's JSON log for a measuring window and samples the process from
+// /proc: per run, how late it started and how long it took; CPU per run,
+// peak RSS, open files and goroutines.
+//
+// Time is compressed by default: "* * * * *" stands for "*/5 * * * *".
+// Both are cron schedules, so every pipeline is due on the same second and
+// spread only by serve's jitter (5 s by default for both: a tenth of the
+// interval, capped by --max-jitter), so the herd at each activation is the
+// same as on */5, only it comes five times as often. Runs per minute on
+// */5 are a fifth of the figure printed; CPU per run, delay and run time
+// are per herd and do not scale.
 //
 //	go build -o /tmp/synk ./cmd/synk
-//	go run ./examples/bench/serve -synk /tmp/synk -n 10,20,40 -every 10s -for 60s
+//	go run ./examples/bench/serve -synk /tmp/synk -n 100,300,1000 -for 3m
 package main
 
 import (
@@ -31,88 +44,61 @@ import (
 
 	"github.com/synk-etl/synk/connectors/fiken/fikentest"
 	"github.com/synk-etl/synk/connectors/prestashop/prestashoptest"
+	"github.com/synk-etl/synk/pipelines"
 )
-
-const pipelineTmpl = `version: 1
-name: shop-%[1]d
-schedule: "@every %[2]s"
-state: shop-%[1]d.duckdb
-connections:
-  shop:
-    type: prestashop
-    url: ${env:PRESTASHOP_URL}
-    key: ${env:PRESTASHOP_KEY}
-  fiken:
-    type: fiken
-    url: ${env:FIKEN_URL}
-    company: ${env:FIKEN_COMPANY}
-    token: ${env:FIKEN_TOKEN}
-entities:
-  products:
-    key: {shop: '"s%[1]d-" + reference', fiken: productNumber}
-    flows:
-      - from: shop.products
-        to: fiken.products
-        create: true
-        map:
-          productNumber: '"s%[1]d-" + reference'
-          name: name
-          unitPrice: ore(price)
-          vatType: vat_type(tax_rate)
-          incomeAccount: 'vat_type(tax_rate) == "EXEMPT" ? "3100" : "3000"'
-          active: active
-`
 
 func main() {
 	bin := flag.String("synk", "", "the synk binary (go build -o /tmp/synk ./cmd/synk)")
-	ns := flag.String("n", "10,20,40", "pipeline counts to try, comma separated")
-	every := flag.Duration("every", 10*time.Second, "each pipeline's schedule")
-	window := flag.Duration("for", 60*time.Second, "measuring window after the first runs")
+	ns := flag.String("n", "100,300,1000", "pipeline counts to try, comma separated")
+	sched := flag.String("schedule", "* * * * *", `each pipeline's schedule ("* * * * *" stands for "*/5 * * * *", 5x compressed)`)
+	window := flag.Duration("for", 3*time.Minute, "measuring window after every pipeline's first no-op run")
+	emulators := flag.Int("emulators", 4, "listeners of each emulator kind; tenants are spread over them")
+	extra := flag.String("serve-args", "", "extra serve flags, space separated")
 	flag.Parse()
 	if *bin == "" {
 		log.Fatal("-synk is required")
 	}
-	fmt.Printf("%5s %6s %8s %10s %10s %10s %10s %7s %9s\n", "N", "runs", "runs/min", "delay p95", "took p50", "took p95", "took max", "failed", "cpu/run")
+	fmt.Printf("schedule %q; load average at start: %s\n", *sched, loadavg())
+	fmt.Printf("%5s %6s %8s %17s %17s %8s %9s %9s %8s %6s %6s %7s %s\n", "N", "runs", "runs/min", "delay p50/p95", "took p50/p95", "cpu/run",
+		"RSS peak", "RSS win", "Go heap", "fds", "gorout", "failed", "load")
 	for _, f := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
 			log.Fatal(err)
 		}
-		r, err := measure(*bin, n, *every, *window)
+		r, err := measure(*bin, n, *sched, *window, *emulators, strings.Fields(*extra))
 		if err != nil {
 			log.Fatal(err)
 		}
 		cpu := "-"
 		if len(r.took) > 0 {
-			cpu = fmt.Sprintf("%.2fs", r.cpu/float64(len(r.took)))
+			cpu = fmt.Sprintf("%.3fs", r.cpu/float64(len(r.took)))
 		}
-		fmt.Printf("%5d %6d %8.1f %10s %10s %10s %10s %7d %9s\n", n, len(r.took), float64(len(r.took))/window.Minutes(),
-			pct(r.delay, 95), pct(r.took, 50), pct(r.took, 95), pct(r.took, 100), r.failed, cpu)
+		fmt.Printf("%5d %6d %8.1f %17s %17s %8s %8dM %8dM %7dM %6d %6d %7d %s\n", n, len(r.took), float64(len(r.took))/window.Minutes(),
+			pct(r.delay, 50)+" / "+pct(r.delay, 95), pct(r.took, 50)+" / "+pct(r.took, 95), cpu,
+			r.peakKB>>10, r.windowKB>>10, r.goHeapKB>>10, r.fds, r.goroutines, r.failed, r.load)
+		if r.busy > 0 {
+			fmt.Printf("      (%d of the runs in the window planned changes: not no-op)\n", r.busy)
+		}
 	}
 }
 
 type result struct {
 	delay, took []time.Duration
 	failed      int
+	// busy counts runs in the window that planned changes.
+	busy int
 	// cpu is the serve process's CPU seconds during the window.
 	cpu float64
-}
-
-// cpuSeconds reads process_cpu_seconds_total from serve's /metrics.
-func cpuSeconds(addr string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_cpu_seconds_total "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
+	// peakKB is the process's peak RSS (VmHWM, first runs included);
+	// windowKB the most sampled in the window.
+	peakKB, windowKB int
+	// goHeapKB is the most Go heap in use sampled in the window: the rest
+	// of the RSS is DuckDB's (C) memory and the runtime's.
+	goHeapKB int
+	// fds and goroutines are the most seen in the window.
+	fds, goroutines int
+	load            string
 }
 
 func pct(ds []time.Duration, p int) string {
@@ -126,27 +112,99 @@ func pct(ds []time.Duration, p int) string {
 	return s[i].Round(10 * time.Millisecond).String()
 }
 
-func measure(bin string, n int, every, window time.Duration) (*result, error) {
-	fk, err := fikentest.NewServer(fikentest.Options{Company: "bench", Token: "bench-token", Seed: 1, CountersInitialized: true})
+// world is the emulated shops and Fiken companies, one of each per
+// pipeline.
+type world struct {
+	fk []*fikentest.Tenants
+	ps []*prestashoptest.Tenants
+}
+
+func (w *world) close() {
+	for _, t := range w.fk {
+		t.Close()
+	}
+	for _, t := range w.ps {
+		t.Close()
+	}
+}
+
+func newWorld(listeners int) (*world, error) {
+	w := &world{}
+	for range listeners {
+		fk, err := fikentest.NewTenants("")
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		w.fk = append(w.fk, fk)
+		ps, err := prestashoptest.NewTenants("")
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		w.ps = append(w.ps, ps)
+	}
+	return w, nil
+}
+
+// pipeline adds shop i's tenants and returns its pipeline text and the
+// environment it reads (each pipeline its own variables: one serve
+// process has one environment).
+func (w *world) pipeline(i int, sched string) (string, []string, error) {
+	fk, ps := w.fk[i%len(w.fk)], w.ps[i%len(w.ps)]
+	seed := uint64(i + 1)
+	company, token := fmt.Sprintf("shop-%04d-as", i), fmt.Sprintf("token-%04d", i)
+	if _, err := fk.Add(fikentest.Options{Company: company, Token: token, Seed: seed, Products: 4, Contacts: 3,
+		CountersInitialized: true, Limits: fikentest.FikenLimits()}); err != nil {
+		return "", nil, err
+	}
+	shop, err := ps.Add(fmt.Sprintf("%04d", i), prestashoptest.Options{Seed: seed, Products: 5, Customers: 4, Orders: 6})
+	if err != nil {
+		return "", nil, err
+	}
+	sfx := fmt.Sprintf("_%04d", i)
+	text := pipelines.PrestashopFiken()
+	for _, r := range [][2]string{
+		{"name: prestashop-fiken", fmt.Sprintf("name: shop-%04d", i)},
+		{`schedule: "*/5 * * * *"`, fmt.Sprintf("schedule: %q", sched)},
+		{"state: synk.duckdb", fmt.Sprintf("state: shop-%04d.duckdb", i)},
+		{"${env:FIKEN_URL:-https://api.fiken.no/api/v2}", fk.URL()},
+		{"${env:PRESTASHOP_URL}", "${env:PRESTASHOP_URL" + sfx + "}"},
+		{"${env:PRESTASHOP_KEY}", "${env:PRESTASHOP_KEY" + sfx + "}"},
+		{"${env:FIKEN_COMPANY}", "${env:FIKEN_COMPANY" + sfx + "}"},
+		{"${env:FIKEN_TOKEN}", "${env:FIKEN_TOKEN" + sfx + "}"},
+	} {
+		if !strings.Contains(text, r[0]) {
+			return "", nil, fmt.Errorf("the flagship pipeline has no %q to replace", r[0])
+		}
+		text = strings.Replace(text, r[0], r[1], 1)
+	}
+	env := []string{"PRESTASHOP_URL" + sfx + "=" + shop.URL(), "PRESTASHOP_KEY" + sfx + "=" + shop.Key(),
+		"FIKEN_COMPANY" + sfx + "=" + company, "FIKEN_TOKEN" + sfx + "=" + token}
+	return text, env, nil
+}
+
+func measure(bin string, n int, sched string, window time.Duration, listeners int, extra []string) (*result, error) {
+	w, err := newWorld(listeners)
 	if err != nil {
 		return nil, err
 	}
-	defer fk.Close()
-	ps, err := prestashoptest.NewServer(prestashoptest.Options{Seed: 1})
-	if err != nil {
-		return nil, err
-	}
-	defer ps.Close()
+	defer w.close()
 	dir, err := os.MkdirTemp("", "synk-bench-serve")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	env := os.Environ()
 	for i := range n {
-		src := fmt.Sprintf(pipelineTmpl, i, every)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("shop-%d.yaml", i)), []byte(src), 0o644); err != nil {
+		text, penv, err := w.pipeline(i, sched)
+		if err != nil {
 			return nil, err
 		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("shop-%04d.yaml", i)), []byte(text), 0o600); err != nil {
+			return nil, err
+		}
+		env = append(env, penv...)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -154,9 +212,9 @@ func measure(bin string, n int, every, window time.Duration) (*result, error) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, "serve", "--addr", addr, dir)
-	cmd.Env = append(os.Environ(), "PRESTASHOP_URL="+ps.URL(), "PRESTASHOP_KEY="+ps.Key(),
-		"FIKEN_URL="+fk.URL(), "FIKEN_COMPANY=bench", "FIKEN_TOKEN=bench-token")
+	cmd := exec.Command(bin, append(append([]string{"serve", "--addr", addr}, extra...), dir)...)
+	cmd.Dir = dir
+	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -164,11 +222,12 @@ func measure(bin string, n int, every, window time.Duration) (*result, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	// Every pipeline's first run creates its products; measuring starts
-	// once each has finished one run.
+	pid := cmd.Process.Pid
+	// Measuring starts once every pipeline has finished a run that planned
+	// nothing: the first runs create the customers, products and invoices.
 	var mu sync.Mutex
 	res := &result{}
-	firstDone := map[string]bool{}
+	quiet := map[string]bool{}
 	var measuring bool
 	warm := make(chan struct{})
 	lines := make(chan struct{})
@@ -183,6 +242,7 @@ func measure(bin string, n int, every, window time.Duration) (*result, error) {
 				Delay    string `json:"delay"`
 				Took     string `json:"took"`
 				Outcome  string `json:"outcome"`
+				Planned  int    `json:"planned"`
 				Err      string `json:"err"`
 			}
 			if json.Unmarshal(sc.Bytes(), &l) != nil {
@@ -196,16 +256,21 @@ func measure(bin string, n int, every, window time.Duration) (*result, error) {
 					res.delay = append(res.delay, d)
 				}
 			case "run finished":
+				if l.Outcome != "success" {
+					log.Printf("%s: %s: %s", l.Pipeline, l.Outcome, l.Err)
+				}
 				if measuring {
 					d, _ := time.ParseDuration(l.Took)
 					res.took = append(res.took, d)
 					if l.Outcome != "success" {
 						res.failed++
-						log.Printf("%s: %s: %s", l.Pipeline, l.Outcome, l.Err)
 					}
-				} else if !firstDone[l.Pipeline] {
-					firstDone[l.Pipeline] = true
-					if len(firstDone) == n {
+					if l.Planned > 0 {
+						res.busy++
+					}
+				} else if l.Outcome == "success" && l.Planned == 0 && !quiet[l.Pipeline] {
+					quiet[l.Pipeline] = true
+					if len(quiet) == n {
 						close(warm)
 					}
 				}
@@ -213,27 +278,107 @@ func measure(bin string, n int, every, window time.Duration) (*result, error) {
 			mu.Unlock()
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	select {
 	case <-warm:
 	case <-ctx.Done():
 		cmd.Process.Kill()
-		return nil, fmt.Errorf("n=%d: first runs did not finish within 10 minutes", n)
+		<-lines
+		cmd.Wait()
+		return nil, fmt.Errorf("n=%d: not every pipeline had a no-op run within 15 minutes (%d did)", n, len(quiet))
 	}
-	cpu0 := cpuSeconds(addr)
+	cpu0 := cpuSeconds(pid)
 	mu.Lock()
 	measuring = true
 	mu.Unlock()
-	time.Sleep(window) // the measuring window itself, not synchronisation
+	// The window is wall time by design; the samples every second are the
+	// most open files and goroutines seen in it.
+	end := time.Now().Add(window)
+	for time.Now().Before(end) {
+		res.fds = max(res.fds, openFiles(pid))
+		res.goroutines = max(res.goroutines, int(metric(addr, "go_goroutines")))
+		res.goHeapKB = max(res.goHeapKB, int(metric(addr, "go_memstats_heap_inuse_bytes"))>>10)
+		res.windowKB = max(res.windowKB, procStatusKB(pid, "VmRSS"))
+		time.Sleep(time.Second)
+	}
 	mu.Lock()
 	measuring = false
 	mu.Unlock()
-	res.cpu = cpuSeconds(addr) - cpu0
+	res.cpu = cpuSeconds(pid) - cpu0
+	res.peakKB = procStatusKB(pid, "VmHWM")
+	res.load = loadavg()
 	cmd.Process.Signal(syscall.SIGTERM)
 	<-lines
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	return res, nil
+}
+
+// cpuSeconds is the process's user plus system CPU time, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields count from after it.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
+}
+
+// procStatusKB reads a kB field of /proc/PID/status (VmHWM: peak RSS).
+func procStatusKB(pid int, field string) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb
+		}
+	}
+	return 0
+}
+
+func openFiles(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0
+	}
+	return len(ents)
+}
+
+// metric reads a gauge from serve's /metrics (0 when it cannot).
+func metric(addr, name string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "-"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
