@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -92,8 +91,8 @@ type Stats = emulator.Stats
 type Server struct {
 	opts   Options
 	router routers.Router
-	ln     net.Listener
-	srv    *http.Server
+	// ln serves this company alone; nil for a company of Tenants.
+	ln *emulator.Listener
 
 	kit  *emulator.Kit
 	slow *rate.Limiter
@@ -105,7 +104,6 @@ type Server struct {
 	st          *state
 	oauth       *oauthState
 	moduleOff   bool
-	serveErr    chan error
 	handlerOnce sync.Once
 	handler     http.Handler
 }
@@ -164,18 +162,9 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
+	if s.ln, err = emulator.Listen(opts.Addr, s.Handler()); err != nil {
+		return nil, fmt.Errorf("fikentest: %w", err)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("fikentest: listen %s: %w", addr, err)
-	}
-	s.ln = ln
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	s.serveErr = make(chan error, 1)
-	go func() { s.serveErr <- s.srv.Serve(ln) }()
 	return s, nil
 }
 
@@ -218,7 +207,7 @@ func (s *Server) RootURL() string {
 	if s.ln == nil {
 		return ""
 	}
-	return "http://" + s.ln.Addr().String()
+	return s.ln.URL()
 }
 
 // Company returns the company slug.
@@ -229,22 +218,18 @@ func (s *Server) Token() string { return s.opts.Token }
 
 // Close stops the server and waits for it.
 func (s *Server) Close() error {
-	if s.srv == nil {
+	if s.ln == nil {
 		return nil
 	}
-	err := s.srv.Close()
-	if serr := <-s.serveErr; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
+	return s.ln.Close()
 }
 
 // Shutdown stops the server gracefully.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.srv == nil {
+	if s.ln == nil {
 		return nil
 	}
-	return s.srv.Shutdown(ctx)
+	return s.ln.Shutdown(ctx)
 }
 
 // SetFaults replaces the injected faults.

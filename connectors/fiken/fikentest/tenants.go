@@ -1,13 +1,12 @@
 package fikentest
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/synk-etl/synk/connectors/emulator"
 )
 
 // Tenants is one HTTP server for many emulated Fiken companies, as
@@ -21,9 +20,7 @@ import (
 // bears. The back office of a company is under /_emulator/{slug}/. OAuth is
 // not served: tenants use their personal API token.
 type Tenants struct {
-	ln       net.Listener
-	srv      *http.Server
-	serveErr chan error
+	ln *emulator.Listener
 
 	mu      sync.RWMutex
 	bySlug  map[string]*Server
@@ -33,16 +30,11 @@ type Tenants struct {
 // NewTenants starts a server with no companies on addr (default
 // 127.0.0.1:0); Add adds them.
 func NewTenants(addr string) (*Tenants, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
+	t := &Tenants{bySlug: map[string]*Server{}, byToken: map[string]*Server{}}
+	var err error
+	if t.ln, err = emulator.Listen(addr, t); err != nil {
+		return nil, fmt.Errorf("fikentest: %w", err)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("fikentest: listen %s: %w", addr, err)
-	}
-	t := &Tenants{ln: ln, serveErr: make(chan error, 1), bySlug: map[string]*Server{}, byToken: map[string]*Server{}}
-	t.srv = &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second}
-	go func() { t.serveErr <- t.srv.Serve(ln) }()
 	return t, nil
 }
 
@@ -77,15 +69,11 @@ func (t *Tenants) Company(slug string) *Server {
 func (t *Tenants) URL() string { return t.RootURL() + APIPrefix }
 
 // RootURL returns the server's root URL.
-func (t *Tenants) RootURL() string { return "http://" + t.ln.Addr().String() }
+func (t *Tenants) RootURL() string { return t.ln.URL() }
 
 // Close stops the server and waits for it.
 func (t *Tenants) Close() error {
-	err := t.srv.Close()
-	if serr := <-t.serveErr; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
+	return t.ln.Close()
 }
 
 // ServeHTTP hands the request to the company it is for.

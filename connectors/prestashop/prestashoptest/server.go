@@ -8,13 +8,11 @@ package prestashoptest
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,10 +75,10 @@ type Stats = emulator.Stats
 
 // Server is a running emulator.
 type Server struct {
-	opts   Options
-	facts  map[string]prestashop.ResourceFact
-	ln     net.Listener
-	srv    *http.Server
+	opts  Options
+	facts map[string]prestashop.ResourceFact
+	// ln serves this shop alone; nil for a shop of Tenants.
+	ln     *emulator.Listener
 	url    string
 	closed sync.Once
 
@@ -99,18 +97,10 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := s.opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
+	if s.ln, err = emulator.Listen(s.opts.Addr, s); err != nil {
+		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	s.ln = ln
-	s.url = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
+	s.url = s.ln.URL()
 	return s, nil
 }
 
@@ -188,13 +178,8 @@ func (s *Server) Version() string { return s.opts.Version }
 func (s *Server) Close() error {
 	var err error
 	s.closed.Do(func() {
-		if s.srv == nil { // a tenant: its Tenants server listens
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err = s.srv.Shutdown(ctx); err != nil {
-			err = s.srv.Close()
+		if s.ln != nil { // nil for a tenant: its Tenants server listens
+			err = s.ln.Stop()
 		}
 	})
 	return err

@@ -1,13 +1,12 @@
 package prestashoptest
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/synk-etl/synk/connectors/emulator"
 )
 
 // ShopsPrefix is the path under which Tenants serves each shop by name:
@@ -22,8 +21,7 @@ const ShopsPrefix = "/shops/"
 // what a benchmark of a thousand pipelines runs against without a thousand
 // listeners.
 type Tenants struct {
-	ln  net.Listener
-	srv *http.Server
+	ln  *emulator.Listener
 	url string
 
 	mu     sync.RWMutex
@@ -34,16 +32,12 @@ type Tenants struct {
 // NewTenants starts a server with no shops on addr (default
 // 127.0.0.1:0); Add adds them.
 func NewTenants(addr string) (*Tenants, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
+	t := &Tenants{byName: map[string]*Server{}, byKey: map[string]*Server{}}
+	var err error
+	if t.ln, err = emulator.Listen(addr, t); err != nil {
+		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	t := &Tenants{ln: ln, url: "http://" + ln.Addr().String(), byName: map[string]*Server{}, byKey: map[string]*Server{}}
-	t.srv = &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = t.srv.Serve(ln) }()
+	t.url = t.ln.URL()
 	return t, nil
 }
 
@@ -85,12 +79,7 @@ func (t *Tenants) URL() string { return t.url }
 
 // Close stops the server.
 func (t *Tenants) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := t.srv.Shutdown(ctx); err != nil {
-		return t.srv.Close()
-	}
-	return nil
+	return t.ln.Stop()
 }
 
 // ServeHTTP hands the request to the shop its path or key names.

@@ -1,0 +1,58 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Listener serves an emulator's handler over real TCP, as every test and
+// `synk emulate` talk to it.
+type Listener struct {
+	ln       net.Listener
+	srv      *http.Server
+	serveErr chan error
+}
+
+// Listen serves h on addr (default 127.0.0.1:0, a free port).
+func Listen(addr string, h http.Handler) (*Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	l := &Listener{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, serveErr: make(chan error, 1)}
+	go func() { l.serveErr <- l.srv.Serve(ln) }()
+	return l, nil
+}
+
+// URL is http://host:port of the listener.
+func (l *Listener) URL() string { return "http://" + l.ln.Addr().String() }
+
+// Close stops serving at once, dropping connections in flight.
+func (l *Listener) Close() error {
+	err := l.srv.Close()
+	if serr := <-l.serveErr; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Shutdown stops serving once the requests in flight are answered, or
+// when ctx ends.
+func (l *Listener) Shutdown(ctx context.Context) error { return l.srv.Shutdown(ctx) }
+
+// Stop shuts down gracefully for up to 2 s, then closes.
+func (l *Listener) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := l.Shutdown(ctx); err != nil {
+		return l.Close()
+	}
+	return nil
+}
