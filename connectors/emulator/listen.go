@@ -17,8 +17,9 @@ type Listener struct {
 	serveErr chan error
 }
 
-// Listen serves h on addr (default 127.0.0.1:0, a free port).
-func Listen(addr string, h http.Handler) (*Listener, error) {
+// Listen opens addr (default 127.0.0.1:0, a free port); Serve starts
+// answering on it, so that the caller can learn its URL first.
+func Listen(addr string) (*Listener, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -26,9 +27,13 @@ func Listen(addr string, h http.Handler) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	l := &Listener{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, serveErr: make(chan error, 1)}
-	go func() { l.serveErr <- l.srv.Serve(ln) }()
-	return l, nil
+	return &Listener{ln: ln, serveErr: make(chan error, 1)}, nil
+}
+
+// Serve answers requests with h until Close, Shutdown or Stop.
+func (l *Listener) Serve(h http.Handler) {
+	l.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { l.serveErr <- l.srv.Serve(l.ln) }()
 }
 
 // URL is http://host:port of the listener.

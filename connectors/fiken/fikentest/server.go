@@ -162,9 +162,10 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.ln, err = emulator.Listen(opts.Addr, s.Handler()); err != nil {
+	if s.ln, err = emulator.Listen(opts.Addr); err != nil {
 		return nil, fmt.Errorf("fikentest: %w", err)
 	}
+	s.ln.Serve(s.Handler())
 	return s, nil
 }
 

@@ -32,9 +32,10 @@ type Tenants struct {
 func NewTenants(addr string) (*Tenants, error) {
 	t := &Tenants{bySlug: map[string]*Server{}, byToken: map[string]*Server{}}
 	var err error
-	if t.ln, err = emulator.Listen(addr, t); err != nil {
+	if t.ln, err = emulator.Listen(addr); err != nil {
 		return nil, fmt.Errorf("fikentest: %w", err)
 	}
+	t.ln.Serve(t)
 	return t, nil
 }
 

@@ -97,10 +97,11 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.ln, err = emulator.Listen(s.opts.Addr, s); err != nil {
+	if s.ln, err = emulator.Listen(s.opts.Addr); err != nil {
 		return nil, err
 	}
-	s.url = s.ln.URL()
+	s.url = s.ln.URL() // before serving: answers carry it
+	s.ln.Serve(s)
 	return s, nil
 }
 

@@ -34,10 +34,11 @@ type Tenants struct {
 func NewTenants(addr string) (*Tenants, error) {
 	t := &Tenants{byName: map[string]*Server{}, byKey: map[string]*Server{}}
 	var err error
-	if t.ln, err = emulator.Listen(addr, t); err != nil {
+	if t.ln, err = emulator.Listen(addr); err != nil {
 		return nil, err
 	}
 	t.url = t.ln.URL()
+	t.ln.Serve(t)
 	return t, nil
 }
 
