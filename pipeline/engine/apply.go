@@ -253,7 +253,7 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 		r.attempted[rejectKey(rj)] = true
 	}
 	if err := r.insertRejects(ctx, r.store.DB, pl.rejects); err != nil {
-		return res, err
+		return res, fmt.Errorf("record rejects: %w", err)
 	}
 	byEntity := map[string][]*work{}
 	for _, w := range pl.works {
@@ -304,7 +304,7 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 	// Pairs whose writes all succeeded (or that needed none) get their new
 	// base; the rest keep the old one and are planned again next run.
 	if err := r.saveBases(ctx, pl.pairs); err != nil {
-		return res, err
+		return res, fmt.Errorf("save bases: %w", err)
 	}
 	return res, nil
 }
