@@ -76,7 +76,7 @@ func (r *Runner) plan(ctx context.Context, mode state.Mode) (*planned, error) {
 		return nil, err
 	}
 	if err := r.recover(ctx); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("recover: %w", err)
 	}
 	return r.planRound(ctx, 0)
 }
@@ -87,7 +87,7 @@ func (r *Runner) planRound(ctx context.Context, seq int) (*planned, error) {
 	start := time.Now()
 	rejects, err := r.snapshot(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	r.log.Debug("snapshot done", "run_id", r.runID, "took", time.Since(start))
 	if err := CreateViews(ctx, r.store, r.p); err != nil {
