@@ -151,10 +151,19 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 	r.mu.Lock()
 	r.fullRead[s.String()] = full
 	r.mu.Unlock()
+	// Sides are read concurrently; two autocommit upserts into
+	// synk.cursors at once make DuckDB abort one with a write-write
+	// conflict, so cursor writes take the state lock like every other
+	// state write of a run.
+	r.stateMu.Lock()
 	_, err = r.store.DB.ExecContext(ctx, `INSERT OR REPLACE INTO synk.cursors VALUES (?, ?, ?, ?)`,
 		s.Conn.Name, s.Resource.Name, started, runsSinceFull)
+	r.stateMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("save cursor %s: %w", s, err)
+	}
 	r.log.Debug("read", "connection", s.Conn.Name, "resource", s.Resource.Name, "records", em.n, "full", full)
-	return em.rejects, err
+	return em.rejects, nil
 }
 
 // cursor decides between a full and an incremental read.
