@@ -84,7 +84,7 @@ func (r Resource) Field(name string) (Field, bool) {
 type Record map[string]any
 
 // Connector is an opened connection to one system. What it can do is found
-// by type assertion: Source, Sink, Finder, Checker, io.Closer.
+// by type assertion: Source, Sink, BatchSink, Finder, Checker, io.Closer.
 type Connector interface{}
 
 // ReadQuery says what a Source should read.
@@ -151,6 +151,41 @@ type Sink interface {
 	Create(ctx context.Context, w Write) (Record, error)
 	Update(ctx context.Context, w Write) (Record, error)
 	Delete(ctx context.Context, w Write) error
+}
+
+// BatchSink is the optional Sink capability of making many writes to one
+// resource at once: the file connector rewrites its file once per batch
+// instead of once per record. The engine hands a BatchSink its writes in
+// batches of at most MaxBatch, still journaling every create before the
+// batch is sent and settling each one on its own afterwards, so a create
+// stays exactly-once per record. Connectors whose systems take one record
+// per request (Fiken, PrestaShop) do not implement it.
+type BatchSink interface {
+	// MaxBatch is how many writes one WriteBatch call may carry (> 0).
+	MaxBatch() int
+	// WriteBatch makes ops, all on resource, and returns one result per op
+	// in order. A non-nil error means the batch as a whole failed and it
+	// is not known which writes were made (the engine then asks Finder for
+	// each create, as after a lost answer); with a nil error every op's
+	// own outcome is in its result.
+	WriteBatch(ctx context.Context, resource string, ops []Op) ([]OpResult, error)
+}
+
+// Op is one write of a batch.
+type Op struct {
+	// Action is Create, Update or Delete.
+	Action Action
+	Write  Write
+}
+
+// OpResult is the outcome of one Op.
+type OpResult struct {
+	// Record is what Create or Update would have returned; nil for a
+	// delete and for a failed op.
+	Record Record
+	// Err is this op's own failure, nil when it was made: a *RecordError
+	// for a record the system refused, which the engine rejects.
+	Err error
 }
 
 // Finder is the optional Sink capability that makes creates exactly-once:
