@@ -67,6 +67,14 @@ type transport struct {
 	policy     RetryPolicy
 }
 
+// CloseIdleConnections closes the keep-alive connections of the client's
+// transport; http.Client.CloseIdleConnections finds it by type assertion.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	for attempt := 1; ; attempt++ {

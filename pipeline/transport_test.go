@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -147,5 +148,40 @@ func TestWriteAnswersAreNotResent(t *testing.T) {
 	}
 	if got := n.Load(); got != 1 {
 		t.Errorf("%d POSTs reached the server, want 1", got)
+	}
+}
+
+// TestCloseIdleConnectionsClosesKeptAliveSockets: a run's client keeps its
+// connections alive between requests; closing them at the run's end
+// (Runner.Close) must reach the server as a closed connection.
+func TestCloseIdleConnectionsClosesKeptAliveSockets(t *testing.T) {
+	closed := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := pipeline.NewHTTPClient("x", pipeline.NewLimiter(pipeline.Limits{}, nil), nil, pipeline.RetryPolicy{MaxAttempts: 1}, 5*time.Second)
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	select {
+	case <-closed:
+		t.Fatal("the connection closed before CloseIdleConnections")
+	default:
+	}
+	c.CloseIdleConnections()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the kept-alive connection is still open after CloseIdleConnections")
 	}
 }

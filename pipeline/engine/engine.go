@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -81,6 +82,7 @@ type conn struct {
 	spec      *spec.Connection
 	connector pipeline.Connector
 	limiter   *pipeline.Limiter
+	http      *http.Client
 }
 
 // New opens every connection of p.
@@ -120,18 +122,23 @@ func New(ctx context.Context, p *spec.Pipeline, store *state.Store, opts Options
 		}
 		cn, err := c.Type.Open(ctx, env, c.Config)
 		if err != nil {
+			env.HTTP.CloseIdleConnections()
 			r.Close()
 			return nil, fmt.Errorf("open connection %s: %w", name, p.RedactError(err))
 		}
-		r.conns[name] = &conn{spec: c, connector: cn, limiter: lim}
+		r.conns[name] = &conn{spec: c, connector: cn, limiter: lim, http: env.HTTP}
 	}
 	return r, nil
 }
 
-// Close closes every connection that holds resources.
+// Close closes every connection that holds resources, and the HTTP
+// connections kept alive for the run: a daemon running thousands of
+// pipelines would otherwise hold each run's sockets (and their reader
+// goroutines) for the transport's idle timeout after the run ended.
 func (r *Runner) Close() error {
 	var errs []error
 	for _, c := range r.conns {
+		c.http.CloseIdleConnections()
 		if cl, ok := c.connector.(io.Closer); ok {
 			errs = append(errs, cl.Close())
 		}
