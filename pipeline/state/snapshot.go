@@ -44,15 +44,11 @@ func stageType(t pipeline.FieldType) string {
 	return "VARCHAR"
 }
 
+// finalExpr selects a staged field as its snapshot column (finalType).
 func finalExpr(f pipeline.Field) string {
 	c := Ident(f.Name)
-	switch f.Type {
-	case pipeline.TypeDate:
-		return "TRY_CAST(" + c + " AS DATE) AS " + c
-	case pipeline.TypeTime:
-		return "TRY_CAST(" + c + " AS TIMESTAMP) AS " + c
-	case pipeline.TypeList, pipeline.TypeObject, pipeline.TypeAny:
-		return "TRY_CAST(" + c + " AS JSON) AS " + c
+	if t := finalType(f.Type); t != stageType(f.Type) {
+		return "TRY_CAST(" + c + " AS " + t + ") AS " + c
 	}
 	return c
 }
@@ -73,8 +69,9 @@ func childFields(res pipeline.Resource) []pipeline.Field {
 // A full read over a table that already has the current layout is a diff:
 // the loader holds the stored keys and hashes, rows whose hash is unchanged
 // are kept as they are (Keep) and never staged, and Commit deletes the rows
-// that were not kept and inserts the staged ones. A no-op read of a million
-// records then writes nothing but _synced_at.
+// that were not kept and inserts the staged ones. A no-op read, of a
+// million records or of a shop's few hundred, then writes nothing: a row's
+// _synced_at is when synk read the version it holds.
 type Loader struct {
 	conn     *sql.Conn
 	schema   string
@@ -88,6 +85,9 @@ type Loader struct {
 
 	// diff is set for a full read over a table of the current layout.
 	diff bool
+	// stageMade: the temporary stage tables exist (a diff makes them only
+	// when a record needs staging).
+	stageMade bool
 	// The stored rows in table order: keys in one arena (row i's key is
 	// oldKeys[oldEnd[i-1]:oldEnd[i]]), hashes and flags. Sources mostly
 	// give records in the order they were stored, so Seen first tries the
@@ -132,37 +132,66 @@ func (s *Store) NewLoader(ctx context.Context, schema string, res pipeline.Resou
 }
 
 func (l *Loader) init(ctx context.Context) error {
+	if _, err := l.conn.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+Ident(l.schema)); err != nil {
+		return err
+	}
+	same, err := l.sameLayout(ctx)
+	if err != nil {
+		return err
+	}
+	if same {
+		limit := math.MaxInt32
+		if !l.full {
+			limit = maxIncrementalKeep
+		}
+		ok, err := l.loadOld(ctx, limit)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			l.forgetOld()
+		}
+		l.diff = ok && l.full
+	}
+	// The stage is made at the first record that needs it: most runs
+	// keep every row of a full read and read nothing incrementally, and
+	// then run no DDL at all.
+	return nil
+}
+
+// stageColumns are the stage table's column definitions; childStageColumns
+// those of a child field's stage table.
+func (l *Loader) stageColumns() []string {
 	cols := []string{"_key VARCHAR", "_hash VARCHAR", "_raw VARCHAR"}
 	for _, f := range l.res.Fields {
 		cols = append(cols, Ident(f.Name)+" "+stageType(f.Type))
 	}
-	stmts := []string{
-		"CREATE SCHEMA IF NOT EXISTS " + Ident(l.schema),
-		"CREATE OR REPLACE TEMP TABLE " + Ident(l.stage) + " (" + strings.Join(cols, ", ") + ")",
+	return cols
+}
+
+func childStageColumns(cf pipeline.Field) []string {
+	cols := []string{"_parent_key VARCHAR", "_index INTEGER"}
+	for _, f := range cf.Fields {
+		cols = append(cols, Ident(f.Name)+" "+stageType(f.Type))
 	}
+	return cols
+}
+
+// makeStage creates the temporary stage tables and their appenders, once.
+func (l *Loader) makeStage(ctx context.Context) error {
+	if l.stageMade {
+		return nil
+	}
+	stmts := []string{"CREATE OR REPLACE TEMP TABLE " + Ident(l.stage) + " (" + strings.Join(l.stageColumns(), ", ") + ")"}
 	for _, cf := range childFields(l.res) {
-		ccols := []string{"_parent_key VARCHAR", "_index INTEGER"}
-		for _, f := range cf.Fields {
-			ccols = append(ccols, Ident(f.Name)+" "+stageType(f.Type))
-		}
-		stmts = append(stmts, "CREATE OR REPLACE TEMP TABLE "+Ident(l.stage+"__"+cf.Name)+" ("+strings.Join(ccols, ", ")+")")
+		stmts = append(stmts, "CREATE OR REPLACE TEMP TABLE "+Ident(l.stage+"__"+cf.Name)+" ("+strings.Join(childStageColumns(cf), ", ")+")")
 	}
 	for _, st := range stmts {
 		if _, err := l.conn.ExecContext(ctx, st); err != nil {
 			return err
 		}
 	}
-	if l.full {
-		same, err := l.sameLayout(ctx)
-		if err != nil {
-			return err
-		}
-		if same {
-			if l.diff, err = l.loadOld(ctx); err != nil {
-				return err
-			}
-		}
-	}
+	l.stageMade = true
 	return l.conn.Raw(func(dc any) error {
 		var err error
 		l.main, err = duckdb.NewAppender(dc.(driver.Conn), "temp", "main", l.stage)
@@ -180,81 +209,107 @@ func (l *Loader) init(ctx context.Context) error {
 	})
 }
 
+// typedNulls is a one-row subquery with the stage's columns and types, so
+// a layout can be described without creating the stage.
+func typedNulls(cols []string) string {
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		name, typ, _ := strings.Cut(c, " ")
+		sel[i] = "CAST(NULL AS " + typ + ") AS " + name
+	}
+	return "(SELECT " + strings.Join(sel, ", ") + ")"
+}
+
 // sameLayout reports whether the snapshot table and its child tables
 // exist with exactly the columns and types a rebuild would give them, so
-// their rows can be kept.
+// their rows can be kept. One catalog query answers it for all of them.
 func (l *Loader) sameLayout(ctx context.Context) (bool, error) {
-	same, err := l.sameColumns(ctx, l.res.Name, l.selectList(), l.stage)
-	if err != nil || !same {
+	want := map[string][]string{l.res.Name: l.tableColumns()}
+	names := []any{l.schema, l.res.Name}
+	in := "?"
+	for _, cf := range childFields(l.res) {
+		want[ChildTable(l.res, cf)] = childTableColumns(cf)
+		names = append(names, ChildTable(l.res, cf))
+		in += ", ?"
+	}
+	rows, err := l.conn.QueryContext(ctx, `SELECT table_name, column_name || ' ' || data_type FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = ? AND table_name IN (`+in+`)
+		ORDER BY table_name, column_index`, names...)
+	if err != nil {
+		return false, fmt.Errorf("look up %s.%s: %w", l.schema, l.res.Name, err)
+	}
+	defer rows.Close()
+	have := map[string][]string{}
+	for rows.Next() {
+		var table, col string
+		if err := rows.Scan(&table, &col); err != nil {
+			return false, err
+		}
+		have[table] = append(have[table], col)
+	}
+	if err := rows.Err(); err != nil {
 		return false, err
 	}
-	for _, cf := range childFields(l.res) {
-		same, err := l.sameColumns(ctx, ChildTable(l.res, cf), childSelectList(cf), l.stage+"__"+cf.Name)
-		if err != nil || !same {
-			return false, err
+	for table, cols := range want {
+		if !slices.Equal(have[table], cols) {
+			return false, nil
 		}
 	}
 	return true, nil
 }
 
-func (l *Loader) sameColumns(ctx context.Context, table string, sel []string, stage string) (bool, error) {
-	var n int
-	if err := l.conn.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()
-		AND schema_name = ? AND table_name = ? AND NOT temporary`, l.schema, table).Scan(&n); err != nil {
-		return false, fmt.Errorf("look up %s: %w", table, err)
+// tableColumns are "name TYPE" of the snapshot table's columns as DuckDB's
+// catalog names them, in order: what selectList creates.
+func (l *Loader) tableColumns() []string {
+	cols := []string{"_key VARCHAR", "_hash VARCHAR", "_synced_at TIMESTAMP WITH TIME ZONE", "_raw JSON"}
+	for _, f := range l.res.Fields {
+		cols = append(cols, f.Name+" "+finalType(f.Type))
 	}
-	if n == 0 {
-		return false, nil
-	}
-	have, err := l.describe(ctx, "DESCRIBE "+Ident(l.schema)+"."+Ident(table))
-	if err != nil {
-		return false, err
-	}
-	want, err := l.describe(ctx, "DESCRIBE SELECT "+strings.Join(sel, ", ")+" FROM "+Ident(stage))
-	if err != nil {
-		return false, err
-	}
-	return slices.Equal(have, want), nil
+	return cols
 }
 
-// describe lists "name type" of every column a DESCRIBE gives.
-func (l *Loader) describe(ctx context.Context, q string) ([]string, error) {
-	rows, err := l.conn.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
+func childTableColumns(cf pipeline.Field) []string {
+	cols := []string{"_parent_key VARCHAR", "_index INTEGER"}
+	for _, f := range cf.Fields {
+		cols = append(cols, f.Name+" "+finalType(f.Type))
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		out = append(out, vals[0].String+" "+vals[1].String)
-	}
-	return out, rows.Err()
+	return cols
 }
+
+// finalType is the DuckDB type finalExpr gives a field's column.
+func finalType(t pipeline.FieldType) string {
+	switch t {
+	case pipeline.TypeDate:
+		return "DATE"
+	case pipeline.TypeTime:
+		return "TIMESTAMP"
+	case pipeline.TypeList, pipeline.TypeObject, pipeline.TypeAny:
+		return "JSON"
+	}
+	return stageType(t)
+}
+
+// maxIncrementalKeep is the largest table whose stored hashes an
+// incremental read loads to keep the unchanged records it is given (as a
+// full read does): Fiken's date-only cursor gives back everything changed
+// today on every run, and rewriting those rows was most of a no-op
+// flagship run's writes. Past it, loading every hash costs more than the
+// few rows an incremental read rewrites.
+var maxIncrementalKeep = 200_000
 
 // loadOld reads the stored keys and hashes. It reports false, and the
-// read rebuilds the table, when two stored keys share a 64-bit hash (the
-// same key twice, which only a hand-edited file can hold, or a collision)
-// or there are too many to index.
-func (l *Loader) loadOld(ctx context.Context) (bool, error) {
+// read stores every record it is given, when the table has more than limit
+// rows, when two stored keys share a 64-bit hash (the same key twice,
+// which only a hand-edited file can hold, or a collision) or there are too
+// many to index.
+func (l *Loader) loadOld(ctx context.Context, limit int) (bool, error) {
 	target := Ident(l.schema) + "." + Ident(l.res.Name)
 	var n int
 	var size int64
 	if err := l.conn.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(strlen(_key)), 0) FROM "+target).Scan(&n, &size); err != nil {
 		return false, err
 	}
-	if n >= math.MaxInt32 || size >= math.MaxUint32 {
+	if n > limit || n >= math.MaxInt32 || size >= math.MaxUint32 {
 		return false, nil
 	}
 	l.oldKeys = make([]byte, 0, size)
@@ -300,6 +355,12 @@ func (l *Loader) loadOld(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// forgetOld drops stored keys that could not all be loaded, so no record
+// is kept against a partial index.
+func (l *Loader) forgetOld() {
+	l.old, l.oldKeyHash, l.oldKeys, l.oldEnd, l.oldSums, l.oldFlags = nil, nil, nil, nil, nil, nil
 }
 
 // parseHash reads a stored _hash: lower-case hex without leading zeros,
@@ -388,6 +449,13 @@ func (l *Loader) Keep(s Stored, sum uint64) bool {
 
 // Add appends one row. Its record must already be coerced (Coerce).
 func (l *Loader) Add(r Row) error {
+	if !l.stageMade {
+		// Add has no context: sources hand rows through an Emitter. The
+		// DDL is local to this connection and quick.
+		if err := l.makeStage(context.Background()); err != nil {
+			return fmt.Errorf("stage %s.%s: %w", l.schema, l.res.Name, err)
+		}
+	}
 	vals := append(l.vals[:0], r.Key, r.Hash, r.Raw)
 	for _, f := range l.res.Fields {
 		vals = append(vals, stageValue(f, r.Record[f.Name]))
@@ -474,27 +542,129 @@ func (l *Loader) Commit(ctx context.Context) (int64, error) {
 	if err := l.closeAppenders(); err != nil {
 		return 0, err
 	}
+	gone := false
 	if l.diff {
+		for _, f := range l.oldFlags {
+			if f&oldKept == 0 {
+				gone = true
+				break
+			}
+		}
+		if !gone && l.n == 0 {
+			return l.kept, nil // every stored row kept: nothing to write
+		}
+	}
+	if !l.full && l.n == 0 {
+		// An incremental read of nothing new: the tables need only exist.
+		if err := l.createEmpty(ctx); err != nil {
+			return 0, fmt.Errorf("snapshot %s.%s: %w", l.schema, l.res.Name, err)
+		}
+		return l.kept, nil
+	}
+	if err := l.makeStage(ctx); err != nil {
+		// A full read of no records still replaces the table, from the
+		// empty stage.
+		return 0, fmt.Errorf("snapshot %s.%s: %w", l.schema, l.res.Name, err)
+	}
+	if !l.full {
+		changed, err := l.pruneUnchanged(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("snapshot %s.%s: %w", l.schema, l.res.Name, err)
+		}
+		if !changed {
+			return l.n + l.kept, l.dropStage(ctx)
+		}
+	}
+	if gone {
 		if err := l.stageGone(ctx); err != nil {
 			return 0, fmt.Errorf("snapshot %s.%s: %w", l.schema, l.res.Name, err)
 		}
 	}
+	stmts := append([]string{"BEGIN TRANSACTION"}, l.commitStatements(gone)...)
+	stmts = append(stmts, "COMMIT")
+	for _, st := range stmts {
+		if _, err := l.conn.ExecContext(ctx, st); err != nil {
+			l.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return 0, fmt.Errorf("snapshot %s.%s: %w", l.schema, l.res.Name, err)
+		}
+	}
+	return l.n + l.kept, nil
+}
+
+// pruneUnchanged drops from the stage the rows an incremental read gave
+// exactly as stored (Fiken's date-only cursor hands back everything
+// changed today, run after run) and reports whether any are left to write.
+// The stage is temporary, so this writes nothing to the state file.
+func (l *Loader) pruneUnchanged(ctx context.Context) (bool, error) {
+	target := Ident(l.schema) + "." + Ident(l.res.Name)
+	stage := Ident(l.stage)
+	if err := l.createEmpty(ctx); err != nil {
+		return false, err
+	}
+	same := "SELECT s._key FROM " + stage + " s JOIN " + target + " t ON t._key = s._key AND t._hash = s._hash"
+	var stmts []string
+	for _, cf := range childFields(l.res) {
+		stmts = append(stmts, "DELETE FROM "+Ident(l.stage+"__"+cf.Name)+" WHERE _parent_key IN ("+same+")")
+	}
+	stmts = append(stmts, "DELETE FROM "+stage+" WHERE _key IN ("+same+")")
+	for _, st := range stmts {
+		if _, err := l.conn.ExecContext(ctx, st); err != nil {
+			return false, err
+		}
+	}
+	var left int64
+	if err := l.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+stage).Scan(&left); err != nil {
+		return false, err
+	}
+	return left > 0, nil
+}
+
+// dropStage drops the temporary stage tables.
+func (l *Loader) dropStage(ctx context.Context) error {
+	for _, cf := range childFields(l.res) {
+		if _, err := l.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+Ident(l.stage+"__"+cf.Name)); err != nil {
+			return err
+		}
+	}
+	_, err := l.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+Ident(l.stage))
+	return err
+}
+
+// createEmpty creates the snapshot tables, empty, unless they exist.
+func (l *Loader) createEmpty(ctx context.Context) error {
+	stmts := []string{"CREATE TABLE IF NOT EXISTS " + Ident(l.schema) + "." + Ident(l.res.Name) + " AS SELECT " +
+		strings.Join(l.selectList(), ", ") + " FROM " + typedNulls(l.stageColumns()) + " LIMIT 0"}
+	for _, cf := range childFields(l.res) {
+		stmts = append(stmts, "CREATE TABLE IF NOT EXISTS "+Ident(l.schema)+"."+Ident(ChildTable(l.res, cf))+" AS SELECT "+
+			strings.Join(childSelectList(cf), ", ")+" FROM "+typedNulls(childStageColumns(cf))+" LIMIT 0")
+	}
+	for _, st := range stmts {
+		if _, err := l.conn.ExecContext(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitStatements move the load into the snapshot tables and drop the
+// temporary ones; gone says the diff staged the keys of rows to delete.
+func (l *Loader) commitStatements(gone bool) []string {
 	target := Ident(l.schema) + "." + Ident(l.res.Name)
 	sel := strings.Join(l.selectList(), ", ")
 	stage := Ident(l.stage)
-	gone := Ident(l.stage + "__gone")
-	// With nothing staged (a run with no changes) the deletes by stage and
-	// the inserts are skipped: an INSERT, even of no rows, makes DuckDB
-	// allocate transaction-local storage for every column of the table,
-	// tens of kilobytes each, which a no-op run of a wide pipeline paid
-	// for hundreds of columns and held until the state file closed.
+	goneT := Ident(l.stage + "__gone")
+	// With nothing staged the deletes by stage and the inserts are
+	// skipped: an INSERT, even of no rows, makes DuckDB allocate
+	// transaction-local storage for every column of the table, tens of
+	// kilobytes each, which a no-op run of a wide pipeline paid for
+	// hundreds of columns and held until the state file closed.
 	staged := l.n > 0
-	stmts := []string{"BEGIN TRANSACTION"}
+	var stmts []string
 	switch {
 	case l.diff:
-		stmts = append(stmts,
-			"DELETE FROM "+target+" WHERE _key IN (SELECT _key FROM "+gone+")",
-			"UPDATE "+target+" SET _synced_at = now()")
+		if gone {
+			stmts = append(stmts, "DELETE FROM "+target+" WHERE _key IN (SELECT _key FROM "+goneT+")")
+		}
 		if staged {
 			stmts = append(stmts, "INSERT INTO "+target+" SELECT "+sel+" FROM "+stage)
 		}
@@ -515,7 +685,9 @@ func (l *Loader) Commit(ctx context.Context) (int64, error) {
 		// Child rows are staged only with their parent's.
 		switch {
 		case l.diff:
-			stmts = append(stmts, "DELETE FROM "+ct+" WHERE _parent_key IN (SELECT _key FROM "+gone+")")
+			if gone {
+				stmts = append(stmts, "DELETE FROM "+ct+" WHERE _parent_key IN (SELECT _key FROM "+goneT+")")
+			}
 			if staged {
 				stmts = append(stmts, "INSERT INTO "+ct+" SELECT "+csel+" FROM "+cstage)
 			}
@@ -529,16 +701,17 @@ func (l *Loader) Commit(ctx context.Context) (int64, error) {
 					"INSERT INTO "+ct+" SELECT "+csel+" FROM "+cstage)
 			}
 		}
-		stmts = append(stmts, "DROP TABLE "+cstage)
-	}
-	stmts = append(stmts, "DROP TABLE "+stage, "DROP TABLE IF EXISTS "+gone, "COMMIT")
-	for _, st := range stmts {
-		if _, err := l.conn.ExecContext(ctx, st); err != nil {
-			l.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-			return 0, fmt.Errorf("snapshot %s.%s: %w", l.schema, l.res.Name, err)
+		if l.stageMade {
+			stmts = append(stmts, "DROP TABLE "+cstage)
 		}
 	}
-	return l.n + l.kept, nil
+	if l.stageMade {
+		stmts = append(stmts, "DROP TABLE "+stage)
+	}
+	if gone {
+		stmts = append(stmts, "DROP TABLE "+goneT)
+	}
+	return stmts
 }
 
 // stageGone stages the keys of the stored rows this diff did not keep:

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -175,8 +178,78 @@ func TestFullReadKeepsUnchangedRows(t *testing.T) {
 	if diff := cmp.Diff(wantChildren, gotChildren); diff != "" {
 		t.Errorf("child table (-rebuild +diff load):\n%s", diff)
 	}
-	if got := query(t, st.DB, `SELECT CAST(count(*) AS VARCHAR) FROM shop.orders WHERE _synced_at <= '`+before+`'`); got[0] != "0" {
-		t.Errorf("%s rows kept their old _synced_at; a full read stamps every row it read", got[0])
+	// _synced_at is when the version a row holds was read: kept rows keep
+	// theirs, replaced and new rows have this read's.
+	if diff := cmp.Diff([]string{"1", "4"}, query(t, st.DB, `SELECT _key FROM shop.orders WHERE _synced_at <= '`+before+`' ORDER BY _key`)); diff != "" {
+		t.Errorf("rows with the first read's _synced_at (-want +got):\n%s", diff)
+	}
+}
+
+// TestUnchangedReadsWriteNothing runs once as is and once with tables
+// too large for incremental reads to load their hashes (they then stage
+// what they read and drop the unchanged rows in SQL).
+func TestUnchangedReadsWriteNothing(t *testing.T) {
+	t.Run("hashes loaded", testUnchangedReadsWriteNothing)
+	t.Run("pruned in SQL", func(t *testing.T) {
+		defer state.SetMaxIncrementalKeep(0)()
+		testUnchangedReadsWriteNothing(t)
+	})
+}
+
+// testUnchangedReadsWriteNothing: a full read that keeps every row leaves
+// the state file as it was: no write reaches the write-ahead log, and no
+// stage table is left.
+func testUnchangedReadsWriteNothing(t *testing.T) {
+	st := openStore(t)
+	rows := []pipeline.Record{order(1, "Kari", 2), order(2, "Ola", 1)}
+	load(t, st, orders, true, rows)
+	before := query(t, st.DB, `SELECT CAST(count(*) AS VARCHAR) || ':' || CAST(max(_synced_at) AS VARCHAR) FROM shop.orders`)
+	walSize := func() int64 {
+		fi, err := os.Stat(st.Path + ".wal")
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	wal := walSize()
+	if got := load(t, st, orders, true, []pipeline.Record{order(1, "Kari", 2), order(2, "Ola", 1)}); got.Kept != 2 || got.Added != 0 {
+		t.Fatalf("no-op full read = %+v, want 2 kept", got)
+	}
+	if diff := cmp.Diff(before, query(t, st.DB, `SELECT CAST(count(*) AS VARCHAR) || ':' || CAST(max(_synced_at) AS VARCHAR) FROM shop.orders`)); diff != "" {
+		t.Errorf("snapshot after a no-op read (-before +after):\n%s", diff)
+	}
+	if got := walSize(); got != wal {
+		t.Errorf("the write-ahead log grew from %d to %d bytes in a no-op read", wal, got)
+	}
+	// An incremental read that finds nothing new writes nothing either,
+	// and one of a resource never read before creates its empty tables.
+	load(t, st, orders, false, nil)
+	if got := walSize(); got != wal {
+		t.Errorf("the write-ahead log grew from %d to %d bytes in an empty incremental read", wal, got)
+	}
+	// Fiken's date-only cursor gives back today's records on every read:
+	// unchanged ones are not rewritten; a changed one is.
+	load(t, st, orders, false, []pipeline.Record{order(1, "Kari", 2)})
+	if got := walSize(); got != wal {
+		t.Errorf("the write-ahead log grew from %d to %d bytes in an incremental read of an unchanged record", wal, got)
+	}
+	load(t, st, orders, false, []pipeline.Record{order(1, "Kari", 2), order(2, "Ola Nordmann", 3)})
+	if diff := cmp.Diff([]string{"Kari|2", "Ola Nordmann|3"}, query(t, st.DB, `SELECT customer || '|' || CAST(json_array_length(rows) AS VARCHAR) FROM shop.orders ORDER BY id`)); diff != "" {
+		t.Errorf("after an incremental read with one change (-want +got):\n%s", diff)
+	}
+	if got := query(t, st.DB, `SELECT CAST(count(*) AS VARCHAR) FROM shop.orders_rows`); got[0] != "5" {
+		t.Errorf("%s child rows, want 5", got[0])
+	}
+	fresh := openStore(t)
+	load(t, fresh, orders, false, nil)
+	if got := query(t, fresh.DB, `SELECT CAST(count(*) AS VARCHAR) FROM shop.orders, shop.orders_rows`); got[0] != "0" {
+		t.Errorf("a first empty incremental read: %s rows, want empty tables", got[0])
+	}
+	if got := query(t, st.DB, `SELECT CAST(count(*) AS VARCHAR) FROM duckdb_tables() WHERE temporary`); got[0] != "0" {
+		t.Errorf("%s temporary tables left after a no-op read", got[0])
 	}
 }
 
