@@ -59,19 +59,12 @@ func newPlanCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if out != "" {
-				b, _ := json.MarshalIndent(pl, "", "  ")
-				if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+				if err := savePlan(out, pl); err != nil {
 					return fmt.Errorf("save plan: %w", err)
 				}
 			}
 			if format == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
-					Summary pipeline.Summary  `json:"summary"`
-					Changes []pipeline.Change `json:"changes"`
-					Rejects []pipeline.Reject `json:"rejects"`
-				}{pl.Summary, nonNil(pl.Changes), nonNilR(pl.Rejects)})
+				return pl.WriteReport(cmd.OutOrStdout())
 			}
 			printPlan(cmd.OutOrStdout(), pl, isTTY(cmd.OutOrStdout()))
 			return nil
@@ -84,18 +77,18 @@ func newPlanCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func nonNil(c []pipeline.Change) []pipeline.Change {
-	if c == nil {
-		return []pipeline.Change{}
+// savePlan writes the plan for apply --plan, streamed, readable by its
+// owner only.
+func savePlan(path string, pl *pipeline.Plan) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
 	}
-	return c
-}
-
-func nonNilR(r []pipeline.Reject) []pipeline.Reject {
-	if r == nil {
-		return []pipeline.Reject{}
+	if err := pl.WriteJSON(f); err != nil {
+		f.Close()
+		return err
 	}
-	return r
+	return f.Close()
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
