@@ -33,6 +33,8 @@ func (c *memBatchConn) MaxBatch() int {
 	return c.sys.maxBatch
 }
 
+// WriteBatch makes ops in one limiter acquisition; see memSystem's batch
+// hooks for the faults it can play.
 func (c *memBatchConn) WriteBatch(ctx context.Context, resource string, ops []pipeline.Op) ([]pipeline.OpResult, error) {
 	s := c.sys
 	s.batchMu.Lock()

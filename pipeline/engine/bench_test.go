@@ -303,6 +303,7 @@ type benchSink struct {
 // benchBatchSink is benchSink taking its writes in batches.
 type benchBatchSink struct{ *benchSink }
 
+// Read emits what the sink holds.
 func (s *benchSink) Read(ctx context.Context, _ string, _ pipeline.ReadQuery, out pipeline.Emitter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -323,22 +324,27 @@ func (s *benchSink) create(w pipeline.Write) pipeline.Record {
 	return rec
 }
 
+// Create stores one record.
 func (s *benchSink) Create(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.create(w), nil
 }
 
+// Update is never planned in a first sync.
 func (s *benchSink) Update(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
 	return nil, fmt.Errorf("bench: unexpected update")
 }
 
+// Delete is never planned in a first sync.
 func (s *benchSink) Delete(ctx context.Context, w pipeline.Write) error {
 	return fmt.Errorf("bench: unexpected delete")
 }
 
+// MaxBatch is the connection's batch setting.
 func (s benchBatchSink) MaxBatch() int { return s.batch }
 
+// WriteBatch stores a batch of creates.
 func (s benchBatchSink) WriteBatch(ctx context.Context, _ string, ops []pipeline.Op) ([]pipeline.OpResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
