@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -389,7 +390,9 @@ func (r *Runner) applyEntity(ctx, writeCtx context.Context, e *spec.Entity, work
 	}
 	var mu sync.Mutex
 	tally := func(w *work, o outcome) {
-		log := r.log.With("entity", e.Name, "key", w.change.SourceKey, "run_id", r.runID)
+		// A logger only for a change that went wrong: one per change
+		// applied was 30 MB of garbage in a first sync of 100k records.
+		log := func() *slog.Logger { return r.log.With("entity", e.Name, "key", w.change.SourceKey, "run_id", r.runID) }
 		switch o.status {
 		case "applied":
 			applied++
@@ -397,10 +400,10 @@ func (r *Runner) applyEntity(ctx, writeCtx context.Context, e *spec.Entity, work
 			stopped++ // recorded; the stop's one log line counts it
 		case "rejected":
 			rejected++
-			log.Warn("change rejected", "flow", w.change.Flow, "action", w.change.Action, "err", r.p.Redact(o.err.Error()))
+			log().Warn("change rejected", "flow", w.change.Flow, "action", w.change.Action, "err", r.p.Redact(o.err.Error()))
 		default:
 			failed++
-			log.Error("change failed", "flow", w.change.Flow, "action", w.change.Action, "err", r.p.Redact(o.err.Error()))
+			log().Error("change failed", "flow", w.change.Flow, "action", w.change.Action, "err", r.p.Redact(o.err.Error()))
 		}
 		if o.status != "applied" && w.pair != nil {
 			w.pair.failedFlows = append(w.pair.failedFlows, w.flow)
