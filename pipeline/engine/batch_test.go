@@ -464,3 +464,50 @@ func TestBatchUpdatesAndDeletes(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchCreateWaitsForALinkMadeInTheRun: a batched create whose
+// mapping reads a link that a create earlier in the run makes is mapped
+// again once that link exists, as one create a call is.
+func TestBatchCreateWaitsForALinkMadeInTheRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	firms, accounts := peopleRes, contactsRes
+	firms.Name, accounts.Name = "firms", "accounts"
+	l, r := h.system("l", peopleRes, firms), h.system("r", contactsRes, accounts)
+	l.put("firms", pipeline.Record{"id": "f1", "name": "Firm"})
+	l.put("people", pipeline.Record{"id": "p1", "name": "Ann", "phone": "f1"})
+	p := h.load(`version: 1
+name: waits
+connections:
+  l: {type: memb, system: l}
+  r: {type: memb, system: r}
+entities:
+  people:
+    flows:
+      - from: l.people
+        to: r.contacts
+        create: true
+        map: {name: name, ref: id, phone: 'str(link("firms", phone))'}
+  firms:
+    flows:
+      - {from: l.firms, to: r.accounts, create: true, map: {name: name, ref: id}}
+`)
+	for _, c := range h.plan(p).Changes {
+		if c.Entity == "people" && !slices.Equal(c.Waits, []string{"firms"}) {
+			t.Fatalf("ann's create waits for %v, want firms", c.Waits)
+		}
+	}
+	res := h.apply(p)
+	if res.Applied != 2 || res.Failed != 0 || res.Rejected != 0 {
+		t.Fatalf("applied %d failed %d rejected %d, want 2 0 0:%s", res.Applied, res.Failed, res.Rejected, lastRejects(h))
+	}
+	account := fmt.Sprint(r.where("accounts", "ref", "f1")[0]["cid"])
+	ann := r.where("contacts", "ref", "p1")
+	if len(ann) != 1 || ann[0]["phone"] != account {
+		t.Fatalf("ann on the right = %v, want the phone linking account %s", ann, account)
+	}
+	if got := h.rows(`SELECT json_extract_string(after, '$.phone') FROM synk.changes WHERE entity = 'people' AND status = 'applied'`); fmt.Sprint(got) != "[["+account+"]]" {
+		t.Errorf("the applied change's after = %v, want the phone mapped once the link existed", got)
+	}
+	h.mustBeConverged(p)
+}
