@@ -354,8 +354,10 @@ func TestBatchStoppedBeforeSent(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"applied": "2", "not_attempted": "4"}, runChanges(h, res.Plan.RunID)); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
-	if got := journalCounts(h, "people"); got["done"] != 2 || got["pending"] != 0 || got["failed"] > 4 {
-		t.Errorf("journal = %v, want 2 done, none pending (a batch refused by the stop: failed)", got)
+	// The second call's creates were journaled before the stop refused
+	// them; the third batch's, if it got that far.
+	if got := journalCounts(h, "people"); got["done"] != 2 || got["pending"] != 0 || got["failed"] < 2 || got["failed"] > 4 {
+		t.Errorf("journal = %v, want 2 done, none pending, the batches refused by the stop failed", got)
 	}
 	if got := testutil.ToFloat64(h.metrics.ChangesApplied.WithLabelValues("createonly", "people", "create", "not_attempted")); got != 4 {
 		t.Errorf("synk_changes_applied_total{result=not_attempted} = %v, want 4", got)
