@@ -7,11 +7,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -279,5 +282,163 @@ func BenchmarkPlan(b *testing.B) {
 				b.ReportMetric(peakRSS(), "peak-RSS-MiB")
 			})
 		}
+	}
+}
+
+// benchSinkConfig is the settings of the bench's target: with Batch > 0
+// it is a pipeline.BatchSink of at most Batch writes a call.
+type benchSinkConfig struct {
+	Batch int `yaml:"batch"`
+}
+
+// benchSink is an in-memory target that starts empty and keys what it
+// creates itself; made counts its creates across connections.
+type benchSink struct {
+	mu    sync.Mutex
+	recs  []pipeline.Record
+	made  *atomic.Int64
+	batch int
+}
+
+// benchBatchSink is benchSink taking its writes in batches.
+type benchBatchSink struct{ *benchSink }
+
+// Read emits what the sink holds.
+func (s *benchSink) Read(ctx context.Context, _ string, _ pipeline.ReadQuery, out pipeline.Emitter) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rec := range s.recs {
+		if err := out.Emit(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// create stores one record; the caller holds s.mu.
+func (s *benchSink) create(w pipeline.Write) pipeline.Record {
+	rec := maps.Clone(w.Set)
+	rec["id"] = "B" + strconv.Itoa(len(s.recs))
+	s.recs = append(s.recs, rec)
+	s.made.Add(1)
+	return rec
+}
+
+// Create stores one record.
+func (s *benchSink) Create(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.create(w), nil
+}
+
+// Update is never planned in a first sync.
+func (s *benchSink) Update(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
+	return nil, fmt.Errorf("bench: unexpected update")
+}
+
+// Delete is never planned in a first sync.
+func (s *benchSink) Delete(ctx context.Context, w pipeline.Write) error {
+	return fmt.Errorf("bench: unexpected delete")
+}
+
+// MaxBatch is the connection's batch setting.
+func (s benchBatchSink) MaxBatch() int { return s.batch }
+
+// WriteBatch stores a batch of creates.
+func (s benchBatchSink) WriteBatch(ctx context.Context, _ string, ops []pipeline.Op) ([]pipeline.OpResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]pipeline.OpResult, len(ops))
+	for i, op := range ops {
+		if op.Action != pipeline.Create {
+			return nil, fmt.Errorf("bench: unexpected %s", op.Action)
+		}
+		out[i].Record = s.create(op.Write)
+	}
+	return out, nil
+}
+
+const benchSyncPipeline = `version: 1
+name: benchsync
+connections:
+  a: {type: gen, side: b, n: %d}
+  b: {type: sink, batch: %d}
+entities:
+  items:
+    flows:
+      - from: a.items
+        to: b.items
+        create: true
+        map: {name: name, price: price, qty: qty, active: active}
+`
+
+// benchSyncSpec parses a first sync of n generated records into an empty
+// in-memory target that batches (batch > 0) or takes one write a call;
+// made counts the creates.
+func benchSyncSpec(tb testing.TB, n, batch int, made *atomic.Int64) *spec.Pipeline {
+	reg := pipeline.NewRegistry()
+	items := []pipeline.Resource{{Name: "items", Key: "id", Fields: benchFields, Create: true, Update: true, Delete: true}}
+	reg.Register(pipeline.ConnectorType{
+		Name:      "gen",
+		NewConfig: func() any { return &benchGenConfig{} },
+		Resources: func(any) ([]pipeline.Resource, error) { return items, nil },
+		Open: func(ctx context.Context, env pipeline.Env, cfg any) (pipeline.Connector, error) {
+			return &benchGen{cfg: cfg.(*benchGenConfig), changed: new(int)}, nil
+		},
+	})
+	reg.Register(pipeline.ConnectorType{
+		Name:      "sink",
+		NewConfig: func() any { return &benchSinkConfig{} },
+		Resources: func(any) ([]pipeline.Resource, error) { return items, nil },
+		Open: func(ctx context.Context, env pipeline.Env, cfg any) (pipeline.Connector, error) {
+			s := &benchSink{made: made, batch: cfg.(*benchSinkConfig).Batch}
+			if s.batch > 0 {
+				return benchBatchSink{s}, nil
+			}
+			return s, nil
+		},
+	})
+	p, err := spec.Parse("benchsync.yaml", []byte(fmt.Sprintf(benchSyncPipeline, n, batch)), reg, spec.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkFirstSync measures a whole first-sync apply (read, plan, and n
+// creates with their journal, links and base) into an empty in-memory
+// target, in batches of 1,000 or one create a call (the per-record path
+// takes about 12 ms a create, so it is measured small). Run one size per
+// process for a meaningful peak RSS, e.g.
+//
+//	go test ./pipeline/engine -run '^$' -bench 'FirstSync/batch_100k' -benchtime 1x
+func BenchmarkFirstSync(b *testing.B) {
+	for _, tt := range []struct {
+		name     string
+		n, batch int
+	}{
+		{"batch_100k", 100_000, 1000},
+		{"batch_10k", 10_000, 1000},
+		{"batch_2k", 2_000, 1000},
+		{"record_2k", 2_000, 0},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			var made atomic.Int64
+			p := benchSyncSpec(b, tt.n, tt.batch, &made)
+			cpu := cpuSeconds()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				path := filepath.Join(b.TempDir(), "first.duckdb")
+				made.Store(0)
+				b.StartTimer()
+				pl := benchRun(b, p, path, true)
+				if got := pl.Summary["items"][pipeline.Create]; got != tt.n || made.Load() != int64(tt.n) {
+					b.Fatalf("planned %d creates and made %d, want %d", got, made.Load(), tt.n)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tt.n), "ns/record")
+			b.ReportMetric((cpuSeconds()-cpu)/float64(b.N), "cpu-s/op")
+			b.ReportMetric(peakRSS(), "peak-RSS-MiB")
+		})
 	}
 }

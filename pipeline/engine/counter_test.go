@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/synk-etl/synk/pipeline"
 )
 
@@ -154,22 +156,35 @@ func (w *counterWorld) check(t *testing.T, what string) {
 
 func TestCounterStockBothWaysNoDoubleCounting(t *testing.T) {
 	t.Parallel()
-	w := newCounterWorld(t)
-	p := w.h.load(w.pipelineSrc())
-	w.h.apply(p)
-	w.check(t, "first sync")
-	w.h.mustBeConverged(p)
+	for _, kind := range sinkKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			w := newCounterWorld(t)
+			p := w.h.load(asKind(w.pipelineSrc(), kind))
+			w.h.apply(p)
+			w.check(t, "first sync")
+			w.h.mustBeConverged(p)
 
-	w.shopSale("A", 2) // becomes an invoice that draws acct stock too
-	w.acctSale("A", 1) // a sale made directly in accounting
-	w.correct(true, "B", 5)
-	w.correct(false, "B", -1)
-	w.h.apply(p)
-	// One run: the stock writes come after the invoice and count its draw.
-	w.check(t, "after sales and corrections")
-	w.h.mustBeConverged(p)
-	if n := len(w.acct.all("invoices")); n != 1 {
-		t.Fatalf("%d invoices, want 1", n)
+			w.shopSale("A", 2) // becomes an invoice that draws acct stock too
+			w.acctSale("A", 1) // a sale made directly in accounting
+			w.correct(true, "B", 5)
+			w.correct(false, "B", -1)
+			w.h.apply(p)
+			// One run: the stock writes come after the invoice and count its draw.
+			w.check(t, "after sales and corrections")
+			w.h.mustBeConverged(p)
+			if n := len(w.acct.all("invoices")); n != 1 {
+				t.Fatalf("%d invoices, want 1", n)
+			}
+			// A counter writes one record per call, whatever its sink.
+			want := map[string][]int{"mem": nil, "memb": {1}}[kind]
+			if diff := cmp.Diff(want, w.acct.batchCalls()); diff != "" {
+				t.Errorf("WriteBatch calls to acct, the invoice's only (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]int(nil), w.shop.batchCalls()); diff != "" {
+				t.Errorf("WriteBatch calls to the shop, which only counters write (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

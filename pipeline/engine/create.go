@@ -54,27 +54,51 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 		return r.record(ctx, w, outcome{"failed", fmt.Errorf("%s returned no %s for the created record", w.flow.To, w.flow.To.Resource.Key)})
 	}
 	w.change.TargetKey = key
-	left, right := w.change.SourceKey, key
-	if w.flow.Reverse {
-		left, right = key, w.change.SourceKey
-	}
-	base := map[string]any(w.write.Set)
 	r.stateMu.Lock()
-	err = r.commitCreate(ctx, w, id, left, right, base)
+	err = r.commitCreate(ctx, w, id)
 	r.stateMu.Unlock()
 	if err != nil {
 		return outcome{"failed", fmt.Errorf("record create of %s %s: %w", w.flow.To, key, err)}
 	}
+	r.noteCreated(ctx, w, rec)
+	return outcome{status: "applied"}
+}
+
+// noteCreated tells the run about a create committed to the state file:
+// its link, for link() in later entities, and whether a follow-up round
+// must carry values back to its source (see followUpEntities).
+func (r *Runner) noteCreated(ctx context.Context, w *work, rec pipeline.Record) {
+	left, right := createdLink(w)
 	r.links.add(w.entity.Name, left, right)
-	writeBack := r.needsWriteBack(ctx, w, r.completeCreated(ctx, w, key, rec))
+	writeBack := r.needsWriteBack(ctx, w, r.completeCreated(ctx, w, w.change.TargetKey, rec))
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.created == nil {
 		r.created, r.writeBack = map[string]bool{}, map[string]bool{}
 	}
 	r.created[w.entity.Name] = true
 	r.writeBack[w.entity.Name] = r.writeBack[w.entity.Name] || writeBack
-	r.mu.Unlock()
-	return outcome{status: "applied"}
+}
+
+// createdLink is the link of a create's source and the created record,
+// whose key is w.change.TargetKey.
+func createdLink(w *work) (left, right string) {
+	if w.flow.Reverse {
+		return w.change.TargetKey, w.change.SourceKey
+	}
+	return w.change.SourceKey, w.change.TargetKey
+}
+
+// createdBase is the base of a created pair as synk.base's left_values
+// and right_values: what was written on the target's side, the source as
+// read on the source's.
+func createdBase(w *work) (left, right string) {
+	bv, _ := json.Marshal(map[string]any(w.write.Set))
+	sv, _ := json.Marshal(sourceBase(w.entity, w.flow, w.source))
+	if w.flow.Reverse {
+		return string(bv), string(sv)
+	}
+	return string(sv), string(bv)
 }
 
 // needsWriteBack reports whether the flows back from the created record
@@ -195,7 +219,7 @@ func (r *Runner) readsAbsent(w *work, rec pipeline.Record) bool {
 
 // commitCreate stores the outcome, the link, the base and resolves the
 // journal intent in one transaction.
-func (r *Runner) commitCreate(ctx context.Context, w *work, id, left, right string, base map[string]any) error {
+func (r *Runner) commitCreate(ctx context.Context, w *work, id string) error {
 	ctx = context.WithoutCancel(ctx)
 	tx, err := r.store.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -205,15 +229,11 @@ func (r *Runner) commitCreate(ctx context.Context, w *work, id, left, right stri
 	if _, err := tx.ExecContext(ctx, `UPDATE synk.journal SET status = 'done', target_key = ?, resolved_at = now() WHERE id = ?`, w.change.TargetKey, id); err != nil {
 		return err
 	}
+	left, right := createdLink(w)
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.links VALUES (?, ?, ?, ?, now())`, w.entity.Name, left, right, r.runID); err != nil {
 		return err
 	}
-	bv, _ := json.Marshal(base)
-	sv, _ := json.Marshal(sourceBase(w.entity, w.flow, w.source))
-	lv, rv := string(sv), string(bv)
-	if w.flow.Reverse {
-		lv, rv = rv, lv
-	}
+	lv, rv := createdBase(w)
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.base VALUES (?, ?, ?, '', '', ?, ?, ?, now())`,
 		w.entity.Name, left, right, lv, rv, w.entity.Fingerprint); err != nil {
 		return err

@@ -1177,32 +1177,40 @@ func TestFailedWriteIsRetriedNextRun(t *testing.T) {
 
 func TestSavedPlan(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
-	l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
-	p := h.load(createOnlyMem)
+	for _, kind := range sinkKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+			l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
+			p := h.load(asKind(createOnlyMem, kind))
 
-	saved := h.plan(p)
-	l.put("people", pipeline.Record{"id": "p2", "email": "bob@example.com", "name": "Bob"})
-	run := h.runner(t.Context(), p)
-	_, err := run.Apply(t.Context(), saved)
-	run.Close()
-	if !errors.Is(err, engine.ErrStalePlan) {
-		t.Fatalf("apply of a stale plan: %v, want ErrStalePlan", err)
-	}
-	if w := r.writes(); w != 0 {
-		t.Fatalf("a stale plan wrote %d times", w)
-	}
+			saved := h.plan(p)
+			l.put("people", pipeline.Record{"id": "p2", "email": "bob@example.com", "name": "Bob"})
+			run := h.runner(t.Context(), p)
+			_, err := run.Apply(t.Context(), saved)
+			run.Close()
+			if !errors.Is(err, engine.ErrStalePlan) {
+				t.Fatalf("apply of a stale plan: %v, want ErrStalePlan", err)
+			}
+			if w := r.writes(); w != 0 {
+				t.Fatalf("a stale plan wrote %d times", w)
+			}
 
-	saved = h.plan(p)
-	if len(saved.Changes) != 2 {
-		t.Fatalf("plan has %d changes, want 2", len(saved.Changes))
+			saved = h.plan(p)
+			if len(saved.Changes) != 2 {
+				t.Fatalf("plan has %d changes, want 2", len(saved.Changes))
+			}
+			run = h.runner(t.Context(), p)
+			res, err := run.Apply(t.Context(), saved)
+			run.Close()
+			if err != nil || res.Applied != 2 {
+				t.Fatalf("apply of a fresh saved plan: %v, applied %v", err, res)
+			}
+			onlyOnce(t, r, "p1", "p2")
+			if n := len(r.batchCalls()); (n > 0) != (kind == "memb") {
+				t.Errorf("%d WriteBatch calls to a %s connection", n, kind)
+			}
+		})
 	}
-	run = h.runner(t.Context(), p)
-	res, err := run.Apply(t.Context(), saved)
-	run.Close()
-	if err != nil || res.Applied != 2 {
-		t.Fatalf("apply of a fresh saved plan: %v, applied %v", err, res)
-	}
-	onlyOnce(t, r, "p1", "p2")
 }

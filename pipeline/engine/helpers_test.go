@@ -52,7 +52,8 @@ func holdState(path string) int {
 
 // harness is one test's world: a temp dir holding the pipeline file, CSV
 // files and the DuckDB state file, a registry with the real file connector
-// and the instrumented "mem" connector, and the mem systems by name.
+// and the instrumented "mem" connector ("memb": the same, a
+// pipeline.BatchSink too), and the mem systems by name.
 type harness struct {
 	t       *testing.T
 	dir     string
@@ -66,24 +67,34 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), reg: pipeline.NewRegistry(), systems: map[string]*memSystem{}}
 	file.Register(h.reg)
-	h.reg.Register(pipeline.ConnectorType{
-		Name:      "mem",
-		NewConfig: func() any { return &memConfig{} },
-		Resources: func(config any) ([]pipeline.Resource, error) {
-			sys, err := h.lookup(config)
-			if err != nil {
-				return nil, err
-			}
-			return slices.Clone(sys.resources), nil
-		},
-		Open: func(_ context.Context, env pipeline.Env, config any) (pipeline.Connector, error) {
-			sys, err := h.lookup(config)
-			if err != nil {
-				return nil, err
-			}
-			return &memConn{sys: sys, lim: env.Limiter, http: env.HTTP}, nil
-		},
-	})
+	for _, batch := range []bool{false, true} {
+		name := "mem"
+		if batch {
+			name = "memb"
+		}
+		h.reg.Register(pipeline.ConnectorType{
+			Name:      name,
+			NewConfig: func() any { return &memConfig{} },
+			Resources: func(config any) ([]pipeline.Resource, error) {
+				sys, err := h.lookup(config)
+				if err != nil {
+					return nil, err
+				}
+				return slices.Clone(sys.resources), nil
+			},
+			Open: func(_ context.Context, env pipeline.Env, config any) (pipeline.Connector, error) {
+				sys, err := h.lookup(config)
+				if err != nil {
+					return nil, err
+				}
+				c := &memConn{sys: sys, lim: env.Limiter, http: env.HTTP}
+				if batch {
+					return &memBatchConn{c}, nil
+				}
+				return c, nil
+			},
+		})
+	}
 	return h
 }
 
@@ -298,6 +309,22 @@ type memSystem struct {
 	fresh []pipeline.Record
 	// reads counts Read calls.
 	reads int
+
+	// maxBatch is MaxBatch of a memb connection.
+	maxBatch int
+	// batches holds the size of each WriteBatch call, in call order.
+	batches []int
+	// beforeBatch, if set, runs when WriteBatch is called (call is
+	// 1-based), before the batch takes the limiter; a non-nil error is
+	// returned with nothing written.
+	beforeBatch func(call int, ops []pipeline.Op) error
+	// afterBatch, if set, runs after a batch's writes were made; a
+	// non-nil error is returned instead of the results (the answer is
+	// lost).
+	afterBatch func(call int, ops []pipeline.Op) error
+	// batchMu keeps WriteBatch calls in the order they were numbered
+	// until each holds the limiter.
+	batchMu sync.Mutex
 }
 
 // writeOnly returns the names of a resource's write-only fields.
@@ -467,6 +494,11 @@ func (c *memConn) Create(ctx context.Context, w pipeline.Write) (pipeline.Record
 		return nil, err
 	}
 	defer done()
+	return c.create(ctx, w)
+}
+
+// create makes a create once the write holds the limiter.
+func (c *memConn) create(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
 	s := c.sys
 	s.mu.Lock()
 	if s.refuse != nil {
@@ -516,6 +548,11 @@ func (c *memConn) Update(ctx context.Context, w pipeline.Write) (pipeline.Record
 		return nil, err
 	}
 	defer done()
+	return c.update(w)
+}
+
+// update makes an update once the write holds the limiter.
+func (c *memConn) update(w pipeline.Write) (pipeline.Record, error) {
 	s := c.sys
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -562,12 +599,17 @@ func (c *memConn) Delete(ctx context.Context, w pipeline.Write) error {
 		return err
 	}
 	defer done()
+	c.delete(w)
+	return nil
+}
+
+// delete makes a delete once the write holds the limiter.
+func (c *memConn) delete(w pipeline.Write) {
 	s := c.sys
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.data[w.Resource], w.Key)
 	s.deletes++
-	return nil
 }
 
 func (c *memConn) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, bool, error) {

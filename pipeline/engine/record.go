@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -15,13 +16,9 @@ import (
 // the changes in one bulk statement (a 1% change of a million records is
 // ten thousand rows).
 func (r *Runner) recordPlanned(ctx context.Context, pl *planned) error {
-	b := state.NewBulk("seq", "entity", "flow", "action", "source_key", "target_key", "fields", "before", "after")
+	b := state.NewBulk(changeCols...)
 	for _, w := range pl.works {
-		before, _ := json.Marshal(w.change.Before)
-		after, _ := json.Marshal(w.change.After)
-		fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
-		b.Add(fmt.Sprint(w.change.Seq), w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey, w.change.TargetKey,
-			fields, string(before), string(after))
+		b.Add(changeRow(w)...)
 	}
 	r.stateMu.Lock()
 	err := r.store.ExecBulk(ctx, b, `INSERT INTO synk.changes SELECT '`+r.runID+`', CAST(seq AS BIGINT), entity, flow, action,
@@ -30,7 +27,21 @@ func (r *Runner) recordPlanned(ctx context.Context, pl *planned) error {
 	if err != nil {
 		return fmt.Errorf("record planned changes: %w", err)
 	}
-	return r.insertRejects(ctx, r.store.DB, pl.rejects)
+	return r.insertRejects(ctx, pl.rejects)
+}
+
+// changeCols are the columns of changeRow, as a state.Bulk names them.
+var changeCols = []string{"seq", "entity", "flow", "action", "source_key", "target_key", "fields", "before", "after"}
+
+// changeRow is w's change as a row of a state.Bulk with changeCols; SQL
+// over it casts seq to BIGINT, fields to VARCHAR[] and before and after
+// to JSON.
+func changeRow(w *work) []driver.Value {
+	before, _ := json.Marshal(w.change.Before)
+	after, _ := json.Marshal(w.change.After)
+	fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
+	return []driver.Value{fmt.Sprint(w.change.Seq), w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey,
+		w.change.TargetKey, fields, string(before), string(after)}
 }
 
 type execer interface {
@@ -55,12 +66,18 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
-func (r *Runner) insertRejects(ctx context.Context, ex execer, rejects []pipeline.Reject) error {
+// insertRejects stores rejects in synk.rejects in one statement and counts
+// them in synk_rejects_total.
+func (r *Runner) insertRejects(ctx context.Context, rejects []pipeline.Reject) error {
+	b := state.NewBulk("entity", "connection", "resource", "record_key", "reason")
 	for _, rj := range rejects {
-		if _, err := ex.ExecContext(ctx, `INSERT INTO synk.rejects VALUES (?, ?, ?, ?, ?, ?, NULL, now())`,
-			r.runID, rj.Entity, rj.Connection, rj.Resource, rj.Key, r.p.Redact(rj.Reason)); err != nil {
-			return err
-		}
+		b.Add(rj.Entity, rj.Connection, rj.Resource, rj.Key, r.p.Redact(rj.Reason))
+	}
+	if err := r.store.ExecBulk(ctx, b, `INSERT INTO synk.rejects SELECT '`+r.runID+`', entity, connection, resource, record_key, reason,
+		NULL, now() FROM bulk`); err != nil {
+		return err
+	}
+	for _, rj := range rejects {
 		if rj.Entity != "" {
 			r.opts.Metrics.Rejects.WithLabelValues(rj.Entity).Inc()
 		}

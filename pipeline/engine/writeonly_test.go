@@ -35,52 +35,57 @@ entities:
 
 func TestWriteOnlyFieldsAreNeverErased(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	l, r := h.system("l", peopleRes), h.system("r", contactsWORes)
-	l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann", "phone": "+47 222"})
-	l.put("people", pipeline.Record{"id": "p2", "email": "bob@example.com", "name": "Bob B", "phone": ""})
-	// Bob exists on the right with a phone typed there, which reads never show.
-	r.put("contacts", pipeline.Record{"cid": int64(7), "email": "bob@example.com", "name": "Bob", "phone": "+47 111", "ref": "x"})
-	p := h.load(writeOnlyPipeline)
+	for _, kind := range sinkKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			l, r := h.system("l", peopleRes), h.system("r", contactsWORes)
+			l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann", "phone": "+47 222"})
+			l.put("people", pipeline.Record{"id": "p2", "email": "bob@example.com", "name": "Bob B", "phone": ""})
+			// Bob exists on the right with a phone typed there, which reads never show.
+			r.put("contacts", pipeline.Record{"cid": int64(7), "email": "bob@example.com", "name": "Bob", "phone": "+47 111", "ref": "x"})
+			p := h.load(asKind(writeOnlyPipeline, kind))
 
-	res := h.apply(p)
-	ann := r.where("contacts", "email", "ann@example.com")
-	if len(ann) != 1 || ann[0]["phone"] != "+47 222" {
-		t.Fatalf("ann on the right = %v, want created with her phone", ann)
-	}
-	bob, _ := r.get("contacts", "7")
-	if bob["phone"] != "+47 111" || bob["ref"] != "x" || bob["name"] != "Bob" {
-		t.Fatalf("bob on the right = %v: a value synk never knew was erased", bob)
-	}
-	if res.Rejected != 1 || !strings.Contains(describeRejects(res.Plan.Rejects)+lastRejects(h), "field phone") {
-		t.Fatalf("rejected %d, want bob's update refused naming the phone:%s", res.Rejected, lastRejects(h))
-	}
+			res := h.apply(p)
+			ann := r.where("contacts", "email", "ann@example.com")
+			if len(ann) != 1 || ann[0]["phone"] != "+47 222" {
+				t.Fatalf("ann on the right = %v, want created with her phone", ann)
+			}
+			bob, _ := r.get("contacts", "7")
+			if bob["phone"] != "+47 111" || bob["ref"] != "x" || bob["name"] != "Bob" {
+				t.Fatalf("bob on the right = %v: a value synk never knew was erased", bob)
+			}
+			if res.Rejected != 1 || !strings.Contains(describeRejects(res.Plan.Rejects)+lastRejects(h), "field phone") {
+				t.Fatalf("rejected %d, want bob's update refused naming the phone:%s", res.Rejected, lastRejects(h))
+			}
 
-	// Ann's phone is compared with what synk wrote, not with the empty
-	// value reads give: nothing to do for her.
-	pl := h.plan(p)
-	for _, c := range pl.Changes {
-		if c.SourceKey == "p1" {
-			t.Fatalf("ann planned again: %s", describeChanges(pl.Changes))
-		}
-	}
+			// Ann's phone is compared with what synk wrote, not with the empty
+			// value reads give: nothing to do for her.
+			pl := h.plan(p)
+			for _, c := range pl.Changes {
+				if c.SourceKey == "p1" {
+					t.Fatalf("ann planned again: %s", describeChanges(pl.Changes))
+				}
+			}
 
-	// An edit of Ann's name sends her phone as synk last wrote it.
-	l.set("people", "p1", "name", "Ann Hansen")
-	h.apply(p)
-	ann = r.where("contacts", "email", "ann@example.com")
-	if ann[0]["name"] != "Ann Hansen" || ann[0]["phone"] != "+47 222" || ann[0]["ref"] != "p1" {
-		t.Fatalf("ann after a name edit = %v, want her phone and ref kept", ann[0])
-	}
+			// An edit of Ann's name sends her phone as synk last wrote it.
+			l.set("people", "p1", "name", "Ann Hansen")
+			h.apply(p)
+			ann = r.where("contacts", "email", "ann@example.com")
+			if ann[0]["name"] != "Ann Hansen" || ann[0]["phone"] != "+47 222" || ann[0]["ref"] != "p1" {
+				t.Fatalf("ann after a name edit = %v, want her phone and ref kept", ann[0])
+			}
 
-	// Once the left side knows Bob's phone, the pipeline owns it: written.
-	l.set("people", "p2", "phone", "+47 333")
-	h.apply(p)
-	bob, _ = r.get("contacts", "7")
-	if bob["phone"] != "+47 333" || bob["name"] != "Bob B" {
-		t.Fatalf("bob after his phone came from the left = %v", bob)
+			// Once the left side knows Bob's phone, the pipeline owns it: written.
+			l.set("people", "p2", "phone", "+47 333")
+			h.apply(p)
+			bob, _ = r.get("contacts", "7")
+			if bob["phone"] != "+47 333" || bob["name"] != "Bob B" {
+				t.Fatalf("bob after his phone came from the left = %v", bob)
+			}
+			h.mustBeConverged(p)
+		})
 	}
-	h.mustBeConverged(p)
 }
 
 // lastRejects lists the rejects stored in the state file.
@@ -171,25 +176,30 @@ entities:
 
 func TestOneApplyConverges(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	l, r, x := h.system("l", peopleRes), h.system("r", contactsRes), h.system("x", peopleRes)
-	l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
-	p := h.load(followUpPipeline)
-	res := h.apply(p)
-	if res.Failed != 0 || res.Rejected != 0 {
-		t.Fatalf("failed %d rejected %d:%s", res.Failed, res.Rejected, lastRejects(h))
+	for _, kind := range sinkKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			l, r, x := h.system("l", peopleRes), h.system("r", contactsRes), h.system("x", peopleRes)
+			l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
+			p := h.load(asKind(followUpPipeline, kind))
+			res := h.apply(p)
+			if res.Failed != 0 || res.Rejected != 0 {
+				t.Fatalf("failed %d rejected %d:%s", res.Failed, res.Rejected, lastRejects(h))
+			}
+			cid := r.all("contacts")[0]["cid"]
+			if ann, _ := l.get("people", "p1"); ann["phone"] != fmt.Sprintf("cid %v", cid) {
+				t.Errorf("the new contact's id did not flow back in the same apply: %v", ann)
+			}
+			if n := len(x.all("people")); n != 1 {
+				t.Errorf("%d copies, want the contact created in this apply copied in it too", n)
+			}
+			if runs := h.rows(`SELECT count(*) FROM synk.runs`); runs[0][0] != "1" {
+				t.Errorf("%s runs recorded, want the follow-up rounds inside one run", runs[0][0])
+			}
+			h.mustBeConverged(p)
+		})
 	}
-	cid := r.all("contacts")[0]["cid"]
-	if ann, _ := l.get("people", "p1"); ann["phone"] != fmt.Sprintf("cid %v", cid) {
-		t.Errorf("the new contact's id did not flow back in the same apply: %v", ann)
-	}
-	if n := len(x.all("people")); n != 1 {
-		t.Errorf("%d copies, want the contact created in this apply copied in it too", n)
-	}
-	if runs := h.rows(`SELECT count(*) FROM synk.runs`); runs[0][0] != "1" {
-		t.Errorf("%s runs recorded, want the follow-up rounds inside one run", runs[0][0])
-	}
-	h.mustBeConverged(p)
 }
 
 func TestCounterKeepsAChangeMadeAfterTheSnapshot(t *testing.T) {
@@ -226,32 +236,37 @@ func TestCounterKeepsAChangeMadeAfterTheSnapshot(t *testing.T) {
 // up and found missing; the apply ends with nothing failed.
 func TestCutConnectionIsRetriedInTheSameRun(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
-	l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
-	l.put("people", pipeline.Record{"id": "p2", "email": "bob@example.com", "name": "Bob"})
-	p := h.load(twoWayMem)
-	h.apply(p)
-	cut := map[string]bool{}
-	r.refuse = func(w pipeline.Write) error {
-		who := fmt.Sprint(w.Set["email"], w.Key)
-		if !cut[who] {
-			cut[who] = true
-			return fmt.Errorf("post contacts: %w", io.ErrUnexpectedEOF)
-		}
-		return nil
+	for _, kind := range sinkKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+			l.put("people", pipeline.Record{"id": "p1", "email": "ann@example.com", "name": "Ann"})
+			l.put("people", pipeline.Record{"id": "p2", "email": "bob@example.com", "name": "Bob"})
+			p := h.load(asKind(twoWayMem, kind))
+			h.apply(p)
+			cut := map[string]bool{}
+			r.refuse = func(w pipeline.Write) error {
+				who := fmt.Sprint(w.Set["email"], w.Key)
+				if !cut[who] {
+					cut[who] = true
+					return fmt.Errorf("post contacts: %w", io.ErrUnexpectedEOF)
+				}
+				return nil
+			}
+			l.put("people", pipeline.Record{"id": "p3", "email": "eve@example.com", "name": "Eve"})
+			l.set("people", "p1", "name", "Ann B")
+			res := h.apply(p)
+			if res.Failed != 0 || res.Applied != 2 {
+				t.Fatalf("applied %d failed %d, want 2 and 0:%s", res.Applied, res.Failed, describeChanges(res.Plan.Changes))
+			}
+			if n := len(r.where("contacts", "email", "eve@example.com")); n != 1 {
+				t.Fatalf("%d contacts for eve, want exactly 1", n)
+			}
+			if got := h.rows(`SELECT status, count(*) FROM synk.changes WHERE run_id = ? AND status <> 'planned' GROUP BY status ORDER BY status`, res.Plan.RunID); fmt.Sprint(got) != "[[applied 2] [failed 2]]" {
+				t.Fatalf("changes of the run by status = %v, want the two cut attempts and the two made", got)
+			}
+			h.mustBeConverged(p)
+		})
 	}
-	l.put("people", pipeline.Record{"id": "p3", "email": "eve@example.com", "name": "Eve"})
-	l.set("people", "p1", "name", "Ann B")
-	res := h.apply(p)
-	if res.Failed != 0 || res.Applied != 2 {
-		t.Fatalf("applied %d failed %d, want 2 and 0:%s", res.Applied, res.Failed, describeChanges(res.Plan.Changes))
-	}
-	if n := len(r.where("contacts", "email", "eve@example.com")); n != 1 {
-		t.Fatalf("%d contacts for eve, want exactly 1", n)
-	}
-	if got := h.rows(`SELECT status, count(*) FROM synk.changes WHERE run_id = ? AND status <> 'planned' GROUP BY status ORDER BY status`, res.Plan.RunID); fmt.Sprint(got) != "[[applied 2] [failed 2]]" {
-		t.Fatalf("changes of the run by status = %v, want the two cut attempts and the two made", got)
-	}
-	h.mustBeConverged(p)
 }
