@@ -461,7 +461,8 @@ func fnLink(args ...any) (any, error) {
 	return v, nil
 }
 
-// Show formats a value for an error message: short, with strings quoted.
+// Show formats a value for an error message of a function: short, with
+// strings quoted.
 func Show(v any) string {
 	if s, ok := v.(string); ok {
 		if len(s) > 40 {
