@@ -149,7 +149,8 @@ func accepts(k Kind, t reflect.Type) bool {
 // to Compile with WithFunctions. Like the connector registry it is built
 // by main: NewFunctions has the core set, and domain sets (package
 // transforms/accounting) register theirs. Register everything before the
-// first Compile; compiling only reads it.
+// first Compile; compiling only reads it. The zero value has no core set
+// and cannot register: use NewFunctions.
 type Functions struct {
 	list  []Function
 	index map[string]int
