@@ -28,12 +28,16 @@ import (
 	"github.com/synk-etl/synk/pipeline/schedule"
 	"github.com/synk-etl/synk/pipeline/spec"
 	"github.com/synk-etl/synk/pipeline/state"
+	"github.com/synk-etl/synk/transforms"
 )
 
 // Options are what a Server is built from.
 type Options struct {
 	// Registry knows the connection types pipelines may use.
 	Registry *pipeline.Registry
+	// Functions are the functions pipeline expressions may call; nil
+	// means the core set.
+	Functions *transforms.Functions
 	// Limiters are shared by every run: pipelines on one account (a Fiken
 	// company, a shop) keep its limits together. Nil means a new set.
 	Limiters *pipeline.Limiters
@@ -82,6 +86,7 @@ type Signals struct {
 // and what the HTTP endpoints report.
 type Server struct {
 	reg      *pipeline.Registry
+	fns      *transforms.Functions
 	args     []string
 	log      *slog.Logger
 	clock    schedule.Clock
@@ -130,7 +135,7 @@ func New(paths []string, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{reg: opts.Registry, args: paths, log: opts.Logger, clock: opts.Clock, promReg: opts.Metrics,
+	s := &Server{reg: opts.Registry, fns: opts.Functions, args: paths, log: opts.Logger, clock: opts.Clock, promReg: opts.Metrics,
 		limiters: opts.Limiters, secrets: opts.Secrets, started: opts.Clock.Now(), maxJitter: opts.MaxJitter,
 		shard: opts.Shard, watchEvery: opts.Watch, shutdownTimeout: opts.ShutdownTimeout,
 		pipes: map[string]*served{}, files: map[string]*fileState{}}

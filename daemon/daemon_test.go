@@ -22,6 +22,8 @@ import (
 	"github.com/synk-etl/synk/connectors/prestashop/prestashoptest"
 	"github.com/synk-etl/synk/pipeline"
 	"github.com/synk-etl/synk/pipeline/schedule"
+	"github.com/synk-etl/synk/transforms"
+	"github.com/synk-etl/synk/transforms/accounting"
 )
 
 const fikenToken = "daemon-test-fiken-token"
@@ -179,7 +181,9 @@ func newHarness(t *testing.T, opts Options, paths ...string) *harness {
 	h := &harness{t: t, clock: schedule.NewFakeClock(time.Now().Truncate(time.Second)), logs: &logRecords{},
 		started: make(chan schedule.Run, 16), ran: make(chan schedule.Run, 16),
 		stop: make(chan os.Signal), reload: make(chan os.Signal)}
-	opts.Registry, opts.Clock = reg, h.clock
+	fns := transforms.NewFunctions()
+	accounting.Register(fns)
+	opts.Registry, opts.Functions, opts.Clock = reg, fns, h.clock
 	opts.Logger = slog.New(slog.NewJSONHandler(io.MultiWriter(h.logs, t.Output()), nil))
 	h.srv = New(paths, opts)
 	h.srv.sched = schedule.New(func(ctx context.Context, r schedule.Run) {

@@ -14,6 +14,7 @@ import (
 	"github.com/synk-etl/synk/pipeline/schedule"
 	"github.com/synk-etl/synk/pipeline/spec"
 	"github.com/synk-etl/synk/pipeline/state"
+	"github.com/synk-etl/synk/transforms"
 )
 
 // fileState is what the watcher knows about one pipeline file.
@@ -218,7 +219,7 @@ func (s *Server) loadFailed(path string, fs *fileState, err error, initial bool)
 func (s *Server) load(path string, src []byte, fs *fileState) error {
 	// Whose pipeline it is needs only its name, not its secrets: a pod
 	// may hold only its own shards' secrets.
-	if name, err := pipelineName(path, src, s.reg); err == nil && !s.shard.Owns(name) {
+	if name, err := pipelineName(path, src, s.reg, s.fns); err == nil && !s.shard.Owns(name) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if sv := s.pipes[name]; sv != nil && sv.file == path { // renamed into another shard
@@ -231,7 +232,7 @@ func (s *Server) load(path string, src []byte, fs *fileState) error {
 		fs.name, fs.loadErr = name, ""
 		return nil
 	}
-	p, err := spec.Parse(path, src, s.reg, spec.Options{})
+	p, err := spec.Parse(path, src, s.reg, spec.Options{Functions: s.fns})
 	if err != nil {
 		return err
 	}
@@ -294,8 +295,8 @@ func (s *Server) load(path string, src []byte, fs *fileState) error {
 }
 
 // pipelineName reads a pipeline file's name without its secrets.
-func pipelineName(path string, src []byte, reg *pipeline.Registry) (string, error) {
-	p, err := spec.Parse(path, src, reg, spec.Options{Offline: true})
+func pipelineName(path string, src []byte, reg *pipeline.Registry, fns *transforms.Functions) (string, error) {
+	p, err := spec.Parse(path, src, reg, spec.Options{Offline: true, Functions: fns})
 	if err != nil {
 		return "", err
 	}

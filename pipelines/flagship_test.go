@@ -22,6 +22,8 @@ import (
 	"github.com/synk-etl/synk/pipeline/engine"
 	"github.com/synk-etl/synk/pipeline/spec"
 	"github.com/synk-etl/synk/pipeline/state"
+	"github.com/synk-etl/synk/transforms"
+	"github.com/synk-etl/synk/transforms/accounting"
 )
 
 var (
@@ -83,7 +85,7 @@ func newWorld(t *testing.T, seed uint64, edit func(string) string) *world {
 	file.Register(reg)
 	prestashop.Register(reg)
 	fiken.Register(reg)
-	p, err := spec.Load(path, reg, spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	p, err := spec.Load(path, reg, spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Functions: functions()})
 	if err != nil {
 		t.Fatalf("load %s: %v", flagship, err)
 	}
@@ -644,4 +646,12 @@ func TestInvoicedOrderEditedInShop(t *testing.T) {
 	if n := w.recon("invoice_vs_order_totals"); n != 1 {
 		t.Fatalf("recon.invoice_vs_order_totals has %d rows, want 1", n)
 	}
+}
+
+// functions are the expression functions the flagship calls, as synk's
+// main registers them: the core and the accounting set.
+func functions() *transforms.Functions {
+	fns := transforms.NewFunctions()
+	accounting.Register(fns)
+	return fns
 }

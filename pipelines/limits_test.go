@@ -62,7 +62,7 @@ func TestTwoShopsShareOneFikenCompanysLimit(t *testing.T) {
 		}
 		env := map[string]string{"PRESTASHOP_URL": ps.URL(), "PRESTASHOP_KEY": ps.Key(), "FIKEN_URL": fk.URL(),
 			"FIKEN_COMPANY": fk.Company(), "FIKEN_TOKEN": fk.Token()}
-		p, err := spec.Load(path, reg, spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+		p, err := spec.Load(path, reg, spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Functions: functions()})
 		if err != nil {
 			t.Fatalf("load: %v", err)
 		}

@@ -1,6 +1,8 @@
 // Package transforms compiles the expressions of a pipeline (map, where,
-// when) with expr-lang and provides the integrator functions they call
-// (ore, vat_type, date, link, ...).
+// when) with expr-lang against an environment of functions they may call
+// (Functions). NewFunctions has the core set (date, coalesce, str, round,
+// link, ...); domain sets such as the Norwegian accounting functions of
+// package transforms/accounting are registered into it by main.
 //
 // Expressions are type-checked at load time against a prototype of what
 // they will see, so a typo or a wrong-typed operation fails `synk validate`
@@ -48,16 +50,6 @@ const (
 // shadowPrefix renames calls of functions whose name is also an env field.
 const shadowPrefix = "$fn_"
 
-// isFunction reports whether name is one of the integrator functions.
-func isFunction(name string) bool {
-	for _, s := range functionSpecs(time.Now) {
-		if s.name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // DefaultMaxNodes bounds expression size unless MaxNodes says otherwise.
 const DefaultMaxNodes = 2000
 
@@ -66,6 +58,7 @@ type config struct {
 	maxNodes   uint
 	clock      func() time.Time
 	entities   []string
+	functions  *Functions
 }
 
 // Option configures Compile.
@@ -94,6 +87,13 @@ func Clock(now func() time.Time) Option {
 // entity is a compile error with a suggestion.
 func Entities(names ...string) Option {
 	return func(c *config) { c.entities = append(c.entities, names...) }
+}
+
+// WithFunctions sets the functions the expression may call; the default is
+// the core set (NewFunctions). A call of a function that is not in fns is
+// a compile error like any unknown name.
+func WithFunctions(fns *Functions) Option {
+	return func(c *config) { c.functions = fns }
 }
 
 // Error is a compile error, or a run-time error with the position of the
@@ -152,21 +152,24 @@ func Compile(src string, env map[string]any, opts ...Option) (*Program, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	specs := functionSpecs(cfg.clock)
+	if cfg.functions == nil {
+		cfg.functions = coreOnly()
+	}
+	specs := cfg.functions.bind(cfg.clock)
 	source := wrapMapPredicates(src)
-	patcher := &linkPatcher{src: &source, entities: cfg.entities, env: env}
+	patcher := &linkPatcher{src: &source, entities: cfg.entities, env: env, specs: specs}
 
 	c := conf.CreateNew()
 	for _, o := range []expr.Option{expr.Env(envType(env)), expr.MaxNodes(cfg.maxNodes)} {
 		o(c)
 	}
-	for _, s := range specs {
-		f := &builtin.Function{Name: s.name, Func: s.fn, Validate: s.validate}
-		c.Functions[s.name] = f
-		if _, shadowed := env[s.name]; shadowed {
+	for _, s := range specs.list {
+		f := &builtin.Function{Name: s.Name, Func: s.Func, Validate: s.validate}
+		c.Functions[s.Name] = f
+		if _, shadowed := env[s.Name]; shadowed {
 			// A field named like a function (Fiken sales have "date"):
 			// calls are renamed to the alias so both stay usable.
-			c.Functions[shadowPrefix+s.name] = f
+			c.Functions[shadowPrefix+s.Name] = f
 		}
 	}
 
@@ -271,7 +274,7 @@ func (p *Program) Run(env map[string]any) (any, error) {
 	case nil:
 		return false, nil
 	}
-	return nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("expression result is %s, not bool", valueType(out))}
+	return nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("expression result is %s, not bool", ValueType(out))}
 }
 
 // normalize converts the integer and float kinds expr produces (int from
@@ -363,6 +366,7 @@ func (p *Program) runError(err error) error {
 // collects the entity names. It runs before type checking.
 type linkPatcher struct {
 	env      map[string]any
+	specs    funcTable
 	src      *source
 	entities []string
 	links    []string
@@ -379,8 +383,10 @@ func (lp *linkPatcher) Visit(node *ast.Node) {
 	if !ok {
 		return
 	}
-	if _, shadowed := lp.env[id.Value]; shadowed && isFunction(id.Value) {
-		id.Value = shadowPrefix + id.Value
+	if _, shadowed := lp.env[id.Value]; shadowed {
+		if _, isFunc := lp.specs.lookup(id.Value); isFunc {
+			id.Value = shadowPrefix + id.Value
+		}
 	}
 	if strings.TrimPrefix(id.Value, shadowPrefix) != linkName {
 		return

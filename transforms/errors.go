@@ -16,7 +16,7 @@ import (
 
 // compileError turns an expr error into *Error: 1-based position, our
 // wording, and a suggestion for unknown names and fields.
-func compileError(err error, src *source, tree *parser.Tree, env map[string]any, specs []funcSpec, maxNodes uint) error {
+func compileError(err error, src *source, tree *parser.Tree, env map[string]any, specs funcTable, maxNodes uint) error {
 	var fe *file.Error
 	if !errors.As(err, &fe) {
 		return &Error{Line: 1, Column: 1, Message: err.Error()}
@@ -64,15 +64,15 @@ func compileError(err error, src *source, tree *parser.Tree, env map[string]any,
 
 // nameCandidates are the names an unknown identifier may have meant: env
 // names, functions, and vars keys (a forgotten "vars." prefix).
-func nameCandidates(env map[string]any, specs []funcSpec) []string {
+func nameCandidates(env map[string]any, specs funcTable) []string {
 	var c []string
 	for k := range env {
 		if k != linkName {
 			c = append(c, k)
 		}
 	}
-	for _, s := range specs {
-		c = append(c, s.name)
+	for _, s := range specs.list {
+		c = append(c, s.Name)
 	}
 	for _, b := range builtin.Builtins {
 		c = append(c, b.Name)
@@ -82,7 +82,7 @@ func nameCandidates(env map[string]any, specs []funcSpec) []string {
 
 // argumentAt finds the argument a function's type error is about: the call
 // is at loc and the message names the parameter ("cannot use T as NAME (").
-func argumentAt(root ast.Node, loc file.Location, msg string, specs []funcSpec) (int, bool) {
+func argumentAt(root ast.Node, loc file.Location, msg string, specs funcTable) (int, bool) {
 	_, rest, ok := strings.Cut(msg, " as ")
 	if !ok {
 		return 0, false
@@ -104,14 +104,13 @@ func argumentAt(root ast.Node, loc file.Location, msg string, specs []funcSpec) 
 	if !ok {
 		return 0, false
 	}
-	for _, s := range specs {
-		if s.name != id.Value {
-			continue
-		}
-		for i, p := range s.params {
-			if p.name == paramName && i < len(call.Arguments) {
-				return call.Arguments[i].Location().From, true
-			}
+	s, ok := specs.lookup(id.Value)
+	if !ok {
+		return 0, false
+	}
+	for i, p := range s.Params {
+		if p.Name == paramName && i < len(call.Arguments) {
+			return call.Arguments[i].Location().From, true
 		}
 	}
 	return 0, false

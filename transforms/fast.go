@@ -9,10 +9,10 @@ import (
 
 // fastPath returns an evaluator for the commonest shapes of a mapping
 // expression, which bypasses the VM (its per-run setup costs more than
-// these expressions): a field, a literal, or one of the integrator
+// these expressions): a field, a literal, or one of the registered
 // functions applied to fields and literals. It returns nil for anything
 // else. Results and errors are the VM's, which a test holds it to.
-func fastPath(root ast.Node, env map[string]any, specs []funcSpec, src *source) func(map[string]any) (any, error) {
+func fastPath(root ast.Node, env map[string]any, specs funcTable, src *source) func(map[string]any) (any, error) {
 	if get, ok := operand(root, env); ok {
 		return func(e map[string]any) (any, error) { return get(e), nil }
 	}
@@ -28,15 +28,11 @@ func fastPath(root ast.Node, env map[string]any, specs []funcSpec, src *source) 
 	if _, shadowed := env[id.Value]; shadowed || name == linkName {
 		return nil
 	}
-	var fn func(...any) (any, error)
-	for _, s := range specs {
-		if s.name == name {
-			fn = s.fn
-		}
-	}
-	if fn == nil {
+	s, ok := specs.lookup(name)
+	if !ok {
 		return nil
 	}
+	fn := s.Func
 	gets := make([]func(map[string]any) any, len(call.Arguments))
 	for i, a := range call.Arguments {
 		if gets[i], ok = operand(a, env); !ok {

@@ -21,11 +21,14 @@ import (
 	"github.com/synk-etl/synk/pipeline/engine"
 	"github.com/synk-etl/synk/pipeline/spec"
 	"github.com/synk-etl/synk/pipeline/state"
+	"github.com/synk-etl/synk/transforms"
 )
 
 // globals are the flags every command shares.
 type globals struct {
-	reg         *pipeline.Registry
+	reg *pipeline.Registry
+	// fns are the functions pipeline expressions may call.
+	fns         *transforms.Functions
 	logLevel    string
 	metricsAddr string
 	// pushGateway is a Pushgateway URL the run's metrics are pushed to at
@@ -42,6 +45,7 @@ func loadPipeline(cmd *cobra.Command, g *globals, path string) (*spec.Pipeline, 
 // loadPipelineWith is loadPipeline with load options (Offline for commands
 // that only read the state file and need no secrets).
 func loadPipelineWith(cmd *cobra.Command, g *globals, path string, opts spec.Options) (*spec.Pipeline, error) {
+	opts.Functions = g.fns
 	p, err := spec.Load(path, g.reg, opts)
 	if err != nil {
 		var errs spec.Errors

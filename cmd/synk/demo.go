@@ -241,7 +241,7 @@ func (d *demo) start(cmd *cobra.Command, path string) error {
 	env := map[string]string{"PRESTASHOP_URL": d.ps.URL(), "PRESTASHOP_KEY": d.ps.Key(), "FIKEN_URL": d.fk.URL(),
 		"FIKEN_COMPANY": d.fk.Company(), "FIKEN_TOKEN": d.fk.Token()}
 	d.p, err = spec.Parse("prestashop-fiken.yaml", []byte(pipelines.PrestashopFiken()), d.g.reg,
-		spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+		spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Functions: d.g.fns})
 	if err != nil {
 		return fmt.Errorf("demo: embedded pipeline: %w", err)
 	}

@@ -213,7 +213,7 @@ func writeStarter(cmd *cobra.Command, g *globals, dir, shopURL, company string, 
 	pipePath := filepath.Join(dir, "pipeline.yaml")
 	// Validate before writing anything: a starter that does not load is
 	// not worth leaving behind.
-	if _, err := spec.Parse(pipePath, []byte(text), g.reg, spec.Options{Getenv: placeholderEnv}); err != nil {
+	if _, err := spec.Parse(pipePath, []byte(text), g.reg, spec.Options{Getenv: placeholderEnv, Functions: g.fns}); err != nil {
 		var errs spec.Errors
 		if errors.As(err, &errs) {
 			fmt.Fprintln(cmd.ErrOrStderr(), errs.Pretty())

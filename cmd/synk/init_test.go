@@ -13,11 +13,14 @@ import (
 	"github.com/synk-etl/synk/pipeline"
 	"github.com/synk-etl/synk/pipeline/spec"
 	"github.com/synk-etl/synk/pipelines"
+	"github.com/synk-etl/synk/transforms"
 )
 
 func TestRenderStarter(t *testing.T) {
 	reg := pipeline.NewRegistry()
 	registerConnectors(reg)
+	fns := transforms.NewFunctions()
+	registerFunctions(fns)
 	tests := []struct {
 		name, shopURL, company string
 		wantURL, wantCompany   string
@@ -40,7 +43,7 @@ func TestRenderStarter(t *testing.T) {
 				"FIKEN_COMPANY": "env-company", "FIKEN_TOKEN": "token",
 			}
 			p, err := spec.Parse(filepath.Join(t.TempDir(), "pipeline.yaml"), []byte(text), reg,
-				spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+				spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Functions: fns})
 			if err != nil {
 				t.Fatalf("starter does not load: %v", err)
 			}

@@ -1,6 +1,6 @@
 // Command synk runs declarative sync pipelines. main only wires: it builds
-// the connector registry and the metrics registry and hands them to the
-// commands.
+// the connector registry, the expression functions and the metrics
+// registry and hands them to the commands.
 package main
 
 import (
@@ -17,6 +17,8 @@ import (
 	"github.com/synk-etl/synk/connectors/file"
 	"github.com/synk-etl/synk/connectors/prestashop"
 	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/transforms"
+	"github.com/synk-etl/synk/transforms/accounting"
 )
 
 // version is set by -ldflags "-X main.version=..." in release builds.
@@ -36,7 +38,9 @@ func main() {
 	defer stop()
 	reg := pipeline.NewRegistry()
 	registerConnectors(reg)
-	root := newRootCmd(reg)
+	fns := transforms.NewFunctions()
+	registerFunctions(fns)
+	root := newRootCmd(reg, fns)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return
@@ -52,14 +56,14 @@ func main() {
 	os.Exit(2)
 }
 
-func newRootCmd(reg *pipeline.Registry) *cobra.Command {
+func newRootCmd(reg *pipeline.Registry, fns *transforms.Functions) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "synk",
 		Short:         "Declarative ETL and two-way sync runner",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	g := &globals{reg: reg}
+	g := &globals{reg: reg, fns: fns}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address (127.0.0.1 when no host is given)")
 	root.PersistentFlags().StringVar(&g.pushGateway, "push-gateway", "", "push the run's metrics to this Prometheus Pushgateway URL at the end of plan/apply (job synk, grouped by pipeline)")
@@ -94,4 +98,10 @@ func registerConnectors(reg *pipeline.Registry) {
 	file.Register(reg)
 	prestashop.Register(reg)
 	fiken.Register(reg)
+}
+
+// registerFunctions adds the function sets beyond the core one that
+// pipeline expressions may call.
+func registerFunctions(fns *transforms.Functions) {
+	accounting.Register(fns)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/transforms"
 )
 
 // pushed is one request a fake Pushgateway received.
@@ -231,9 +232,11 @@ func TestDeployCommandLines(t *testing.T) {
 	}
 	reg := pipeline.NewRegistry()
 	registerConnectors(reg)
+	fns := transforms.NewFunctions()
+	registerFunctions(fns)
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			root := newRootCmd(reg)
+			root := newRootCmd(reg, fns)
 			cmd, rest, err := root.Find(args)
 			if err != nil || cmd == root {
 				t.Fatalf("no such command: %v", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/synk-etl/synk/pipeline/spec"
 	"github.com/synk-etl/synk/pipeline/state"
 	"github.com/synk-etl/synk/pipelines"
+	"github.com/synk-etl/synk/transforms"
 )
 
 // TestReconViewKinds checks the rule that tells helpers from reports: a
@@ -27,8 +28,10 @@ func TestReconViewKinds(t *testing.T) {
 	}
 	reg := pipeline.NewRegistry()
 	registerConnectors(reg)
+	fns := transforms.NewFunctions()
+	registerFunctions(fns)
 	p, err := spec.Parse("prestashop-fiken.yaml", []byte(pipelines.PrestashopFiken()), reg,
-		spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+		spec.Options{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Functions: fns})
 	if err != nil {
 		t.Fatal(err)
 	}

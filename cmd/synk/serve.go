@@ -65,7 +65,7 @@ func runServe(cmd *cobra.Command, g *globals, o serveOptions, args []string) err
 	if err != nil {
 		return err
 	}
-	srv := daemon.New(args, daemon.Options{Registry: g.reg, Limiters: pipeline.NewLimiters(), Metrics: newRegistry(),
+	srv := daemon.New(args, daemon.Options{Registry: g.reg, Functions: g.fns, Limiters: pipeline.NewLimiters(), Metrics: newRegistry(),
 		Logger: log, Secrets: secrets, ShutdownTimeout: o.shutdownTimeout, Watch: o.watch, MaxJitter: o.maxJitter, Shard: sh, MaxRuns: o.maxRuns})
 	if errs := srv.Load(); len(errs) > 0 {
 		for _, err := range errs {

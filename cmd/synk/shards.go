@@ -43,7 +43,7 @@ the pipelines' names, so it needs none of their secrets.`,
 					return &exitError{code: 2, err: err}
 				}
 				// Only the name and state file: no secrets needed.
-				p, err := spec.Parse(f, src, g.reg, spec.Options{Offline: true})
+				p, err := spec.Parse(f, src, g.reg, spec.Options{Offline: true, Functions: g.fns})
 				if err != nil {
 					return &exitError{code: 2, err: fmt.Errorf("%s: %w", f, err)}
 				}

@@ -24,6 +24,9 @@ func (l *loader) compile(v *node, env map[string]any, opts ...transforms.Option)
 		l.errs.add(v.pos(), "expected an expression, not %s", v.kindName())
 		return nil
 	}
+	if l.fns != nil {
+		opts = append(opts, transforms.WithFunctions(l.fns))
+	}
 	p, err := transforms.Compile(src, env, opts...)
 	if err != nil {
 		var te *transforms.Error

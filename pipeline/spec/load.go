@@ -11,6 +11,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/synk-etl/synk/pipeline"
+	"github.com/synk-etl/synk/transforms"
 )
 
 // Options change how a file is loaded.
@@ -23,6 +24,10 @@ type Options struct {
 	// so an analyst needs none of the connections' secrets. Such a Pipeline
 	// must not be used to open connections.
 	Offline bool
+	// Functions are the functions expressions may call; nil means the
+	// core set (transforms.NewFunctions). The CLI passes the environment
+	// main built, with the accounting set registered.
+	Functions *transforms.Functions
 }
 
 var topKeys = []string{"version", "name", "schedule", "state", "connections", "vars", "views", "entities"}
@@ -48,7 +53,7 @@ func Parse(path string, src []byte, reg *pipeline.Registry, opts Options) (*Pipe
 		return nil, err
 	}
 	errs := &errorList{file: path, lines: strings.Split(string(src), "\n")}
-	l := &loader{reg: reg, errs: errs, p: &Pipeline{File: path, Dir: filepath.Dir(abs)}}
+	l := &loader{reg: reg, fns: opts.Functions, errs: errs, p: &Pipeline{File: path, Dir: filepath.Dir(abs)}}
 	getenv := opts.Getenv
 	if getenv == nil {
 		getenv = os.LookupEnv
@@ -75,6 +80,7 @@ func Parse(path string, src []byte, reg *pipeline.Registry, opts Options) (*Pipe
 
 type loader struct {
 	reg  *pipeline.Registry
+	fns  *transforms.Functions
 	errs *errorList
 	p    *Pipeline
 	// conns by name, for flow references.

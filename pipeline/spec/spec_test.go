@@ -13,6 +13,8 @@ import (
 	"github.com/synk-etl/synk/connectors/file"
 	"github.com/synk-etl/synk/pipeline"
 	"github.com/synk-etl/synk/pipeline/spec"
+	"github.com/synk-etl/synk/transforms"
+	"github.com/synk-etl/synk/transforms/accounting"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -23,8 +25,12 @@ func registry() *pipeline.Registry {
 	return reg
 }
 
+// env is the options the CLI loads with: vals for the environment and the
+// functions main registers, the core and the accounting set.
 func env(vals map[string]string) spec.Options {
-	return spec.Options{Getenv: func(k string) (string, bool) { v, ok := vals[k]; return v, ok }}
+	fns := transforms.NewFunctions()
+	accounting.Register(fns)
+	return spec.Options{Getenv: func(k string) (string, bool) { v, ok := vals[k]; return v, ok }, Functions: fns}
 }
 
 // TestLoadErrors checks the exact, positioned messages for broken files
@@ -170,4 +176,19 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error is %T, want spec.Errors: %v", err, err)
 		}
 	})
+}
+
+// TestFunctionsNotRegistered loads a pipeline that calls an accounting
+// function with only the core set: validation names the call's position.
+func TestFunctionsNotRegistered(t *testing.T) {
+	opts := env(map[string]string{"SYNK_TEST_MAIL_DIR": "mail"})
+	opts.Functions = nil
+	_, err := spec.Load("testdata/valid.yaml", registry(), opts)
+	var errs spec.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Load error = %v, want spec.Errors", err)
+	}
+	if got, want := err.Error(), "testdata/valid.yaml:30:19: unknown name ore"; !strings.HasPrefix(got, want) {
+		t.Errorf("error = %q, want it to start with %q", got, want)
+	}
 }

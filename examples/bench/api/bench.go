@@ -23,6 +23,8 @@ import (
 	"github.com/synk-etl/synk/pipeline/spec"
 	"github.com/synk-etl/synk/pipeline/state"
 	"github.com/synk-etl/synk/pipelines"
+	"github.com/synk-etl/synk/transforms"
+	"github.com/synk-etl/synk/transforms/accounting"
 )
 
 // world is the two emulators and the flagship pipeline between them.
@@ -111,7 +113,9 @@ func (w *world) load(limited bool) (*spec.Pipeline, error) {
 	reg := pipeline.NewRegistry()
 	prestashop.Register(reg)
 	fiken.Register(reg)
-	return spec.Load(path, reg, spec.Options{Getenv: func(k string) (string, bool) { v, ok := w.env[k]; return v, ok }})
+	fns := transforms.NewFunctions()
+	accounting.Register(fns)
+	return spec.Load(path, reg, spec.Options{Getenv: func(k string) (string, bool) { v, ok := w.env[k]; return v, ok }, Functions: fns})
 }
 
 // apply runs one apply of p and returns its result.

@@ -1,4 +1,4 @@
-package transforms
+package accounting
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/synk-etl/synk/transforms/internal/decimal"
 )
 
 // row is an order row as the prestashop connector emits it.
@@ -392,7 +394,7 @@ func TestInvoiceLinesExpression(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
-			p, err := Compile(tt.src, env)
+			p, err := compile(tt.src, env)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -405,7 +407,7 @@ func TestInvoiceLinesExpression(t *testing.T) {
 			}
 		})
 	}
-	p, err := Compile(`invoice_lines(record, nil, nil, nil)`, env)
+	p, err := compile(`invoice_lines(record, nil, nil, nil)`, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,7 +631,7 @@ func FuzzInvoiceLines(f *testing.F) {
 
 func mustOre(t *testing.T, v any) int64 {
 	t.Helper()
-	n, err := scaledInt(v, 2)
+	n, err := decimal.Scaled(v, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

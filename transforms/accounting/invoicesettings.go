@@ -1,9 +1,12 @@
-package transforms
+package accounting
 
 import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/synk-etl/synk/transforms"
+	"github.com/synk-etl/synk/transforms/internal/decimal"
 )
 
 // invoiceSettings are the keys of invoice_lines' third argument.
@@ -55,7 +58,7 @@ func (p paymentSettings) feeFor(order map[string]any) (int64, error) {
 	if v := order["currency"]; v != nil && v != "" {
 		c, ok := currencyCode(v)
 		if !ok {
-			return 0, fmt.Errorf("order field currency %s: want an ISO 4217 currency code (NOK, EUR ...)", showValue(v))
+			return 0, fmt.Errorf("order field currency %s: want an ISO 4217 currency code (NOK, EUR ...)", transforms.Show(v))
 		}
 		cur = c
 	}
@@ -91,7 +94,7 @@ func parseSettings(m map[string]any) (invoiceSettings, error) {
 				*f.dst = v
 			}
 		default:
-			*f.dst = str(v) // an account written as a number in YAML
+			*f.dst = transforms.Str(v) // an account written as a number in YAML
 		}
 	}
 	if s.roundingAccount == "" {
@@ -121,9 +124,9 @@ func parseSettings(m map[string]any) (invoiceSettings, error) {
 		}
 	}
 	if v := m["max_rounding"]; v != nil {
-		n, err := scaledInt(v, 2)
+		n, err := decimal.Scaled(v, 2)
 		if err != nil || n < 0 {
-			return s, fmt.Errorf("settings.max_rounding %s: want a non-negative amount in NOK", showValue(v))
+			return s, fmt.Errorf("settings.max_rounding %s: want a non-negative amount in NOK", transforms.Show(v))
 		}
 		s.maxRounding = n
 	}
@@ -149,7 +152,7 @@ func countryList(m map[string]any, key string, def []string) ([]string, error) {
 	for i, c := range l {
 		code, ok := countryCode(c)
 		if !ok {
-			return nil, fmt.Errorf("settings.%s[%d] %s: want an ISO 3166 alpha-2 country code (NO, SE, SJ ...)", key, i, showValue(c))
+			return nil, fmt.Errorf("settings.%s[%d] %s: want an ISO 3166 alpha-2 country code (NO, SE, SJ ...)", key, i, transforms.Show(c))
 		}
 		out[i] = code
 	}
@@ -196,7 +199,7 @@ func (s invoiceSettings) orderDestination(order map[string]any) (destination, er
 	}
 	c, ok := countryCode(v)
 	if !ok {
-		return 0, fmt.Errorf("order field delivery_country %s: want an ISO 3166 alpha-2 country code", showValue(v))
+		return 0, fmt.Errorf("order field delivery_country %s: want an ISO 3166 alpha-2 country code", transforms.Show(v))
 	}
 	switch {
 	case slices.Contains(s.homeCountries, c):
@@ -227,14 +230,14 @@ func parsePayment(m map[string]any) (paymentSettings, error) {
 	if v := m["fee_currency"]; v != nil && v != "" {
 		c, ok := currencyCode(v)
 		if !ok {
-			return p, fmt.Errorf("payment.fee_currency %s: want an ISO 4217 currency code (NOK, EUR ...)", showValue(v))
+			return p, fmt.Errorf("payment.fee_currency %s: want an ISO 4217 currency code (NOK, EUR ...)", transforms.Show(v))
 		}
 		p.feeCurrency = c
 	}
 	if v := m["fee"]; v != nil {
-		n, err := scaledInt(v, 2)
+		n, err := decimal.Scaled(v, 2)
 		if err != nil || n < 0 {
-			return p, fmt.Errorf("payment.fee %s: want a non-negative amount in NOK incl. VAT", showValue(v))
+			return p, fmt.Errorf("payment.fee %s: want a non-negative amount in NOK incl. VAT", transforms.Show(v))
 		}
 		p.fee = n
 	}
@@ -242,9 +245,9 @@ func parsePayment(m map[string]any) (paymentSettings, error) {
 		p.feeText = v
 	}
 	if v := m["fee_vat"]; v != nil {
-		r, err := scaledInt(v, 2)
+		r, err := decimal.Scaled(v, 2)
 		if err != nil || !isSalesRate(r) {
-			return p, fmt.Errorf("payment.fee_vat %s: not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)", showValue(v))
+			return p, fmt.Errorf("payment.fee_vat %s: not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)", transforms.Show(v))
 		}
 		p.feeVat = r
 	}
@@ -253,7 +256,7 @@ func parsePayment(m map[string]any) (paymentSettings, error) {
 	case string:
 		p.account = v
 	default:
-		p.account = str(v)
+		p.account = transforms.Str(v)
 	}
 	return p, nil
 }

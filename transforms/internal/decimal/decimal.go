@@ -1,4 +1,7 @@
-package transforms
+// Package decimal does the exact decimal arithmetic the expression
+// functions round money with: on the digits a value is written with, not on
+// its binary float approximation (1.005 rounds to 1.01).
+package decimal
 
 import (
 	"bytes"
@@ -9,19 +12,19 @@ import (
 	"strings"
 )
 
-// errNotNumber is returned by the decimal helpers for values that are not
+// ErrNotNumber is returned by the decimal helpers for values that are not
 // numbers; callers wrap it with the function name and the offending value.
-var errNotNumber = errors.New("not a number")
+var ErrNotNumber = errors.New("not a number")
 
-// appendDecimal appends the plain decimal representation (no exponent) of a
+// Append appends the plain decimal representation (no exponent) of a
 // numeric value to dst. Floats use the shortest representation that round
 // trips, so 1.005 becomes "1.005" and rounding can work on the digits the
 // user wrote instead of on the binary approximation.
-func appendDecimal(dst []byte, v any) ([]byte, error) {
+func Append(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return dst, errNotNumber
+			return dst, ErrNotNumber
 		}
 		return strconv.AppendFloat(dst, x, 'f', -1, 64), nil
 	case int64:
@@ -31,7 +34,7 @@ func appendDecimal(dst []byte, v any) ([]byte, error) {
 	case float32:
 		f := float64(x)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return dst, errNotNumber
+			return dst, ErrNotNumber
 		}
 		return strconv.AppendFloat(dst, f, 'f', -1, 32), nil
 	case int32:
@@ -53,7 +56,7 @@ func appendDecimal(dst []byte, v any) ([]byte, error) {
 	case string:
 		return appendDecimalString(dst, x)
 	}
-	return dst, errNotNumber
+	return dst, ErrNotNumber
 }
 
 // appendDecimalString validates a numeric string and appends it in plain
@@ -61,7 +64,7 @@ func appendDecimal(dst []byte, v any) ([]byte, error) {
 // exponent forms go through float64.
 func appendDecimalString(dst []byte, s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
-	if isPlainDecimal(s) {
+	if isPlain(s) {
 		if s[0] == '+' {
 			s = s[1:]
 		}
@@ -69,13 +72,13 @@ func appendDecimalString(dst []byte, s string) ([]byte, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return dst, errNotNumber
+		return dst, ErrNotNumber
 	}
 	return strconv.AppendFloat(dst, f, 'f', -1, 64), nil
 }
 
-// isPlainDecimal reports whether s is [+-]digits[.digits] with at least one digit.
-func isPlainDecimal(s string) bool {
+// isPlain reports whether s is [+-]digits[.digits] with at least one digit.
+func isPlain(s string) bool {
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		i++
@@ -109,12 +112,12 @@ func splitDecimal(b []byte) (neg bool, intPart, frac []byte) {
 	return neg, b, nil
 }
 
-// scaledInt rounds the decimal value v to digits fraction digits, half away
+// Scaled rounds the decimal value v to digits fraction digits, half away
 // from zero, and returns it multiplied by 10^digits as an integer: 1.005 with
 // digits 2 is 101. It fails when the result does not fit an int64.
-func scaledInt(v any, digits int) (int64, error) {
+func Scaled(v any, digits int) (int64, error) {
 	var buf [40]byte
-	b, err := appendDecimal(buf[:0], v)
+	b, err := Append(buf[:0], v)
 	if err != nil {
 		return 0, err
 	}
@@ -130,7 +133,7 @@ func scaledInt(v any, digits int) (int64, error) {
 	}
 	for _, d := range intPart {
 		if !push(d) {
-			return 0, errRange
+			return 0, ErrRange
 		}
 	}
 	for i := range digits {
@@ -139,12 +142,12 @@ func scaledInt(v any, digits int) (int64, error) {
 			d = frac[i]
 		}
 		if !push(d) {
-			return 0, errRange
+			return 0, ErrRange
 		}
 	}
 	if digits < len(frac) && frac[digits] >= '5' {
 		if n == limit {
-			return 0, errRange
+			return 0, ErrRange
 		}
 		n++
 	}
@@ -154,18 +157,18 @@ func scaledInt(v any, digits int) (int64, error) {
 	return int64(n), nil
 }
 
-// errRange is returned when a rounded value does not fit an int64.
-var errRange = errors.New("out of range")
+// ErrRange is returned when a rounded value does not fit an int64.
+var ErrRange = errors.New("out of range")
 
-// roundDecimal rounds v to digits fraction digits (negative digits round to
+// Round rounds v to digits fraction digits (negative digits round to
 // tens, hundreds, ...) half away from zero on its decimal representation and
 // returns the float64 nearest to the rounded decimal.
-func roundDecimal(v any, digits int) (float64, error) {
+func Round(v any, digits int) (float64, error) {
 	if digits < -maxRoundDigits || digits > maxRoundDigits {
 		return 0, fmt.Errorf("digits %d outside [%d, %d]", digits, -maxRoundDigits, maxRoundDigits)
 	}
 	var buf [40]byte
-	b, err := appendDecimal(buf[:0], v)
+	b, err := Append(buf[:0], v)
 	if err != nil {
 		return 0, err
 	}
@@ -238,9 +241,9 @@ func incrementDigits(d []byte) []byte {
 	return append([]byte{'1'}, out...)
 }
 
-// shiftDecimal returns v / 10^places as the float64 nearest to the exact
+// Shift returns v / 10^places as the float64 nearest to the exact
 // decimal quotient (nok(4550) is exactly the float nearest 45.5).
-func shiftDecimal(v any, places int) (float64, error) {
+func Shift(v any, places int) (float64, error) {
 	switch x := v.(type) {
 	case int64:
 		if x > -1<<53 && x < 1<<53 {
@@ -252,7 +255,7 @@ func shiftDecimal(v any, places int) (float64, error) {
 		}
 	}
 	var buf [40]byte
-	b, err := appendDecimal(buf[:0], v)
+	b, err := Append(buf[:0], v)
 	if err != nil {
 		return 0, err
 	}

@@ -1,4 +1,4 @@
-package transforms
+package accounting
 
 import (
 	"math/big"
@@ -199,7 +199,7 @@ func TestCreditNoteLinesExpression(t *testing.T) {
 // eval compiles src against the types of env and runs it on run.
 func eval(t *testing.T, src string, env, run map[string]any) (any, error) {
 	t.Helper()
-	p, err := Compile(src, env)
+	p, err := compile(src, env)
 	if err != nil {
 		t.Fatalf("compile %s: %v", src, err)
 	}

@@ -1,9 +1,12 @@
-package transforms
+package accounting
 
 import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/synk-etl/synk/transforms"
+	"github.com/synk-etl/synk/transforms/internal/decimal"
 )
 
 // This file turns a PrestaShop credit slip (a refund of units and/or
@@ -77,9 +80,9 @@ func slipAmounts(slip map[string]any, optional bool, fields ...string) ([]int64,
 		if slip[f] == nil {
 			return nil, fmt.Errorf("slip field %s is missing", f)
 		}
-		n, err := scaledInt(slip[f], 2)
+		n, err := decimal.Scaled(slip[f], 2)
 		if err != nil {
-			return nil, fmt.Errorf("slip field %s %s: %w", f, showValue(slip[f]), err)
+			return nil, fmt.Errorf("slip field %s %s: %w", f, transforms.Show(slip[f]), err)
 		}
 		out[i] = n
 	}
@@ -144,9 +147,9 @@ func creditNoteLines(slip map[string]any, productIDs any, settingsArg map[string
 		}
 		var productID any
 		if ids != nil && ids[i] != nil {
-			id, err := toInt(ids[i])
+			id, err := transforms.ToInt(ids[i])
 			if err != nil || id <= 0 {
-				return nil, fmt.Errorf("products[%d] %s: not a Fiken productId", i, showValue(ids[i]))
+				return nil, fmt.Errorf("products[%d] %s: not a Fiken productId", i, transforms.Show(ids[i]))
 			}
 			productID = id
 		}
@@ -215,9 +218,9 @@ func detailLines(i int, d map[string]any, productID any, s invoiceSettings) ([]i
 		if d[field] == nil {
 			return nil, 0, fmt.Errorf("%s: %s is missing", where(), field)
 		}
-		n, err := scaledInt(d[field], 6)
+		n, err := decimal.Scaled(d[field], 6)
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %s %s: %w", where(), field, showValue(d[field]), err)
+			return nil, 0, fmt.Errorf("%s: %s %s: %w", where(), field, transforms.Show(d[field]), err)
 		}
 		amounts[k] = n
 	}
@@ -229,9 +232,9 @@ func detailLines(i int, d map[string]any, productID any, s invoiceSettings) ([]i
 	if qv == nil {
 		return nil, 0, fmt.Errorf("%s: product_quantity is missing", where())
 	}
-	qty, err := toInt(qv)
+	qty, err := transforms.ToInt(qv)
 	if err != nil || qty < 0 || qty > 1e9 {
-		return nil, 0, fmt.Errorf("%s: product_quantity %s: want a whole number of units", where(), showValue(qv))
+		return nil, 0, fmt.Errorf("%s: product_quantity %s: want a whole number of units", where(), transforms.Show(qv))
 	}
 	if qty == 0 {
 		qty = 1 // an amount refunded on a row without units: one line

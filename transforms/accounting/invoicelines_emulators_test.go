@@ -1,4 +1,4 @@
-package transforms
+package accounting
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 	"github.com/synk-etl/synk/connectors/prestashop"
 	"github.com/synk-etl/synk/connectors/prestashop/prestashoptest"
 	"github.com/synk-etl/synk/pipeline"
+
+	"github.com/synk-etl/synk/transforms/internal/decimal"
 )
 
 var emulatorOrders = flag.Int("invoicelines.orders", 150, "orders TestInvoiceLinesAgainstEmulators places (per seed)")
@@ -32,7 +34,7 @@ func (c *recordCollector) Reject(key string, _ []byte, reason error) error {
 // shopOre parses a shop amount as the webservice writes it into øre.
 func shopOre(t *testing.T, s string) int64 {
 	t.Helper()
-	n, err := scaledInt(s, 2)
+	n, err := decimal.Scaled(s, 2)
 	if err != nil {
 		t.Fatalf("shop amount %q: %v", s, err)
 	}
@@ -215,11 +217,11 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		},
 	}
 	env := map[string]any{"record": map[string]any(got.recs[0]), "products": []any{}, "vars": vars}
-	linesProg, err := Compile(`invoice_lines(record, products, vars.invoice, vars.payments[record.module])`, env)
+	linesProg, err := compile(`invoice_lines(record, products, vars.invoice, vars.payments[record.module])`, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	totalProg, err := Compile(`invoice_total(record, vars.payments[record.module])`, env)
+	totalProg, err := compile(`invoice_total(record, vars.payments[record.module])`, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +267,7 @@ func checkInvoicesAgainstEmulators(t *testing.T, seed uint64, orders int) {
 		totalEx := shopOre(t, ord.Fields["total_paid_tax_excl"])
 		var fee int64
 		if p, ok := vars["payments"].(map[string]any)[ord.Fields["module"]].(map[string]any); ok && p["fee"] != nil {
-			fee, _ = scaledInt(p["fee"], 2)
+			fee, _ = decimal.Scaled(p["fee"], 2)
 		}
 		if inv.Gross != total+fee || wantTotal != total+fee {
 			t.Errorf("%s: invoice gross %d, invoice_total %v, want total_paid_tax_incl %d + fee %d", name, inv.Gross, wantTotal, total, fee)

@@ -1,4 +1,4 @@
-package transforms
+package accounting
 
 import (
 	"errors"
@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/synk-etl/synk/transforms"
+	"github.com/synk-etl/synk/transforms/internal/decimal"
 )
 
 // This file turns a PrestaShop order into Fiken invoice lines whose sum is
@@ -214,20 +217,20 @@ func fnVatOf(args ...any) (any, error) {
 	if args[0] == nil || args[1] == nil {
 		return nil, nil
 	}
-	incl, err := scaledInt(args[0], 6)
+	incl, err := decimal.Scaled(args[0], 6)
 	if err != nil {
-		return nil, fmt.Errorf("vat_of incl %s: %w", showValue(args[0]), err)
+		return nil, fmt.Errorf("vat_of incl %s: %w", transforms.Show(args[0]), err)
 	}
-	excl, err := scaledInt(args[1], 6)
+	excl, err := decimal.Scaled(args[1], 6)
 	if err != nil {
-		return nil, fmt.Errorf("vat_of excl %s: %w", showValue(args[1]), err)
+		return nil, fmt.Errorf("vat_of excl %s: %w", transforms.Show(args[1]), err)
 	}
 	if incl == 0 && excl == 0 {
 		return nil, nil
 	}
 	rate, ok := snapRate(incl, excl)
 	if !ok {
-		return nil, fmt.Errorf("vat_of(%s, %s): %s", showValue(args[0]), showValue(args[1]), noRate(incl, excl))
+		return nil, fmt.Errorf("vat_of(%s, %s): %s", transforms.Show(args[0]), transforms.Show(args[1]), noRate(incl, excl))
 	}
 	return float64(rate) / 100, nil
 }
@@ -243,7 +246,7 @@ func objectArg(name string, v any) (map[string]any, error) {
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Map || rv.Type().Key().Kind() != reflect.String {
-		return nil, fmt.Errorf("%s: want an object, got %s", name, valueType(v))
+		return nil, fmt.Errorf("%s: want an object, got %s", name, transforms.ValueType(v))
 	}
 	m := make(map[string]any, rv.Len())
 	it := rv.MapRange()
@@ -263,7 +266,7 @@ func listArg(name string, v any) ([]any, error) {
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
-		return nil, fmt.Errorf("%s: want a list, got %s", name, valueType(v))
+		return nil, fmt.Errorf("%s: want a list, got %s", name, transforms.ValueType(v))
 	}
 	out := make([]any, rv.Len())
 	for i := range out {
@@ -284,9 +287,9 @@ func requiredOre(order map[string]any, field string) (int64, error) {
 	if v == nil {
 		return 0, fmt.Errorf("order field %s is missing", field)
 	}
-	n, err := scaledInt(v, 2)
+	n, err := decimal.Scaled(v, 2)
 	if err != nil {
-		return 0, fmt.Errorf("order field %s %s: %w", field, showValue(v), err)
+		return 0, fmt.Errorf("order field %s %s: %w", field, transforms.Show(v), err)
 	}
 	return n, nil
 }
@@ -311,9 +314,9 @@ func intField(m map[string]any, field string, def int64) (int64, error) {
 	if v == nil {
 		return def, nil
 	}
-	n, err := toInt(v)
+	n, err := transforms.ToInt(v)
 	if err != nil {
-		return 0, fmt.Errorf("order field %s %s: %w", field, showValue(v), err)
+		return 0, fmt.Errorf("order field %s %s: %w", field, transforms.Show(v), err)
 	}
 	return n, nil
 }
@@ -410,9 +413,9 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 			return nil, err
 		}
 		if ids != nil && ids[i] != nil {
-			id, err := toInt(ids[i])
+			id, err := transforms.ToInt(ids[i])
 			if err != nil || id <= 0 {
-				return nil, fmt.Errorf("products[%d] %s: not a Fiken productId", i, showValue(ids[i]))
+				return nil, fmt.Errorf("products[%d] %s: not a Fiken productId", i, transforms.Show(ids[i]))
 			}
 			l.productID = id
 			// A 0 % row delivered abroad is export (or outside the VAT
@@ -445,9 +448,9 @@ func invoiceLines(order map[string]any, productIDs any, settingsArg, paymentArg 
 	if shipIn != 0 || shipEx != 0 {
 		var rate int64
 		if v := order["carrier_tax_rate"]; v != nil {
-			r, err := scaledInt(v, 2)
+			r, err := decimal.Scaled(v, 2)
 			if err != nil || !isSalesRate(r) {
-				return nil, fmt.Errorf("order field carrier_tax_rate %s: not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)", showValue(v))
+				return nil, fmt.Errorf("order field carrier_tax_rate %s: not a Norwegian sales VAT rate (25, 15, 12, 11.11, 0)", transforms.Show(v))
 			}
 			rate = r
 		} else {
@@ -609,9 +612,9 @@ func rowLine(i int, row map[string]any, roundType, roundMode int64, s invoiceSet
 		if v == nil {
 			return 0, fmt.Errorf("%s: %s is missing", where(), field)
 		}
-		n, err := scaledInt(v, 6)
+		n, err := decimal.Scaled(v, 6)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %s %s: %w", where(), field, showValue(v), err)
+			return 0, fmt.Errorf("%s: %s %s: %w", where(), field, transforms.Show(v), err)
 		}
 		return n, nil
 	}
@@ -627,9 +630,9 @@ func rowLine(i int, row map[string]any, roundType, roundMode int64, s invoiceSet
 	if qv == nil {
 		return invoiceLine{}, fmt.Errorf("%s: product_quantity is missing", where())
 	}
-	qty, err := toInt(qv)
+	qty, err := transforms.ToInt(qv)
 	if err != nil || qty <= 0 {
-		return invoiceLine{}, fmt.Errorf("%s: product_quantity %s: want a positive whole number", where(), showValue(qv))
+		return invoiceLine{}, fmt.Errorf("%s: product_quantity %s: want a positive whole number", where(), transforms.Show(qv))
 	}
 	if qty > 1e9 {
 		return invoiceLine{}, fmt.Errorf("%s: product_quantity %d is out of range", where(), qty)
