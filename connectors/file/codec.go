@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -38,15 +41,13 @@ type row struct {
 // checkEvery is how many rows pass between context checks while decoding.
 const checkEvery = 1024
 
-// decode streams the rows of r to fn in file order. Conversion problems and
-// duplicate keys come as rows with err set; a returned error (I/O, a header
-// without the key column, fn's error) ends the decode.
-func decode(ctx context.Context, r io.Reader, s *spec, fn func(row) error) error {
+// rowChecks returns the checks every read makes: check runs on rows whose
+// every field converted (the key must be there and not repeat an earlier
+// row's), and emit hands a row to fn, noticing a cancelled context.
+func rowChecks(ctx context.Context, s *spec, fn func(row) error) (check func(key string, line int) error, emit func(row) error) {
 	seen := map[string]int{}
 	n := 0
-	// check runs on rows whose every field converted: the key must be there
-	// and not repeat an earlier row's.
-	check := func(key string, line int) error {
+	check = func(key string, line int) error {
 		if key == "" {
 			return fmt.Errorf("%s line %d: missing key %q", s.path, line, s.key)
 		}
@@ -56,7 +57,7 @@ func decode(ctx context.Context, r io.Reader, s *spec, fn func(row) error) error
 		seen[key] = line
 		return nil
 	}
-	emit := func(rw row) error {
+	emit = func(rw row) error {
 		n++
 		if n%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -65,10 +66,32 @@ func decode(ctx context.Context, r io.Reader, s *spec, fn func(row) error) error
 		}
 		return fn(rw)
 	}
-	if s.format == formatJSONL {
-		return decodeJSONL(r, s, check, emit)
+	return check, emit
+}
+
+// decode reads the file at path and hands its rows to fn in file order.
+// Conversion problems and duplicate keys come as rows with err set; a
+// returned error (I/O, a header without the key column, fn's error) ends
+// the read. A missing file has no rows.
+func decode(ctx context.Context, db *sql.DB, path string, s *spec, fn func(row) error) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	return decodeCSV(r, s, check, emit)
+	check, emit := rowChecks(ctx, s, fn)
+	if s.format == formatJSONL {
+		if done, err := duckJSONL(ctx, db, path, s, check, emit); done || err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if s.format == formatJSONL {
+		return decodeJSONL(f, s, check, emit)
+	}
+	return decodeCSV(f, s, check, emit)
 }
 
 func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
@@ -174,6 +197,8 @@ func csvRow(s *spec, col []int, width int, cells []string, line int, check func(
 	return rw
 }
 
+// decodeJSONL reads a JSONL file DuckDB could not read as text: a file
+// that is not UTF-8, whose strings Go's decoder reads all the same.
 func decodeJSONL(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
@@ -220,7 +245,7 @@ func jsonlRow(s *spec, b []byte, line int, check func(string, int) error) row {
 		rw.err = check(rw.key, line)
 	}
 	if rw.err == nil {
-		rw.rec = rec
+		rw.rec, rw.raw = rec, nil
 	}
 	return rw
 }

@@ -141,7 +141,7 @@ func TestDecodeHeaderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			recs, _, err := decodeString(t.Context(), s, []byte(tt.data))
+			recs, _, err := decodeString(t, t.Context(), s, []byte(tt.data))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error = %v, want %q", err, tt.err)
@@ -166,7 +166,7 @@ func TestDecodeHonoursContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, _, err := decodeString(ctx, s, b.Bytes()); err == nil {
+	if _, _, err := decodeString(t, ctx, s, b.Bytes()); err == nil {
 		t.Fatal("decode of a cancelled context succeeded")
 	}
 }
@@ -178,14 +178,61 @@ func fuzzSpec(t testing.TB, format string) *spec {
 		"l", "list", "o", "object", "a", "any", "s", "string")})
 }
 
-// checkDecoded is the fuzz property: decoding never panics; every good row
-// has a key and values of the declared types; every bad row has a reason
-// naming its line; and writing the good rows and reading them back gives the
-// same records with no rejects.
+// goRows reads data by the Go rules alone, the reference DuckDB's read
+// must agree with.
+func goRows(t *testing.T, s *spec, data []byte) ([]row, error) {
+	var rows []row
+	check, emit := rowChecks(t.Context(), s, func(rw row) error {
+		rows = append(rows, rw)
+		return nil
+	})
+	var err error
+	if s.format == formatJSONL {
+		err = decodeJSONL(bytes.NewReader(data), s, check, emit)
+	} else {
+		err = decodeCSV(bytes.NewReader(data), s, check, emit)
+	}
+	return rows, err
+}
+
+// rowView is what a row shows a reader, comparable with cmp.
+type rowView struct {
+	Line   int
+	Key    string
+	Rec    pipeline.Record
+	Raw    string
+	Cells  []string
+	Err    string
+	Syntax bool
+}
+
+func views(rows []row) []rowView {
+	var out []rowView
+	for _, rw := range rows {
+		v := rowView{Line: rw.line, Key: rw.key, Rec: rw.rec, Raw: string(rw.raw), Cells: rw.cells, Syntax: rw.syntax}
+		if rw.err != nil {
+			v.Err = rw.err.Error()
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// checkDecoded is the fuzz property of the Go rules (the reads' reference
+// and fallback; TestDuckDBAgreesWithGoRules holds DuckDB to them): decoding
+// never panics; every good row has a key and values of the declared types;
+// every bad row has a reason naming its line; and writing the good rows and
+// reading them back gives the same records with no rejects.
 func checkDecoded(t *testing.T, s *spec, data []byte) {
-	recs, rows, err := decodeString(t.Context(), s, data)
+	rows, err := goRows(t, s, data)
 	if err != nil {
 		return // header problems end the read; that is a result, not a crash
+	}
+	var recs []pipeline.Record
+	for _, rw := range rows {
+		if rw.err == nil {
+			recs = append(recs, rw.rec)
+		}
 	}
 	var good []*entry
 	for _, rw := range rows {
@@ -217,7 +264,7 @@ func checkDecoded(t *testing.T, s *spec, data []byte) {
 	if err != nil {
 		t.Fatalf("encode: %v", err)
 	}
-	again, rows2, err := decodeString(t.Context(), s, out.Bytes())
+	rows2, err := goRows(t, s, out.Bytes())
 	if err != nil {
 		t.Fatalf("decode of encoded output: %v\n%s", err, out.Bytes())
 	}
@@ -225,6 +272,10 @@ func checkDecoded(t *testing.T, s *spec, data []byte) {
 		if rw.err != nil {
 			t.Fatalf("re-read of written rows rejected one: %v\n%s", rw.err, out.Bytes())
 		}
+	}
+	var again []pipeline.Record
+	for _, rw := range rows2 {
+		again = append(again, rw.rec)
 	}
 	if diff := cmp.Diff(recs, again); diff != "" {
 		t.Fatalf("records changed through a rewrite (-read +reread):\n%s", diff)
@@ -284,4 +335,104 @@ func FuzzDecodeJSONL(f *testing.F) {
 	f.Add([]byte(`{"id":"a","n":1,"f":0.1,"b":true,"d":"2024-01-01","t":"2024-01-01T00:00:00.1+01:00","l":[{"x":null}],"o":{"k":[]},"a":1e308,"s":"\u0000"}` + "\n"))
 	f.Add([]byte("{\"id\":\"a\"}\r\n{\"id\":\"a\"}\n{}\nnull\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecoded(t, fuzzSpec(t, formatJSONL), data) })
+}
+
+// trickyJSONL are lines where DuckDB's JSON parser or casts differ from
+// the Go rules, or come close to.
+var trickyJSONL = []string{
+	`{"id":"a","n":1,"f":0.1,"b":true,"d":"2024-01-01","t":"2024-01-01T00:00:00.1+01:00","l":[{"x":null}],"o":{"k":[]},"a":1e308,"s":"x"}`,
+	`{"id":"b","n":1,}`,
+	`{"id":"c","n":1,"n":2}`,
+	`{"id":"d","s":"\ud800"}`,
+	`{"id":"e","s":"x\u0000y"}`,
+	`{"id":"f","f":1e400}`,
+	`{"id":"g","f":-0}`,
+	`{"id":"h","n":18446744073709551616}`,
+	`{"id":"i","n":9223372036854775808}`,
+	`{"id":"j","n":-9223372036854775808}`,
+	`{"id":"k","n":12.0,"f":"1.5"}`,
+	`{"id":"l","n":12.5}`,
+	`{"id":"m","n":"12","b":"yes"}`,
+	`{"id":"n","b":1}`,
+	`{"id":"o","b":2}`,
+	`{"id":"p","d":"2023-02-29"}`,
+	`{"id":"q","d":"2024-1-01"}`,
+	`{"id":"r","d":" 2024-01-01 "}`,
+	`{"id":"s","t":"2024-05-01 12:00:00"}`,
+	`{"id":"t","t":"2024-05-01T12:00:00.500000Z"}`,
+	`{"id":"u","l":"[1,2]","o":"{}"}`,
+	`{"id":"v","l":{},"o":[]}`,
+	`{"id":"w","a":[1,2.50,1e2,"x",{"k":null}]}`,
+	`{"id":"x","s":12345678901234567890}`,
+	`{"id":"y","s":1.50}`,
+	`{"id":"z","s":""}`,
+	`{"id":"aa","d":"","t":"","l":"","a":""}`,
+	`{"id":"ab","l":[1,2,]}`,
+	`{"id":"ac","s":"a,}"}`,
+	`{"id":"ad","s":"\"n\":1"}`,
+	`{"id":"ae","n":null,"f":null,"b":null,"d":null,"t":null,"l":null,"o":null,"a":null,"s":null}`,
+	`{"id":"af","n":true}`,
+	`{"id":"ag","f":true,"s":false}`,
+	`{"id":12}`,
+	`{"id":1.0}`,
+	`{"id":"ah","o":{"a":1,"a":2}}`,
+	` 	{"id":"ai"}	 `,
+	"{\"id\":\"aj\"}\r",
+	"\u00a0",
+	`{"id":"ak"} {"id":"al"}`,
+	`["id"]`,
+	`"id"`,
+	`{"id":NaN}`,
+	`{"id":"am","f":1E5,"n":1E2}`,
+	`{"id":"an","s":"\/\b\f\n\r\t\\"}`,
+	`{"id":"ao","s":"é☃😀"}`,
+	`{"id":"a"}`,
+	`{"ID":"ap"}`,
+	`{"id":"aq","n":-0.0,"f":0e0}`,
+	`{"id":"ar","d":"0000-01-01","t":"0000-01-01T00:00:00Z"}`,
+	`{"id":"as","d":"2024-01-01T00:00:00Z","t":"2024-01-01"}`,
+	`{"id":"at","t":"2024-05-01T12:00:00+24:00"}`,
+	`{"id":"au","t":"2024-05-01t12:00:00z"}`,
+	`{"id":"av","n":1e18,"f":123456789012345678901234567890}`,
+	`{"id":"aw","n":100000000000000000000}`,
+	`{}`,
+	`{"id":""}`,
+	`{"id":"ax","l":[1,[2,[3]]],"o":{"a":{"b":{"c":1.5}}}}`,
+	`{"id":"ay","s":"tab	inside"}`,
+	`{"id":"az","s":"a"}x`,
+}
+
+// TestDuckDBAgreesWithGoRules reads files through DuckDB and through the
+// Go rules alone and wants the very same rows: records, rejects with their
+// reasons, lines and raw text.
+func TestDuckDBAgreesWithGoRules(t *testing.T) {
+	var tricky bytes.Buffer
+	for _, l := range trickyJSONL {
+		tricky.WriteString(l + "\n")
+	}
+	inputs := map[string][]byte{"tricky": tricky.Bytes(), "no final newline": []byte(`{"id":"a"}` + "\n\n" + `{"id":"b"}`)}
+	files, _ := filepath.Glob(filepath.Join("testdata", "read", "*.jsonl"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[filepath.Base(p)] = b
+	}
+	s := fuzzSpec(t, formatJSONL)
+	for name, data := range inputs {
+		t.Run(name, func(t *testing.T) {
+			want, err := goRows(t, s, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, got, err := decodeString(t, t.Context(), s, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(views(want), views(got)); diff != "" {
+				t.Errorf("DuckDB read differs from the Go rules (-go +duckdb):\n%s", diff)
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package file
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
 
 	"github.com/synk-etl/synk/pipeline"
 )
@@ -59,6 +62,7 @@ type Conn struct {
 	log     *slog.Logger
 	specs   map[string]*spec
 	paths   map[string]string // resource -> absolute file path
+	db      *sql.DB           // private in-memory DuckDB that reads the files
 	mu      sync.Mutex        // guards tables and closed, and serialises rewrites
 	tables  map[string]*table
 	closed  bool
@@ -119,7 +123,12 @@ func Open(_ context.Context, env pipeline.Env, c *Config) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("file connection %s: open duckdb: %w", env.Connection, err)
+	}
 	conn := &Conn{
+		db:     db,
 		name:   env.Connection,
 		lim:    lim,
 		log:    log,
@@ -158,15 +167,7 @@ func (c *Conn) Read(ctx context.Context, resource string, _ pipeline.ReadQuery, 
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(c.paths[resource])
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", resource, err)
-	}
-	defer f.Close()
-	err = decode(ctx, f, s, func(rw row) error {
+	err = decode(ctx, c.db, c.paths[resource], s, func(rw row) error {
 		if rw.err != nil {
 			return out.Reject(rw.key, rw.raw, rw.err)
 		}
@@ -237,13 +238,17 @@ func (c *Conn) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, boo
 	return maps.Clone(e.rec), true, nil
 }
 
-// Close drops the in-memory copies; later writes fail.
+// Close drops the in-memory copies and closes DuckDB; later reads and
+// writes fail.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
 	c.closed = true
 	c.tables = nil
-	return nil
+	return c.db.Close()
 }
 
 var errNotFound = errors.New("no record with this key")
@@ -265,7 +270,7 @@ func (c *Conn) table(ctx context.Context, s *spec, resource string) (*table, err
 		}
 		c.log.Warn("file changed on disk since synk last wrote it; reloading", "resource", resource, "path", path)
 	}
-	t, err := load(ctx, path, s)
+	t, err := load(ctx, c.db, path, s)
 	if err != nil {
 		return nil, err
 	}
@@ -283,17 +288,9 @@ func sameFile(a, b fs.FileInfo) bool {
 
 // load reads a whole file for writing. A CSV row with a syntax error makes
 // the file unwritable: nothing of it is known, and a rewrite would drop it.
-func load(ctx context.Context, path string, s *spec) (*table, error) {
+func load(ctx context.Context, db *sql.DB, path string, s *spec) (*table, error) {
 	t := &table{index: map[string]*entry{}, badKeys: map[string]int{}}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return t, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", s.path, err)
-	}
-	defer f.Close()
-	err = decode(ctx, f, s, func(rw row) error {
+	err := decode(ctx, db, path, s, func(rw row) error {
 		if rw.syntax {
 			return fmt.Errorf("%w; fix the file by hand: rewriting it would lose that row", rw.err)
 		}

@@ -1,0 +1,266 @@
+package file
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/synk-etl/synk/pipeline"
+)
+
+// The reads go through a private in-memory DuckDB, which splits, parses
+// and converts a file on all cores. DuckDB's JSON parser is laxer than
+// Go's in a few places (trailing commas, duplicate keys, which it reads as
+// the first) and its casts differ from the rules the README documents, so
+// the SQL only converts what it can convert exactly as those rules do and
+// flags the rest; flagged rows and values go through the Go rules in
+// codec.go. The result is the same records and rejects, with DuckDB doing
+// the work for the ordinary rows.
+
+// tableSeq names the scratch tables of concurrent reads apart.
+var tableSeq atomic.Int64
+
+func scratchTable(prefix string) string {
+	return fmt.Sprintf("%s_%d", prefix, tableSeq.Add(1))
+}
+
+// quoteString is a SQL string literal.
+func quoteString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// jsonPath is the JSON path of a top-level key.
+func jsonPath(name string) string {
+	b, _ := json.Marshal(name) // a string always marshals
+	return "$." + string(b)
+}
+
+// scanner holds one result row's destinations and turns them into the
+// declared fields' values. Values the SQL could not convert for sure come
+// as text and go through convert.
+type scanner struct {
+	line int64
+	raw  sql.NullString
+	dst  []any
+}
+
+func newScanner(s *spec) *scanner {
+	sc := &scanner{dst: make([]any, 0, 2+len(s.fields))}
+	sc.dst = append(sc.dst, &sc.line, &sc.raw)
+	for _, f := range s.fields {
+		switch f.Type {
+		case pipeline.TypeInt:
+			sc.dst = append(sc.dst, new(sql.NullInt64))
+		case pipeline.TypeFloat:
+			sc.dst = append(sc.dst, new(sql.NullFloat64))
+		case pipeline.TypeBool:
+			sc.dst = append(sc.dst, new(sql.NullBool))
+		default:
+			sc.dst = append(sc.dst, new(sql.NullString))
+		}
+	}
+	return sc
+}
+
+// value is field i's value as scanned (nil for NULL), and whether it is
+// final: text of a time, list, object or any field still needs convert.
+func (sc *scanner) value(i int) (any, bool) {
+	switch d := sc.dst[2+i].(type) {
+	case *sql.NullInt64:
+		if d.Valid {
+			return d.Int64, true
+		}
+	case *sql.NullFloat64:
+		if d.Valid {
+			return d.Float64, true
+		}
+	case *sql.NullBool:
+		if d.Valid {
+			return d.Bool, true
+		}
+	case *sql.NullString:
+		if d.Valid {
+			return d.String, false
+		}
+	}
+	return nil, true
+}
+
+// duckJSONL reads a JSONL file through DuckDB. ok reports false, with no
+// row handed to fn, when DuckDB cannot read the file as text (it is not
+// UTF-8); the caller then reads it in Go.
+func duckJSONL(ctx context.Context, db *sql.DB, path string, s *spec, check func(string, int) error, emit func(row) error) (ok bool, err error) {
+	tbl := scratchTable("lines")
+	// read_text gives the file as one value; splitting it in SQL keeps
+	// every line's number, which DuckDB's own JSON and CSV readers lose.
+	_, err = db.ExecContext(ctx, `CREATE TABLE `+tbl+` AS
+		SELECT generate_subscripts(l, 1) AS line, unnest(l) AS raw
+		FROM (SELECT string_split(content, chr(10)) AS l FROM read_text(`+quoteString(path)+`))`)
+	if err != nil {
+		if strings.Contains(err.Error(), "UTF-8") || strings.Contains(err.Error(), "UTF8") {
+			return false, nil
+		}
+		return true, fmt.Errorf("%s: %w", s.path, err)
+	}
+	defer db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE "+tbl)
+	rows, err := db.QueryContext(ctx, jsonlSQL(s, tbl))
+	if err != nil {
+		return true, fmt.Errorf("%s: %w", s.path, err)
+	}
+	defer rows.Close()
+	sc := newScanner(s)
+	// slow reads a line again and gives it to the Go rules.
+	slow := func(line int) (row, error) {
+		raw := sc.raw.String
+		if !sc.raw.Valid {
+			if err := db.QueryRowContext(ctx, "SELECT raw FROM "+tbl+" WHERE line = ?", line).Scan(&raw); err != nil {
+				return row{}, fmt.Errorf("%s line %d: %w", s.path, line, err)
+			}
+		}
+		return jsonlRow(s, []byte(strings.TrimSpace(raw)), line, check), nil
+	}
+	for rows.Next() {
+		if err := rows.Scan(sc.dst...); err != nil {
+			return true, fmt.Errorf("%s: %w", s.path, err)
+		}
+		line := int(sc.line)
+		if sc.raw.Valid {
+			if strings.TrimSpace(sc.raw.String) == "" {
+				continue // blank by Go's rules, which know more spaces than SQL's trim
+			}
+			rw, err := slow(line)
+			if err != nil {
+				return true, err
+			}
+			if err := emit(rw); err != nil {
+				return true, err
+			}
+			continue
+		}
+		rec, key, good := sc.record(s, formatJSONL)
+		if good {
+			if err := check(key, line); err != nil {
+				good = false
+			}
+		}
+		rw := row{line: line, key: key, rec: rec}
+		if !good {
+			if rw, err = slow(line); err != nil {
+				return true, err
+			}
+		}
+		if err := emit(rw); err != nil {
+			return true, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return true, fmt.Errorf("%s: %w", s.path, err)
+	}
+	return true, nil
+}
+
+// record builds the record of a scanned row. good is false when a value
+// did not convert: the row must then be read by the Go rules, which name
+// the problem.
+func (sc *scanner) record(s *spec, format string) (rec pipeline.Record, key string, good bool) {
+	rec = make(pipeline.Record, len(s.fields))
+	for i, f := range s.fields {
+		v, final := sc.value(i)
+		if !final {
+			var err error
+			if v, err = textValue(f.Type, v.(string), format); err != nil {
+				return nil, "", false
+			}
+		}
+		rec[f.Name] = v
+		if i == s.keyIdx && v != nil {
+			key = keyString(v)
+		}
+	}
+	return rec, key, true
+}
+
+// textValue converts the text the SQL left to Go: in JSONL the JSON text
+// of a list, object or any value, or a time string; in CSV the cell.
+func textValue(t pipeline.FieldType, text string, format string) (any, error) {
+	if format == formatJSONL {
+		switch t {
+		case pipeline.TypeList, pipeline.TypeObject, pipeline.TypeAny:
+			v, err := decodeJSON(text)
+			if err != nil {
+				return nil, err
+			}
+			return convert(t, v, format)
+		}
+	}
+	return convert(t, text, format)
+}
+
+// decodeJSON parses one JSON value, numbers kept as json.Number as a
+// whole line's decode keeps them.
+func decodeJSON(text string) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	return v, nil
+}
+
+// jsonlSQL selects, per non-blank line of tbl, its number, the line itself
+// when the Go rules must read it (raw is NULL otherwise), and each declared
+// field: typed when the SQL converted it, else as text for textValue.
+func jsonlSQL(s *spec, tbl string) string {
+	var shape, xs, vals, oks []string
+	// A line is the SQL's to convert when Go's decoder would read it the
+	// same: one valid object (json_valid, then a '{'), no trailing comma
+	// (DuckDB accepts one), no \u escapes (lone surrogates and NUL differ),
+	// and no declared key written twice (DuckDB reads the first, Go the
+	// last); a string that looks like a key only sends its line to Go.
+	oks = append(oks, `NOT contains(raw, '\u')`, `NOT regexp_matches(raw, ',[ \t\r\n]*[\]}]')`)
+	for i, f := range s.fields {
+		name, _ := json.Marshal(f.Name) // a string always marshals
+		shape = append(shape, string(name)+`: "JSON"`)
+		q := quoteString(string(name))
+		oks = append(oks, fmt.Sprintf("strpos(substr(raw, strpos(raw, %[1]s) + 1), %[1]s) = 0", q))
+		x, t := fmt.Sprintf("x%d", i), fmt.Sprintf("t%d", i)
+		xs = append(xs, fmt.Sprintf("struct_extract(v, %s) AS %s", quoteString(f.Name), x), fmt.Sprintf("json_type(%s) AS %s", x, t))
+		str := x + "->>'$'"
+		var val, ok string
+		switch f.Type {
+		case pipeline.TypeString:
+			val = fmt.Sprintf("CASE WHEN %s = 'VARCHAR' THEN %s END", t, str)
+			ok = fmt.Sprintf("%s = 'VARCHAR'", t)
+		case pipeline.TypeInt:
+			val = fmt.Sprintf("CASE WHEN %s IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(%s AS BIGINT) END", t, x)
+			ok = fmt.Sprintf("%s IN ('BIGINT', 'UBIGINT') AND TRY_CAST(%s AS BIGINT) IS NOT NULL", t, x)
+		case pipeline.TypeFloat:
+			val = fmt.Sprintf("CASE WHEN %s IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN TRY_CAST(%s AS DOUBLE) END", t, x)
+			ok = fmt.Sprintf("%s IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND isfinite(TRY_CAST(%s AS DOUBLE))", t, x)
+		case pipeline.TypeBool:
+			val = fmt.Sprintf("CASE WHEN %s = 'BOOLEAN' THEN TRY_CAST(%s AS BOOLEAN) END", t, x)
+			ok = fmt.Sprintf("%s = 'BOOLEAN'", t)
+		case pipeline.TypeDate:
+			val = fmt.Sprintf("CASE WHEN %s = 'VARCHAR' THEN nullif(%s, '') END", t, str)
+			ok = fmt.Sprintf(`%s = 'VARCHAR' AND (%s = '' OR (regexp_full_match(%s, '\d{4}-\d{2}-\d{2}') AND TRY_CAST(%s AS DATE) IS NOT NULL))`, t, str, str, str)
+		case pipeline.TypeTime:
+			val = fmt.Sprintf("CASE WHEN %s = 'VARCHAR' THEN nullif(%s, '') END", t, str)
+			ok = fmt.Sprintf("%s = 'VARCHAR'", t)
+		default: // list, object, any: Go decodes the JSON text
+			val = fmt.Sprintf("CASE WHEN %s <> 'NULL' THEN %s::VARCHAR END", t, x)
+			ok = "true"
+		}
+		vals = append(vals, val)
+		oks = append(oks, fmt.Sprintf("(%s IS NULL OR %s = 'NULL' OR (%s))", x, t, ok))
+	}
+	return fmt.Sprintf(`SELECT line, CASE WHEN v IS NULL OR NOT coalesce(%s, false) THEN raw END, %s
+FROM (SELECT line, raw, v, %s
+	FROM (SELECT line, raw, CASE WHEN json_valid(raw) AND starts_with(ltrim(raw, ' ' || chr(9) || chr(13)), '{') THEN json_transform(raw, %s) END AS v
+		FROM %s WHERE trim(raw, ' ' || chr(9) || chr(11) || chr(12) || chr(13)) <> ''))`,
+		strings.Join(oks, " AND "), strings.Join(vals, ", "), strings.Join(xs, ", "),
+		quoteString("{"+strings.Join(shape, ", ")+"}"), tbl)
+}
