@@ -78,10 +78,12 @@ func decode(ctx context.Context, db *sql.DB, path string, s *spec, fn func(row) 
 		return nil
 	}
 	check, emit := rowChecks(ctx, s, fn)
+	duck := duckCSV
 	if s.format == formatJSONL {
-		if done, err := duckJSONL(ctx, db, path, s, check, emit); done || err != nil {
-			return err
-		}
+		duck = duckJSONL
+	}
+	if done, err := duck(ctx, db, path, s, check, emit); done || err != nil {
+		return err
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -94,17 +96,9 @@ func decode(ctx context.Context, db *sql.DB, path string, s *spec, fn func(row) 
 	return decodeCSV(f, s, check, emit)
 }
 
-func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%s: header: %w", s.path, err)
-	}
+// csvColumns matches a CSV header to the declared fields: col[i] is the
+// header position of field i, or -1.
+func csvColumns(s *spec, header []string) ([]int, error) {
 	// col[i] is the header position of declared field i, or -1.
 	col := make([]int, len(s.fields))
 	for i := range col {
@@ -117,7 +111,7 @@ func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(ro
 		}
 		h = strings.TrimSpace(h)
 		if seenCol[h] {
-			return fmt.Errorf("%s: header names column %q twice", s.path, h)
+			return nil, fmt.Errorf("%s: header names column %q twice", s.path, h)
 		}
 		seenCol[h] = true
 		if i := s.fieldIndex(h); i >= 0 {
@@ -125,7 +119,27 @@ func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(ro
 		}
 	}
 	if col[s.keyIdx] < 0 {
-		return fmt.Errorf("%s: header has no key column %q", s.path, s.key)
+		return nil, fmt.Errorf("%s: header has no key column %q", s.path, s.key)
+	}
+	return col, nil
+}
+
+// decodeCSV reads a CSV file by the Go rules: the files DuckDB's reader
+// cannot be trusted with (see duckCSV).
+func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: header: %w", s.path, err)
+	}
+	col, err := csvColumns(s, header)
+	if err != nil {
+		return err
 	}
 	width := len(header)
 	for {

@@ -410,8 +410,36 @@ func TestDuckDBAgreesWithGoRules(t *testing.T) {
 	for _, l := range trickyJSONL {
 		tricky.WriteString(l + "\n")
 	}
-	inputs := map[string][]byte{"tricky": tricky.Bytes(), "no final newline": []byte(`{"id":"a"}` + "\n\n" + `{"id":"b"}`)}
-	files, _ := filepath.Glob(filepath.Join("testdata", "read", "*.jsonl"))
+	inputs := map[string][]byte{
+		"tricky.jsonl":           tricky.Bytes(),
+		"no final newline.jsonl": []byte(`{"id":"a"}` + "\n\n" + `{"id":"b"}`),
+		"clean.csv": []byte("id,n,f,b,d,t,l,o,a,s,extra\n" +
+			"a,1,1.5,true,2024-01-01,2024-01-01T00:00:00Z,[1],{},x,y,z\n" +
+			"b, 42 ,1e3,YES,2023-02-29,2024-01-01T00:00:00.500+02:00,[],[],,,\n" +
+			"c,+5,.5,yes ,2024-1-01,2024-01-01,{},{},1,2,3\n" +
+			"d,12.0,NaN,maybe,,,,,,,\n" +
+			"e,12.5,1e400,0,,,,,,,\n" +
+			"a,1,1,1,,,,,,,\n" +
+			",1,1,1,,,,,,,\n" +
+			"f,9223372036854775808,-0,No,,,,,,,\n" +
+			"g,-9223372036854775808,0001.5,FALSE,,,,,,,\n" +
+			"h,007,1_000,1,,,,,,,\n" +
+			"i,1_000,1.5e+3,,,,,,,,\n"),
+		"crlf.csv":             []byte("id,n\r\na,1\r\nb,x\r\n"),
+		"no final newline.csv": []byte("n,id\n1,a\n2,b"),
+		"blank line.csv":       []byte("id,n\na,1\n\nb,2\n"),
+		"short and long.csv":   []byte("id,n\na,1\nb\nc,1,2\nd,4\n"),
+		"unterminated.csv":     []byte("id,n\na,1\nb,\"2\nc,3\n"),
+		"quotes.csv":           []byte("id,s\na,\"x,y\"\nb,\"q\"\"\"\nc,d\"e\n"),
+		"newline in cell.csv":  []byte("id,s\na,\"x\ny\"\nb,1\nb,2\n"),
+		"missing column.csv":   []byte("id\na\nb\n"),
+		"one column.csv":       []byte("id\n\"\"\na\n"),
+		"header only.csv":      []byte("id,n\n"),
+		"empty.csv":            []byte(""),
+		"spaces.csv":           []byte(" id , n \n a , 1 \n"),
+		"latin1.csv":           []byte("id,s\na,caf\xe9\n"),
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "read", "*.*"))
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -419,8 +447,15 @@ func TestDuckDBAgreesWithGoRules(t *testing.T) {
 		}
 		inputs[filepath.Base(p)] = b
 	}
-	s := fuzzSpec(t, formatJSONL)
 	for name, data := range inputs {
+		if strings.HasSuffix(name, ".golden") {
+			continue
+		}
+		format := formatCSV
+		if strings.HasSuffix(name, ".jsonl") {
+			format = formatJSONL
+		}
+		s := fuzzSpec(t, format)
 		t.Run(name, func(t *testing.T) {
 			want, err := goRows(t, s, data)
 			if err != nil {

@@ -1,10 +1,15 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"sync/atomic"
 
@@ -44,11 +49,12 @@ func jsonPath(name string) string {
 type scanner struct {
 	line int64
 	raw  sql.NullString
-	dst  []any
+	// dst are the scan destinations: line, raw, then one per field.
+	dst []any
 }
 
 func newScanner(s *spec) *scanner {
-	sc := &scanner{dst: make([]any, 0, 2+len(s.fields))}
+	sc := &scanner{}
 	sc.dst = append(sc.dst, &sc.line, &sc.raw)
 	for _, f := range s.fields {
 		switch f.Type {
@@ -263,4 +269,191 @@ FROM (SELECT line, raw, v, %s
 		FROM %s WHERE trim(raw, ' ' || chr(9) || chr(11) || chr(12) || chr(13)) <> ''))`,
 		strings.Join(oks, " AND "), strings.Join(vals, ", "), strings.Join(xs, ", "),
 		quoteString("{"+strings.Join(shape, ", ")+"}"), tbl)
+}
+
+// duckCSV reads a CSV file through DuckDB. DuckDB's CSV reader keeps no
+// line numbers and differs from Go's on malformed rows, so it reads only
+// files where the two cannot differ: the header (read in Go) on one line,
+// DuckDB reading every row strictly, one line per row (no blank lines, no
+// newlines inside cells), and no quote characters inside cells (Go refuses
+// bare quotes that DuckDB takes). ok reports false, with no row handed to
+// fn, for any other file; the caller then reads it in Go.
+func duckCSV(ctx context.Context, db *sql.DB, path string, s *spec, check func(string, int) error, emit func(row) error) (ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return true, err
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return true, nil
+	}
+	if err != nil {
+		return true, fmt.Errorf("%s: header: %w", s.path, err)
+	}
+	col, err := csvColumns(s, header)
+	if err != nil {
+		return true, err
+	}
+	for _, h := range header {
+		if strings.ContainsAny(h, "\r\n") {
+			return false, nil
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return true, fmt.Errorf("%s: %w", s.path, err)
+	}
+	lines, err := countLines(f)
+	if err != nil {
+		return true, fmt.Errorf("%s: %w", s.path, err)
+	}
+	tbl := scratchTable("cells")
+	cols := make([]string, len(header))
+	for j := range header {
+		cols[j] = fmt.Sprintf("'c%d': 'VARCHAR'", j)
+	}
+	_, err = db.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE %s AS SELECT * FROM read_csv(%s, header = true, columns = {%s},
+		auto_detect = false, delim = ',', quote = '"', escape = '"', strict_mode = true, null_padding = false, parallel = true)`,
+		tbl, quoteString(path), strings.Join(cols, ", ")))
+	if err != nil {
+		return false, nil // a file DuckDB refuses is what the Go rules are for
+	}
+	defer db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE "+tbl)
+	var rows int64
+	var odd bool
+	anyOdd := make([]string, len(header))
+	for j := range header {
+		anyOdd[j] = fmt.Sprintf(`regexp_matches(c%d, '["\r\n]')`, j)
+	}
+	err = db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*), coalesce(bool_or(%s), false) FROM %s", strings.Join(anyOdd, " OR "), tbl)).Scan(&rows, &odd)
+	if err != nil {
+		return true, fmt.Errorf("%s: %w", s.path, err)
+	}
+	if odd || rows+1 != lines {
+		return false, nil
+	}
+	cells := make([]sql.NullString, len(header))
+	fetch := func(rowid int64) ([]string, error) {
+		dst := make([]any, len(cells))
+		for j := range cells {
+			dst[j] = &cells[j]
+		}
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT * FROM %s WHERE rowid = ?", tbl), rowid).Scan(dst...); err != nil {
+			return nil, err
+		}
+		return cellStrings(cells), nil
+	}
+	res, err := db.QueryContext(ctx, csvSQL(s, col, len(header), tbl))
+	if err != nil {
+		return true, fmt.Errorf("%s: %w", s.path, err)
+	}
+	defer res.Close()
+	sc := newScanner(s)
+	dst := sc.dst
+	for j := range cells {
+		dst = append(dst, &cells[j])
+	}
+	for res.Next() {
+		if err := res.Scan(dst...); err != nil {
+			return true, fmt.Errorf("%s: %w", s.path, err)
+		}
+		line := int(sc.line) + 2 // one row per line, after the header
+		var rw row
+		good := !sc.raw.Valid
+		if good {
+			rw.rec, rw.key, good = sc.record(s, formatCSV)
+			rw.line = line
+		}
+		if good && check(rw.key, line) != nil {
+			good = false
+		}
+		if !good {
+			row := cellStrings(cells)
+			if !sc.raw.Valid {
+				if row, err = fetch(sc.line); err != nil {
+					return true, fmt.Errorf("%s line %d: %w", s.path, line, err)
+				}
+			}
+			rw = csvRow(s, col, len(header), row, line, check)
+		}
+		if err := emit(rw); err != nil {
+			return true, err
+		}
+	}
+	if err := res.Err(); err != nil {
+		return true, fmt.Errorf("%s: %w", s.path, err)
+	}
+	return true, nil
+}
+
+func cellStrings(cells []sql.NullString) []string {
+	out := make([]string, len(cells))
+	for j, c := range cells {
+		out[j] = c.String
+	}
+	return out
+}
+
+// countLines counts the lines of r, a last line without a newline
+// included.
+func countLines(r io.Reader) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var n int64
+	last := byte('\n')
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+			last = buf[k-1]
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n, nil
+}
+
+// csvSQL selects, per row of tbl, its rowid, a flag (non-NULL) when the Go
+// rules must read the row, each declared field (typed when the SQL could
+// convert it exactly, else as text for convert), and, for flagged rows,
+// every cell.
+func csvSQL(s *spec, col []int, width int, tbl string) string {
+	var vals, unsure, cells []string
+	for i, f := range s.fields {
+		x := "NULL::VARCHAR"
+		if col[i] >= 0 {
+			x = fmt.Sprintf("c%d", col[i])
+		}
+		switch f.Type {
+		case pipeline.TypeInt:
+			// Only the canonical form: " 42 ", "+42" and "12.0" go to Go.
+			vals = append(vals, fmt.Sprintf("TRY_CAST(%s AS BIGINT)", x))
+			unsure = append(unsure, fmt.Sprintf("(%[1]s IS NOT NULL AND TRY_CAST(TRY_CAST(%[1]s AS BIGINT) AS VARCHAR) IS DISTINCT FROM %[1]s)", x))
+		case pipeline.TypeFloat:
+			vals = append(vals, fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", x))
+			unsure = append(unsure, fmt.Sprintf(`(%[1]s IS NOT NULL AND NOT (regexp_full_match(%[1]s, '-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?') AND isfinite(TRY_CAST(%[1]s AS DOUBLE))))`, x))
+		case pipeline.TypeBool:
+			vals = append(vals, fmt.Sprintf("CASE lower(%s) WHEN 'true' THEN true WHEN '1' THEN true WHEN 'yes' THEN true WHEN 'false' THEN false WHEN '0' THEN false WHEN 'no' THEN false END", x))
+			unsure = append(unsure, fmt.Sprintf("(%[1]s IS NOT NULL AND lower(%[1]s) NOT IN ('true', '1', 'yes', 'false', '0', 'no'))", x))
+		default: // text: convert reads it in Go
+			vals = append(vals, x)
+		}
+	}
+	flag := "NULL::VARCHAR"
+	if len(unsure) > 0 {
+		flag = fmt.Sprintf("CASE WHEN %s THEN '' END", strings.Join(unsure, " OR "))
+	}
+	for j := range width {
+		cells = append(cells, fmt.Sprintf("CASE WHEN flag IS NOT NULL THEN c%d END", j))
+	}
+	return fmt.Sprintf("SELECT rowid, flag, %s, %s FROM (SELECT rowid, *, %s AS flag FROM %s)",
+		strings.Join(vals, ", "), strings.Join(cells, ", "), flag, tbl)
 }
