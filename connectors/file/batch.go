@@ -58,7 +58,7 @@ func (c *Conn) WriteBatch(ctx context.Context, resource string, ops []pipeline.O
 			return nil
 		}
 		rows := b.rows()
-		st, err := c.rewrite(c.paths[resource], s, rows)
+		st, err := c.rewrite(ctx, c.paths[resource], s, rows)
 		if err != nil {
 			return fmt.Errorf("rewrite %s: %w", s.path, err)
 		}

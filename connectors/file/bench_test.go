@@ -129,3 +129,43 @@ func BenchmarkReadJSONL(b *testing.B) {
 	b.ReportMetric(count.Seconds()/iters, "duckdb-count-s/op")
 	b.ReportMetric(typed.Seconds()/iters, "duckdb-typed-scan-s/op")
 }
+
+// BenchmarkWriteBatch creates 100,000 products in an empty JSONL file in
+// batches of MaxBatch: a first sync's writes.
+func BenchmarkWriteBatch(b *testing.B) {
+	const n = 100_000
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ops []pipeline.Op
+	for i := 1; i <= n; i++ {
+		ops = append(ops, pipeline.Op{Action: pipeline.Create, Write: pipeline.Write{Set: pipeline.Record{
+			"id": i, "name": fmt.Sprintf("Product %d", i), "price": float64(i%1000) + 0.5, "vat_rate": 0.25,
+			"stock": i % 500, "updated": base.Add(time.Duration(i) * time.Second),
+		}}})
+	}
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		c, err := Open(b.Context(), pipeline.Env{BaseDir: dir}, &Config{Resources: map[string]ResourceConfig{
+			"products": {Path: "products.jsonl", Key: "id", Fields: productFields()},
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for start := 0; start < n; start += c.MaxBatch() {
+			res, err := c.WriteBatch(b.Context(), "products", ops[start:min(start+c.MaxBatch(), n)])
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range res {
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+		}
+		b.StopTimer()
+		c.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n), "records/op")
+}

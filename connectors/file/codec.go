@@ -33,9 +33,10 @@ type row struct {
 	// cells are a bad CSV row's cells in declared-field order.
 	cells []string
 	err   error
-	// syntax marks CSV syntax errors: nothing of the row is known, so a
-	// rewrite would drop it.
-	syntax bool
+	// lost marks bad rows a rewrite cannot give back: a CSV syntax error
+	// (nothing of the row is known) or any bad Parquet row (a typed file
+	// has no place for a value of the wrong type).
+	lost bool
 }
 
 // checkEvery is how many rows pass between context checks while decoding.
@@ -47,12 +48,16 @@ const checkEvery = 1024
 func rowChecks(ctx context.Context, s *spec, fn func(row) error) (check func(key string, line int) error, emit func(row) error) {
 	seen := map[string]int{}
 	n := 0
+	unit := "line"
+	if s.format == formatParquet {
+		unit = "row" // a Parquet file has rows, not lines
+	}
 	check = func(key string, line int) error {
 		if key == "" {
-			return fmt.Errorf("%s line %d: missing key %q", s.path, line, s.key)
+			return fmt.Errorf("%s %s %d: missing key %q", s.path, unit, line, s.key)
 		}
 		if first, dup := seen[key]; dup {
-			return fmt.Errorf("%s line %d: duplicate key %q (first at line %d)", s.path, line, key, first)
+			return fmt.Errorf("%s %s %d: duplicate key %q (first at %s %d)", s.path, unit, line, key, unit, first)
 		}
 		seen[key] = line
 		return nil
@@ -79,8 +84,11 @@ func decode(ctx context.Context, db *sql.DB, path string, s *spec, fn func(row) 
 	}
 	check, emit := rowChecks(ctx, s, fn)
 	duck := duckCSV
-	if s.format == formatJSONL {
+	switch s.format {
+	case formatJSONL:
 		duck = duckJSONL
+	case formatParquet:
+		return duckParquet(ctx, db, path, s, check, emit)
 	}
 	if done, err := duck(ctx, db, path, s, check, emit); done || err != nil {
 		return err
@@ -152,7 +160,7 @@ func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(ro
 			if !errors.As(err, &pe) {
 				return fmt.Errorf("%s: %w", s.path, err)
 			}
-			if err := emit(row{line: pe.StartLine, syntax: true, err: fmt.Errorf("%s line %d: %w", s.path, pe.StartLine, pe.Err)}); err != nil {
+			if err := emit(row{line: pe.StartLine, lost: true, err: fmt.Errorf("%s line %d: %w", s.path, pe.StartLine, pe.Err)}); err != nil {
 				return err
 			}
 			continue
@@ -442,13 +450,18 @@ func convert(t pipeline.FieldType, v any, format string) (any, error) {
 			return d.Format(time.DateOnly), nil
 		}
 	case pipeline.TypeTime:
-		switch v := v.(type) {
-		case time.Time:
-			return v.Format(time.RFC3339Nano), nil
-		case string:
-			tm, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
-			if err != nil {
-				return nil, fmt.Errorf("cannot read %q as a time (want RFC 3339, e.g. 2024-05-01T12:00:00Z)", v)
+		tm, ok := v.(time.Time)
+		if s, isString := v.(string); isString {
+			var err error
+			if tm, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err != nil {
+				return nil, fmt.Errorf("cannot read %q as a time (want RFC 3339, e.g. 2024-05-01T12:00:00Z)", s)
+			}
+			ok = true
+		}
+		if ok {
+			if format == formatParquet {
+				// A Parquet timestamp is UTC, to the microsecond.
+				tm = tm.UTC().Truncate(time.Microsecond)
 			}
 			return tm.Format(time.RFC3339Nano), nil
 		}

@@ -197,19 +197,19 @@ func goRows(t *testing.T, s *spec, data []byte) ([]row, error) {
 
 // rowView is what a row shows a reader, comparable with cmp.
 type rowView struct {
-	Line   int
-	Key    string
-	Rec    pipeline.Record
-	Raw    string
-	Cells  []string
-	Err    string
-	Syntax bool
+	Line  int
+	Key   string
+	Rec   pipeline.Record
+	Raw   string
+	Cells []string
+	Err   string
+	Lost  bool
 }
 
 func views(rows []row) []rowView {
 	var out []rowView
 	for _, rw := range rows {
-		v := rowView{Line: rw.line, Key: rw.key, Rec: rw.rec, Raw: string(rw.raw), Cells: rw.cells, Syntax: rw.syntax}
+		v := rowView{Line: rw.line, Key: rw.key, Rec: rw.rec, Raw: string(rw.raw), Cells: rw.cells, Lost: rw.lost}
 		if rw.err != nil {
 			v.Err = rw.err.Error()
 		}

@@ -286,12 +286,12 @@ func sameFile(a, b fs.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
-// load reads a whole file for writing. A CSV row with a syntax error makes
-// the file unwritable: nothing of it is known, and a rewrite would drop it.
+// load reads a whole file for writing. A row a rewrite would lose (a CSV
+// syntax error, a bad Parquet row) makes the file unwritable.
 func load(ctx context.Context, db *sql.DB, path string, s *spec) (*table, error) {
 	t := &table{index: map[string]*entry{}, badKeys: map[string]int{}}
 	err := decode(ctx, db, path, s, func(rw row) error {
-		if rw.syntax {
+		if rw.lost {
 			return fmt.Errorf("%w; fix the file by hand: rewriting it would lose that row", rw.err)
 		}
 		e := &entry{key: rw.key, rec: rw.rec, line: rw.line, err: rw.err, cells: rw.cells, raw: rw.raw}
@@ -343,7 +343,7 @@ func (c *Conn) recordErr(w pipeline.Write, err error) error {
 // rewrite replaces the file atomically: a temp file in the same directory,
 // fsynced, renamed over the target, then the directory fsynced so the
 // rename survives a crash. It returns the new file's info.
-func (c *Conn) rewrite(path string, s *spec, rows []*entry) (fs.FileInfo, error) {
+func (c *Conn) rewrite(ctx context.Context, path string, s *spec, rows []*entry) (fs.FileInfo, error) {
 	// Write through a symlink to its target rather than replace the link.
 	if target, err := filepath.EvalSymlinks(path); err == nil {
 		path = target
@@ -363,16 +363,25 @@ func (c *Conn) rewrite(path string, s *spec, rows []*entry) (fs.FileInfo, error)
 			os.Remove(tmp.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 64<<10)
-	if s.format == formatJSONL {
-		err = encodeJSONL(bw, s, rows)
+	if s.format == formatParquet {
+		// DuckDB writes the file by its name, so it is opened again to be
+		// synced.
+		tmp.Close()
+		if err = c.writeParquet(ctx, tmp.Name(), s, rows); err == nil {
+			tmp, err = os.OpenFile(tmp.Name(), os.O_RDWR, 0)
+		}
 	} else {
-		err = encodeCSV(bw, s, rows)
+		bw := bufio.NewWriterSize(tmp, 64<<10)
+		if s.format == formatJSONL {
+			err = encodeJSONL(bw, s, rows)
+		} else {
+			err = encodeCSV(bw, s, rows)
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
 	}
 	if err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
 		return nil, err
 	}
 	if err := tmp.Chmod(0o644); err != nil {

@@ -53,10 +53,16 @@ type scanner struct {
 	dst []any
 }
 
-func newScanner(s *spec) *scanner {
+// newScanner makes the destinations of s's fields: typed for int, float
+// and bool, text for the rest and for the fields asText marks (nil: none).
+func newScanner(s *spec, asText []bool) *scanner {
 	sc := &scanner{}
 	sc.dst = append(sc.dst, &sc.line, &sc.raw)
-	for _, f := range s.fields {
+	for i, f := range s.fields {
+		if asText != nil && asText[i] {
+			sc.dst = append(sc.dst, new(sql.NullString))
+			continue
+		}
 		switch f.Type {
 		case pipeline.TypeInt:
 			sc.dst = append(sc.dst, new(sql.NullInt64))
@@ -117,7 +123,7 @@ func duckJSONL(ctx context.Context, db *sql.DB, path string, s *spec, check func
 		return true, fmt.Errorf("%s: %w", s.path, err)
 	}
 	defer rows.Close()
-	sc := newScanner(s)
+	sc := newScanner(s, nil)
 	// slow reads a line again and gives it to the Go rules.
 	slow := func(line int) (row, error) {
 		raw := sc.raw.String
@@ -146,7 +152,8 @@ func duckJSONL(ctx context.Context, db *sql.DB, path string, s *spec, check func
 			}
 			continue
 		}
-		rec, key, good := sc.record(s, formatJSONL)
+		rec, key, err := sc.record(s, formatJSONL)
+		good := err == nil
 		if good {
 			if err := check(key, line); err != nil {
 				good = false
@@ -168,17 +175,19 @@ func duckJSONL(ctx context.Context, db *sql.DB, path string, s *spec, check func
 	return true, nil
 }
 
-// record builds the record of a scanned row. good is false when a value
-// did not convert: the row must then be read by the Go rules, which name
-// the problem.
-func (sc *scanner) record(s *spec, format string) (rec pipeline.Record, key string, good bool) {
+// record builds the record of a scanned row. An error names the first
+// field that did not convert; key is set all the same if the key did.
+func (sc *scanner) record(s *spec, format string) (rec pipeline.Record, key string, err error) {
 	rec = make(pipeline.Record, len(s.fields))
 	for i, f := range s.fields {
 		v, final := sc.value(i)
 		if !final {
-			var err error
-			if v, err = textValue(f.Type, v.(string), format); err != nil {
-				return nil, "", false
+			var cerr error
+			if v, cerr = textValue(f.Type, v.(string), format); cerr != nil {
+				if err == nil {
+					err = fmt.Errorf("field %q: %w", f.Name, cerr)
+				}
+				continue
 			}
 		}
 		rec[f.Name] = v
@@ -186,13 +195,16 @@ func (sc *scanner) record(s *spec, format string) (rec pipeline.Record, key stri
 			key = keyString(v)
 		}
 	}
-	return rec, key, true
+	if err != nil {
+		return nil, key, err
+	}
+	return rec, key, nil
 }
 
-// textValue converts the text the SQL left to Go: in JSONL the JSON text
-// of a list, object or any value, or a time string; in CSV the cell.
+// textValue converts the text the SQL left to Go: in JSONL and Parquet
+// the JSON text of a list, object or any value, else the value's text.
 func textValue(t pipeline.FieldType, text string, format string) (any, error) {
-	if format == formatJSONL {
+	if format != formatCSV {
 		switch t {
 		case pipeline.TypeList, pipeline.TypeObject, pipeline.TypeAny:
 			v, err := decodeJSON(text)
@@ -350,7 +362,7 @@ func duckCSV(ctx context.Context, db *sql.DB, path string, s *spec, check func(s
 		return true, fmt.Errorf("%s: %w", s.path, err)
 	}
 	defer res.Close()
-	sc := newScanner(s)
+	sc := newScanner(s, nil)
 	dst := sc.dst
 	for j := range cells {
 		dst = append(dst, &cells[j])
@@ -363,8 +375,9 @@ func duckCSV(ctx context.Context, db *sql.DB, path string, s *spec, check func(s
 		var rw row
 		good := !sc.raw.Valid
 		if good {
-			rw.rec, rw.key, good = sc.record(s, formatCSV)
-			rw.line = line
+			var err error
+			rw.rec, rw.key, err = sc.record(s, formatCSV)
+			rw.line, good = line, err == nil
 		}
 		if good && check(rw.key, line) != nil {
 			good = false
