@@ -126,6 +126,24 @@ func TestConvert(t *testing.T) {
 	}
 }
 
+// TestAppendJSON holds appendJSON's shortcuts to what marshal writes.
+func TestAppendJSON(t *testing.T) {
+	for _, v := range []any{nil, int64(-42), true, false, 0.0, -0.0, 1.5, 1e-6, 9.99e-7, 1e20, 1e21, 123456789.125, math.MaxFloat64,
+		"", "plain text", `quote " here`, `back\slash`, "tab\t", "<&>", "é", "\u2028", "\x7f", []any{int64(1)}, map[string]any{"a": "b"}} {
+		want, err := marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendJSON(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("appendJSON(%#v) = %s, marshal gives %s", v, got, want)
+		}
+	}
+}
+
 func TestDecodeHeaderErrors(t *testing.T) {
 	s := mustSpec(t, "r", ResourceConfig{Path: "r.csv", Key: "id", Fields: fields("id", "int", "name", "string")})
 	tests := []struct {
@@ -467,6 +485,36 @@ func TestDuckDBAgreesWithGoRules(t *testing.T) {
 			}
 			if diff := cmp.Diff(views(want), views(got)); diff != "" {
 				t.Errorf("DuckDB read differs from the Go rules (-go +duckdb):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestGlobCharactersInPath: DuckDB would read such a path as a pattern, so
+// CSV and JSONL files named so are read by the Go rules, and Parquet ones
+// refused.
+func TestGlobCharactersInPath(t *testing.T) {
+	tests := []struct {
+		path, data string
+		records    int
+		err        string
+	}{
+		{"c[1].csv", "id\n1\n2\n", 2, ""},
+		{"c*.jsonl", "{\"id\":1}\n", 1, ""},
+		{"c?.parquet", "", 0, "cannot hold"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			s := mustSpec(t, "r", ResourceConfig{Path: tt.path, Key: "id", Fields: fields("id", "int")})
+			recs, _, err := decodeString(t, t.Context(), s, []byte(tt.data))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || len(recs) != tt.records {
+				t.Fatalf("%d records, error %v; want %d", len(recs), err, tt.records)
 			}
 		})
 	}
