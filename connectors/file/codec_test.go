@@ -456,6 +456,7 @@ func TestDuckDBAgreesWithGoRules(t *testing.T) {
 		"empty.csv":            []byte(""),
 		"spaces.csv":           []byte(" id , n \n a , 1 \n"),
 		"latin1.csv":           []byte("id,s\na,caf\xe9\n"),
+		"latin1.jsonl":         []byte("{\"id\":\"a\",\"s\":\"caf\xe9\"}\n{\"id\":\"b\"}\n"),
 	}
 	files, _ := filepath.Glob(filepath.Join("testdata", "read", "*.*"))
 	for _, p := range files {

@@ -37,12 +37,6 @@ func quoteString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// jsonPath is the JSON path of a top-level key.
-func jsonPath(name string) string {
-	b, _ := json.Marshal(name) // a string always marshals
-	return "$." + string(b)
-}
-
 // scanner holds one result row's destinations and turns them into the
 // declared fields' values. Values the SQL could not convert for sure come
 // as text and go through convert.
