@@ -123,7 +123,7 @@ func duckJSONL(ctx context.Context, db *sql.DB, path string, s *spec, check func
 		raw := sc.raw.String
 		if !sc.raw.Valid {
 			if err := db.QueryRowContext(ctx, "SELECT raw FROM "+tbl+" WHERE line = ?", line).Scan(&raw); err != nil {
-				return row{}, fmt.Errorf("%s line %d: %w", s.path, line, err)
+				return row{}, fmt.Errorf("line %d: %w", line, err)
 			}
 		}
 		return jsonlRow(s, []byte(strings.TrimSpace(raw)), line, check), nil
