@@ -140,7 +140,8 @@ func csvColumns(s *spec, header []string) ([]int, error) {
 }
 
 // decodeCSV reads a CSV file by the Go rules: the files DuckDB's reader
-// cannot be trusted with (see duckCSV).
+// cannot be trusted with (see duckCSV) and those whose path DuckDB would
+// take for a pattern.
 func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -226,8 +227,9 @@ func csvRow(s *spec, col []int, width int, cells []string, line int, check func(
 	return rw
 }
 
-// decodeJSONL reads a JSONL file DuckDB could not read as text: a file
-// that is not UTF-8, whose strings Go's decoder reads all the same.
+// decodeJSONL reads a JSONL file by the Go rules: a file DuckDB cannot
+// read as text (not UTF-8; Go's decoder reads its strings all the same) or
+// whose path DuckDB would take for a pattern.
 func decodeJSONL(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {

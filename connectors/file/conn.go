@@ -10,10 +10,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
 
@@ -63,6 +65,7 @@ type Conn struct {
 	specs   map[string]*spec
 	paths   map[string]string // resource -> absolute file path
 	db      *sql.DB           // private in-memory DuckDB that reads the files
+	spill   string            // db's temp directory
 	mu      sync.Mutex        // guards tables and closed, and serialises rewrites
 	tables  map[string]*table
 	closed  bool
@@ -123,12 +126,17 @@ func Open(_ context.Context, env pipeline.Env, c *Config) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := sql.Open("duckdb", "")
+	// An in-memory DuckDB spills a read too large for memory to ".tmp" in
+	// the working directory; this keeps that out of the user's files. The
+	// directory is made only if DuckDB spills.
+	spill := filepath.Join(os.TempDir(), fmt.Sprintf("synk-file-%d-%d", os.Getpid(), connSeq.Add(1)))
+	db, err := sql.Open("duckdb", "?temp_directory="+url.QueryEscape(spill))
 	if err != nil {
 		return nil, fmt.Errorf("file connection %s: open duckdb: %w", env.Connection, err)
 	}
 	conn := &Conn{
 		db:     db,
+		spill:  spill,
 		name:   env.Connection,
 		lim:    lim,
 		log:    log,
@@ -248,8 +256,15 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	c.tables = nil
-	return c.db.Close()
+	err := c.db.Close()
+	if rerr := os.RemoveAll(c.spill); err == nil {
+		err = rerr
+	}
+	return err
 }
+
+// connSeq tells the spill directories of a process's connections apart.
+var connSeq atomic.Int64
 
 var errNotFound = errors.New("no record with this key")
 

@@ -616,3 +616,16 @@ func TestClosedConnectionRefusesWrites(t *testing.T) {
 		t.Fatalf("write after Close: %v", err)
 	}
 }
+
+// TestDuckDBSpillsToTempDir: a read too large for memory must not spill
+// into the working directory, DuckDB's default for in-memory databases.
+func TestDuckDBSpillsToTempDir(t *testing.T) {
+	c := open(t, t.TempDir(), nil, customers(formatCSV))
+	var dir string
+	if err := c.db.QueryRowContext(t.Context(), "SELECT current_setting('temp_directory')").Scan(&dir); err != nil {
+		t.Fatal(err)
+	}
+	if dir != c.spill || !strings.HasPrefix(dir, os.TempDir()) {
+		t.Errorf("temp_directory %q, want %q under %s", dir, c.spill, os.TempDir())
+	}
+}
