@@ -53,10 +53,11 @@ var (
 	_ io.Closer          = (*Conn)(nil)
 )
 
-// Conn is an open file connection. It is a pipeline.Source, Sink and Finder
-// and an io.Closer. Reads stream the file as it is on disk; writes load a
-// resource's file once (on its first write), change it in memory and
-// rewrite it atomically, so a concurrent reader sees the old or the new
+// Conn is an open file connection. It is a pipeline.Source, Sink,
+// BatchSink and Finder and an io.Closer. Reads take the file as it is on
+// disk through the connection's private DuckDB; writes load a resource's
+// file once (on its first write), change it in memory a batch at a time
+// and rewrite it atomically, so a concurrent reader sees the old or the new
 // file, never a mix.
 type Conn struct {
 	name    string
