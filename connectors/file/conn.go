@@ -168,9 +168,9 @@ func (c *Conn) spec(resource string) (*spec, error) {
 	return s, nil
 }
 
-// Read streams a resource's file to out. A missing file has no records.
-// Rows that do not convert, and later rows repeating a key, are rejected
-// with their line number; the read goes on.
+// Read hands a resource's records to out in file order. A missing file has
+// no records. Rows that do not convert, and later rows repeating a key,
+// are rejected with their line (Parquet: row) number; the read goes on.
 func (c *Conn) Read(ctx context.Context, resource string, _ pipeline.ReadQuery, out pipeline.Emitter) error {
 	s, err := c.spec(resource)
 	if err != nil {
