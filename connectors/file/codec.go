@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -30,33 +33,36 @@ type row struct {
 	// cells are a bad CSV row's cells in declared-field order.
 	cells []string
 	err   error
-	// syntax marks CSV syntax errors: nothing of the row is known, so a
-	// rewrite would drop it.
-	syntax bool
+	// lost marks bad rows a rewrite cannot give back: a CSV syntax error
+	// (nothing of the row is known) or any bad Parquet row (a typed file
+	// has no place for a value of the wrong type).
+	lost bool
 }
 
 // checkEvery is how many rows pass between context checks while decoding.
 const checkEvery = 1024
 
-// decode streams the rows of r to fn in file order. Conversion problems and
-// duplicate keys come as rows with err set; a returned error (I/O, a header
-// without the key column, fn's error) ends the decode.
-func decode(ctx context.Context, r io.Reader, s *spec, fn func(row) error) error {
+// rowChecks returns the checks every read makes: check runs on rows whose
+// every field converted (the key must be there and not repeat an earlier
+// row's), and emit hands a row to fn, noticing a cancelled context.
+func rowChecks(ctx context.Context, s *spec, fn func(row) error) (check func(key string, line int) error, emit func(row) error) {
 	seen := map[string]int{}
 	n := 0
-	// check runs on rows whose every field converted: the key must be there
-	// and not repeat an earlier row's.
-	check := func(key string, line int) error {
+	unit := "line"
+	if s.format == formatParquet {
+		unit = "row" // a Parquet file has rows, not lines
+	}
+	check = func(key string, line int) error {
 		if key == "" {
-			return fmt.Errorf("%s line %d: missing key %q", s.path, line, s.key)
+			return fmt.Errorf("%s %s %d: missing key %q", s.path, unit, line, s.key)
 		}
 		if first, dup := seen[key]; dup {
-			return fmt.Errorf("%s line %d: duplicate key %q (first at line %d)", s.path, line, key, first)
+			return fmt.Errorf("%s %s %d: duplicate key %q (first at %s %d)", s.path, unit, line, key, unit, first)
 		}
 		seen[key] = line
 		return nil
 	}
-	emit := func(rw row) error {
+	emit = func(rw row) error {
 		n++
 		if n%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -65,23 +71,49 @@ func decode(ctx context.Context, r io.Reader, s *spec, fn func(row) error) error
 		}
 		return fn(rw)
 	}
-	if s.format == formatJSONL {
-		return decodeJSONL(r, s, check, emit)
-	}
-	return decodeCSV(r, s, check, emit)
+	return check, emit
 }
 
-func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
+// decode reads the file at path and hands its rows to fn in file order.
+// Conversion problems and duplicate keys come as rows with err set; a
+// returned error (I/O, a header without the key column, fn's error) ends
+// the read. A missing file has no rows.
+func decode(ctx context.Context, db *sql.DB, path string, s *spec, fn func(row) error) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("%s: header: %w", s.path, err)
+	check, emit := rowChecks(ctx, s, fn)
+	// DuckDB reads a path with these characters as a pattern of files.
+	glob := strings.ContainsAny(path, "*?[{")
+	duck := duckCSV
+	switch s.format {
+	case formatJSONL:
+		duck = duckJSONL
+	case formatParquet:
+		if glob {
+			return fmt.Errorf("%s: a Parquet file's path cannot hold any of * ? [ {", s.path)
+		}
+		return duckParquet(ctx, db, path, s, check, emit)
 	}
+	if !glob {
+		if done, err := duck(ctx, db, path, s, check, emit); done || err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if s.format == formatJSONL {
+		return decodeJSONL(f, s, check, emit)
+	}
+	return decodeCSV(f, s, check, emit)
+}
+
+// csvColumns matches a CSV header to the declared fields: col[i] is the
+// header position of field i, or -1.
+func csvColumns(s *spec, header []string) ([]int, error) {
 	// col[i] is the header position of declared field i, or -1.
 	col := make([]int, len(s.fields))
 	for i := range col {
@@ -94,7 +126,7 @@ func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(ro
 		}
 		h = strings.TrimSpace(h)
 		if seenCol[h] {
-			return fmt.Errorf("%s: header names column %q twice", s.path, h)
+			return nil, fmt.Errorf("%s: header names column %q twice", s.path, h)
 		}
 		seenCol[h] = true
 		if i := s.fieldIndex(h); i >= 0 {
@@ -102,7 +134,28 @@ func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(ro
 		}
 	}
 	if col[s.keyIdx] < 0 {
-		return fmt.Errorf("%s: header has no key column %q", s.path, s.key)
+		return nil, fmt.Errorf("%s: header has no key column %q", s.path, s.key)
+	}
+	return col, nil
+}
+
+// decodeCSV reads a CSV file by the Go rules: the files DuckDB's reader
+// cannot be trusted with (see duckCSV) and those whose path DuckDB would
+// take for a pattern.
+func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: header: %w", s.path, err)
+	}
+	col, err := csvColumns(s, header)
+	if err != nil {
+		return err
 	}
 	width := len(header)
 	for {
@@ -115,7 +168,7 @@ func decodeCSV(r io.Reader, s *spec, check func(string, int) error, emit func(ro
 			if !errors.As(err, &pe) {
 				return fmt.Errorf("%s: %w", s.path, err)
 			}
-			if err := emit(row{line: pe.StartLine, syntax: true, err: fmt.Errorf("%s line %d: %w", s.path, pe.StartLine, pe.Err)}); err != nil {
+			if err := emit(row{line: pe.StartLine, lost: true, err: fmt.Errorf("%s line %d: %w", s.path, pe.StartLine, pe.Err)}); err != nil {
 				return err
 			}
 			continue
@@ -174,6 +227,9 @@ func csvRow(s *spec, col []int, width int, cells []string, line int, check func(
 	return rw
 }
 
+// decodeJSONL reads a JSONL file by the Go rules: a file DuckDB cannot
+// read as text (not UTF-8; Go's decoder reads its strings all the same) or
+// whose path DuckDB would take for a pattern.
 func decodeJSONL(r io.Reader, s *spec, check func(string, int) error, emit func(row) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
@@ -220,7 +276,7 @@ func jsonlRow(s *spec, b []byte, line int, check func(string, int) error) row {
 		rw.err = check(rw.key, line)
 	}
 	if rw.err == nil {
-		rw.rec = rec
+		rw.rec, rw.raw = rec, nil
 	}
 	return rw
 }
@@ -403,13 +459,18 @@ func convert(t pipeline.FieldType, v any, format string) (any, error) {
 			return d.Format(time.DateOnly), nil
 		}
 	case pipeline.TypeTime:
-		switch v := v.(type) {
-		case time.Time:
-			return v.Format(time.RFC3339Nano), nil
-		case string:
-			tm, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
-			if err != nil {
-				return nil, fmt.Errorf("cannot read %q as a time (want RFC 3339, e.g. 2024-05-01T12:00:00Z)", v)
+		tm, ok := v.(time.Time)
+		if s, isString := v.(string); isString {
+			var err error
+			if tm, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err != nil {
+				return nil, fmt.Errorf("cannot read %q as a time (want RFC 3339, e.g. 2024-05-01T12:00:00Z)", s)
+			}
+			ok = true
+		}
+		if ok {
+			if format == formatParquet {
+				// A Parquet timestamp is UTC, to the microsecond.
+				tm = tm.UTC().Truncate(time.Microsecond)
 			}
 			return tm.Format(time.RFC3339Nano), nil
 		}
@@ -642,6 +703,43 @@ func writeCSVRecord(cw *csv.Writer, w io.Writer, cells []string) error {
 	return cw.Write(cells)
 }
 
+// appendJSON appends v as marshal writes it, without marshal's cost for
+// the values most records are made of: a million-row rewrite spends most
+// of its time here.
+func appendJSON(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case float64:
+		if a := math.Abs(v); a == 0 || (a >= 1e-6 && a < 1e21) {
+			return strconv.AppendFloat(b, v, 'f', -1, 64), nil
+		}
+	case string:
+		if plainJSONString(v) {
+			b = append(b, '"')
+			b = append(b, v...)
+			return append(b, '"'), nil
+		}
+	}
+	j, err := marshal(v)
+	return append(b, j...), err
+}
+
+// plainJSONString reports whether s is printable ASCII that JSON writes
+// as is, between quotes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // encodeJSONL writes one object per line with the declared fields in
 // declared order; bad lines go back verbatim.
 func encodeJSONL(w io.Writer, s *spec, rows []*entry) error {
@@ -666,11 +764,10 @@ func encodeJSONL(w io.Writer, s *spec, rows []*entry) error {
 				}
 				line = append(line, names[i]...)
 				line = append(line, ':')
-				b, err := marshal(e.rec[f.Name])
-				if err != nil {
+				var err error
+				if line, err = appendJSON(line, e.rec[f.Name]); err != nil {
 					return fmt.Errorf("field %q: %w", f.Name, err)
 				}
-				line = append(line, b...)
 			}
 			line = append(line, '}')
 		}

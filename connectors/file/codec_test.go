@@ -126,6 +126,24 @@ func TestConvert(t *testing.T) {
 	}
 }
 
+// TestAppendJSON holds appendJSON's shortcuts to what marshal writes.
+func TestAppendJSON(t *testing.T) {
+	for _, v := range []any{nil, int64(-42), true, false, 0.0, -0.0, 1.5, 1e-6, 9.99e-7, 1e20, 1e21, 123456789.125, math.MaxFloat64,
+		"", "plain text", `quote " here`, `back\slash`, "tab\t", "<&>", "é", "\u2028", "\x7f", []any{int64(1)}, map[string]any{"a": "b"}} {
+		want, err := marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendJSON(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("appendJSON(%#v) = %s, marshal gives %s", v, got, want)
+		}
+	}
+}
+
 func TestDecodeHeaderErrors(t *testing.T) {
 	s := mustSpec(t, "r", ResourceConfig{Path: "r.csv", Key: "id", Fields: fields("id", "int", "name", "string")})
 	tests := []struct {
@@ -141,7 +159,7 @@ func TestDecodeHeaderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			recs, _, err := decodeString(t.Context(), s, []byte(tt.data))
+			recs, _, err := decodeString(t, t.Context(), s, []byte(tt.data))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error = %v, want %q", err, tt.err)
@@ -166,7 +184,7 @@ func TestDecodeHonoursContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, _, err := decodeString(ctx, s, b.Bytes()); err == nil {
+	if _, _, err := decodeString(t, ctx, s, b.Bytes()); err == nil {
 		t.Fatal("decode of a cancelled context succeeded")
 	}
 }
@@ -178,14 +196,61 @@ func fuzzSpec(t testing.TB, format string) *spec {
 		"l", "list", "o", "object", "a", "any", "s", "string")})
 }
 
-// checkDecoded is the fuzz property: decoding never panics; every good row
-// has a key and values of the declared types; every bad row has a reason
-// naming its line; and writing the good rows and reading them back gives the
-// same records with no rejects.
+// goRows reads data by the Go rules alone, the reference DuckDB's read
+// must agree with.
+func goRows(t *testing.T, s *spec, data []byte) ([]row, error) {
+	var rows []row
+	check, emit := rowChecks(t.Context(), s, func(rw row) error {
+		rows = append(rows, rw)
+		return nil
+	})
+	var err error
+	if s.format == formatJSONL {
+		err = decodeJSONL(bytes.NewReader(data), s, check, emit)
+	} else {
+		err = decodeCSV(bytes.NewReader(data), s, check, emit)
+	}
+	return rows, err
+}
+
+// rowView is what a row shows a reader, comparable with cmp.
+type rowView struct {
+	Line  int
+	Key   string
+	Rec   pipeline.Record
+	Raw   string
+	Cells []string
+	Err   string
+	Lost  bool
+}
+
+func views(rows []row) []rowView {
+	var out []rowView
+	for _, rw := range rows {
+		v := rowView{Line: rw.line, Key: rw.key, Rec: rw.rec, Raw: string(rw.raw), Cells: rw.cells, Lost: rw.lost}
+		if rw.err != nil {
+			v.Err = rw.err.Error()
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// checkDecoded is the fuzz property of the Go rules (the reads' reference
+// and fallback; TestDuckDBAgreesWithGoRules holds DuckDB to them): decoding
+// never panics; every good row has a key and values of the declared types;
+// every bad row has a reason naming its line; and writing the good rows and
+// reading them back gives the same records with no rejects.
 func checkDecoded(t *testing.T, s *spec, data []byte) {
-	recs, rows, err := decodeString(t.Context(), s, data)
+	rows, err := goRows(t, s, data)
 	if err != nil {
 		return // header problems end the read; that is a result, not a crash
+	}
+	var recs []pipeline.Record
+	for _, rw := range rows {
+		if rw.err == nil {
+			recs = append(recs, rw.rec)
+		}
 	}
 	var good []*entry
 	for _, rw := range rows {
@@ -217,7 +282,7 @@ func checkDecoded(t *testing.T, s *spec, data []byte) {
 	if err != nil {
 		t.Fatalf("encode: %v", err)
 	}
-	again, rows2, err := decodeString(t.Context(), s, out.Bytes())
+	rows2, err := goRows(t, s, out.Bytes())
 	if err != nil {
 		t.Fatalf("decode of encoded output: %v\n%s", err, out.Bytes())
 	}
@@ -225,6 +290,10 @@ func checkDecoded(t *testing.T, s *spec, data []byte) {
 		if rw.err != nil {
 			t.Fatalf("re-read of written rows rejected one: %v\n%s", rw.err, out.Bytes())
 		}
+	}
+	var again []pipeline.Record
+	for _, rw := range rows2 {
+		again = append(again, rw.rec)
 	}
 	if diff := cmp.Diff(recs, again); diff != "" {
 		t.Fatalf("records changed through a rewrite (-read +reread):\n%s", diff)
@@ -284,4 +353,170 @@ func FuzzDecodeJSONL(f *testing.F) {
 	f.Add([]byte(`{"id":"a","n":1,"f":0.1,"b":true,"d":"2024-01-01","t":"2024-01-01T00:00:00.1+01:00","l":[{"x":null}],"o":{"k":[]},"a":1e308,"s":"\u0000"}` + "\n"))
 	f.Add([]byte("{\"id\":\"a\"}\r\n{\"id\":\"a\"}\n{}\nnull\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecoded(t, fuzzSpec(t, formatJSONL), data) })
+}
+
+// trickyJSONL are lines where DuckDB's JSON parser or casts differ from
+// the Go rules, or come close to.
+var trickyJSONL = []string{
+	`{"id":"a","n":1,"f":0.1,"b":true,"d":"2024-01-01","t":"2024-01-01T00:00:00.1+01:00","l":[{"x":null}],"o":{"k":[]},"a":1e308,"s":"x"}`,
+	`{"id":"b","n":1,}`,
+	`{"id":"c","n":1,"n":2}`,
+	`{"id":"d","s":"\ud800"}`,
+	`{"id":"e","s":"x\u0000y"}`,
+	`{"id":"f","f":1e400}`,
+	`{"id":"g","f":-0}`,
+	`{"id":"h","n":18446744073709551616}`,
+	`{"id":"i","n":9223372036854775808}`,
+	`{"id":"j","n":-9223372036854775808}`,
+	`{"id":"k","n":12.0,"f":"1.5"}`,
+	`{"id":"l","n":12.5}`,
+	`{"id":"m","n":"12","b":"yes"}`,
+	`{"id":"n","b":1}`,
+	`{"id":"o","b":2}`,
+	`{"id":"p","d":"2023-02-29"}`,
+	`{"id":"q","d":"2024-1-01"}`,
+	`{"id":"r","d":" 2024-01-01 "}`,
+	`{"id":"s","t":"2024-05-01 12:00:00"}`,
+	`{"id":"t","t":"2024-05-01T12:00:00.500000Z"}`,
+	`{"id":"u","l":"[1,2]","o":"{}"}`,
+	`{"id":"v","l":{},"o":[]}`,
+	`{"id":"w","a":[1,2.50,1e2,"x",{"k":null}]}`,
+	`{"id":"x","s":12345678901234567890}`,
+	`{"id":"y","s":1.50}`,
+	`{"id":"z","s":""}`,
+	`{"id":"aa","d":"","t":"","l":"","a":""}`,
+	`{"id":"ab","l":[1,2,]}`,
+	`{"id":"ac","s":"a,}"}`,
+	`{"id":"ad","s":"\"n\":1"}`,
+	`{"id":"ae","n":null,"f":null,"b":null,"d":null,"t":null,"l":null,"o":null,"a":null,"s":null}`,
+	`{"id":"af","n":true}`,
+	`{"id":"ag","f":true,"s":false}`,
+	`{"id":12}`,
+	`{"id":1.0}`,
+	`{"id":"ah","o":{"a":1,"a":2}}`,
+	` 	{"id":"ai"}	 `,
+	"{\"id\":\"aj\"}\r",
+	"\u00a0",
+	`{"id":"ak"} {"id":"al"}`,
+	`["id"]`,
+	`"id"`,
+	`{"id":NaN}`,
+	`{"id":"am","f":1E5,"n":1E2}`,
+	`{"id":"an","s":"\/\b\f\n\r\t\\"}`,
+	`{"id":"ao","s":"é☃😀"}`,
+	`{"id":"a"}`,
+	`{"ID":"ap"}`,
+	`{"id":"aq","n":-0.0,"f":0e0}`,
+	`{"id":"ar","d":"0000-01-01","t":"0000-01-01T00:00:00Z"}`,
+	`{"id":"as","d":"2024-01-01T00:00:00Z","t":"2024-01-01"}`,
+	`{"id":"at","t":"2024-05-01T12:00:00+24:00"}`,
+	`{"id":"au","t":"2024-05-01t12:00:00z"}`,
+	`{"id":"av","n":1e18,"f":123456789012345678901234567890}`,
+	`{"id":"aw","n":100000000000000000000}`,
+	`{}`,
+	`{"id":""}`,
+	`{"id":"ax","l":[1,[2,[3]]],"o":{"a":{"b":{"c":1.5}}}}`,
+	`{"id":"ay","s":"tab	inside"}`,
+	`{"id":"az","s":"a"}x`,
+}
+
+// TestDuckDBAgreesWithGoRules reads files through DuckDB and through the
+// Go rules alone and wants the very same rows: records, rejects with their
+// reasons, lines and raw text.
+func TestDuckDBAgreesWithGoRules(t *testing.T) {
+	var tricky bytes.Buffer
+	for _, l := range trickyJSONL {
+		tricky.WriteString(l + "\n")
+	}
+	inputs := map[string][]byte{
+		"tricky.jsonl":           tricky.Bytes(),
+		"no final newline.jsonl": []byte(`{"id":"a"}` + "\n\n" + `{"id":"b"}`),
+		"clean.csv": []byte("id,n,f,b,d,t,l,o,a,s,extra\n" +
+			"a,1,1.5,true,2024-01-01,2024-01-01T00:00:00Z,[1],{},x,y,z\n" +
+			"b, 42 ,1e3,YES,2023-02-29,2024-01-01T00:00:00.500+02:00,[],[],,,\n" +
+			"c,+5,.5,yes ,2024-1-01,2024-01-01,{},{},1,2,3\n" +
+			"d,12.0,NaN,maybe,,,,,,,\n" +
+			"e,12.5,1e400,0,,,,,,,\n" +
+			"a,1,1,1,,,,,,,\n" +
+			",1,1,1,,,,,,,\n" +
+			"f,9223372036854775808,-0,No,,,,,,,\n" +
+			"g,-9223372036854775808,0001.5,FALSE,,,,,,,\n" +
+			"h,007,1_000,1,,,,,,,\n" +
+			"i,1_000,1.5e+3,,,,,,,,\n"),
+		"crlf.csv":             []byte("id,n\r\na,1\r\nb,x\r\n"),
+		"no final newline.csv": []byte("n,id\n1,a\n2,b"),
+		"blank line.csv":       []byte("id,n\na,1\n\nb,2\n"),
+		"short and long.csv":   []byte("id,n\na,1\nb\nc,1,2\nd,4\n"),
+		"unterminated.csv":     []byte("id,n\na,1\nb,\"2\nc,3\n"),
+		"quotes.csv":           []byte("id,s\na,\"x,y\"\nb,\"q\"\"\"\nc,d\"e\n"),
+		"newline in cell.csv":  []byte("id,s\na,\"x\ny\"\nb,1\nb,2\n"),
+		"missing column.csv":   []byte("id\na\nb\n"),
+		"one column.csv":       []byte("id\n\"\"\na\n"),
+		"header only.csv":      []byte("id,n\n"),
+		"empty.csv":            []byte(""),
+		"spaces.csv":           []byte(" id , n \n a , 1 \n"),
+		"latin1.csv":           []byte("id,s\na,caf\xe9\n"),
+		"latin1.jsonl":         []byte("{\"id\":\"a\",\"s\":\"caf\xe9\"}\n{\"id\":\"b\"}\n"),
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "read", "*.*"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[filepath.Base(p)] = b
+	}
+	for name, data := range inputs {
+		if strings.HasSuffix(name, ".golden") {
+			continue
+		}
+		format := formatCSV
+		if strings.HasSuffix(name, ".jsonl") {
+			format = formatJSONL
+		}
+		s := fuzzSpec(t, format)
+		t.Run(name, func(t *testing.T) {
+			want, err := goRows(t, s, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, got, err := decodeString(t, t.Context(), s, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(views(want), views(got)); diff != "" {
+				t.Errorf("DuckDB read differs from the Go rules (-go +duckdb):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestGlobCharactersInPath: DuckDB would read such a path as a pattern, so
+// CSV and JSONL files named so are read by the Go rules, and Parquet ones
+// refused.
+func TestGlobCharactersInPath(t *testing.T) {
+	tests := []struct {
+		path, data string
+		records    int
+		err        string
+	}{
+		{"c[1].csv", "id\n1\n2\n", 2, ""},
+		{"c*.jsonl", "{\"id\":1}\n", 1, ""},
+		{"c?.parquet", "", 0, "cannot hold"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			s := mustSpec(t, "r", ResourceConfig{Path: tt.path, Key: "id", Fields: fields("id", "int")})
+			recs, _, err := decodeString(t, t.Context(), s, []byte(tt.data))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || len(recs) != tt.records {
+				t.Fatalf("%d records, error %v; want %d", len(recs), err, tt.records)
+			}
+		})
+	}
 }

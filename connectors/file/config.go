@@ -1,5 +1,5 @@
-// Package file is synk's local connector: each resource is one CSV or JSONL
-// file in a directory, keyed by one field. It exists so pipelines (and the
+// Package file is synk's local connector: each resource is one CSV, JSONL
+// or Parquet file in a directory, keyed by one field. It exists so pipelines (and the
 // engine's own tests) can run end to end without any network system, and so
 // integrators can feed synk from spreadsheet exports.
 package file
@@ -31,9 +31,9 @@ type Config struct {
 // ResourceConfig describes one file.
 type ResourceConfig struct {
 	// Path is the file, relative to Dir (or absolute).
-	Path string `yaml:"path" json:"path" jsonschema:"description=File path relative to dir; .csv or .jsonl"`
-	// Format is csv or jsonl; empty means "by the path's extension".
-	Format string `yaml:"format,omitempty" json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,description=Overrides the format the extension implies"`
+	Path string `yaml:"path" json:"path" jsonschema:"description=File path relative to dir; .csv\\, .jsonl or .parquet"`
+	// Format is csv, jsonl or parquet; empty means "by the path's extension".
+	Format string `yaml:"format,omitempty" json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,enum=parquet,description=Overrides the format the extension implies"`
 	// Key is the field that identifies a record.
 	Key string `yaml:"key" json:"key" jsonschema:"description=The key field (must be declared in fields; int or string)"`
 	// Fields are the declared fields in column order.
@@ -167,8 +167,9 @@ func parseType(s string) (pipeline.FieldType, bool) {
 
 // Format names.
 const (
-	formatCSV   = "csv"
-	formatJSONL = "jsonl"
+	formatCSV     = "csv"
+	formatJSONL   = "jsonl"
+	formatParquet = "parquet"
 )
 
 // spec is one resource's checked configuration.
@@ -246,7 +247,7 @@ func (rc ResourceConfig) spec(name string) (*spec, error) {
 		fail("path is required")
 	}
 	switch rc.Format {
-	case formatCSV, formatJSONL:
+	case formatCSV, formatJSONL, formatParquet:
 		s.format = rc.Format
 	case "":
 		switch strings.ToLower(filepath.Ext(rc.Path)) {
@@ -254,13 +255,15 @@ func (rc ResourceConfig) spec(name string) (*spec, error) {
 			s.format = formatCSV
 		case ".jsonl", ".ndjson":
 			s.format = formatJSONL
+		case ".parquet":
+			s.format = formatParquet
 		default:
 			if rc.Path != "" {
-				fail("cannot tell the format of %q from its extension; set format: csv or format: jsonl", rc.Path)
+				fail("cannot tell the format of %q from its extension; set format: csv, jsonl or parquet", rc.Path)
 			}
 		}
 	default:
-		fail("unknown format %q (valid: csv, jsonl)", rc.Format)
+		fail("unknown format %q (valid: csv, jsonl, parquet)", rc.Format)
 	}
 	if len(rc.Fields) == 0 {
 		fail("fields: at least the key field must be declared")

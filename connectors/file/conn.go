@@ -3,18 +3,21 @@ package file
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
-	"github.com/google/uuid"
+	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
 
 	"github.com/synk-etl/synk/pipeline"
 )
@@ -43,16 +46,18 @@ func Register(reg *pipeline.Registry) {
 
 // The capabilities the engine finds by type assertion.
 var (
-	_ pipeline.Source = (*Conn)(nil)
-	_ pipeline.Sink   = (*Conn)(nil)
-	_ pipeline.Finder = (*Conn)(nil)
-	_ io.Closer       = (*Conn)(nil)
+	_ pipeline.Source    = (*Conn)(nil)
+	_ pipeline.Sink      = (*Conn)(nil)
+	_ pipeline.Finder    = (*Conn)(nil)
+	_ pipeline.BatchSink = (*Conn)(nil)
+	_ io.Closer          = (*Conn)(nil)
 )
 
-// Conn is an open file connection. It is a pipeline.Source, Sink and Finder
-// and an io.Closer. Reads stream the file as it is on disk; writes load a
-// resource's file once (on its first write), change it in memory and
-// rewrite it atomically, so a concurrent reader sees the old or the new
+// Conn is an open file connection. It is a pipeline.Source, Sink,
+// BatchSink and Finder and an io.Closer. Reads take the file as it is on
+// disk through the connection's private DuckDB; writes load a resource's
+// file once (on its first write), change it in memory a batch at a time
+// and rewrite it atomically, so a concurrent reader sees the old or the new
 // file, never a mix.
 type Conn struct {
 	name    string
@@ -60,10 +65,15 @@ type Conn struct {
 	log     *slog.Logger
 	specs   map[string]*spec
 	paths   map[string]string // resource -> absolute file path
+	db      *sql.DB           // private in-memory DuckDB that reads the files
+	spill   string            // db's temp directory
 	mu      sync.Mutex        // guards tables and closed, and serialises rewrites
 	tables  map[string]*table
 	closed  bool
 	onWrite func() // test hook: runs inside the limiter, before the lock
+	// rename is os.Rename; tests replace it to make a rewrite fail at its
+	// last step.
+	rename func(oldpath, newpath string) error
 }
 
 // table is a resource's file held in memory for writing.
@@ -74,6 +84,10 @@ type table struct {
 	// badKeys are keys of rows that could not be read: a create must not
 	// put a second row with one of them in the file.
 	badKeys map[string]int
+	// maxKey is the largest int key the table has held (unreadable rows
+	// included), so generate_key need not scan a million rows per create
+	// and never hands out a key synk deleted in this run.
+	maxKey int64
 	// stat is the file as last loaded or written (nil: it did not exist),
 	// to notice someone else changing it between writes.
 	stat fs.FileInfo
@@ -113,13 +127,24 @@ func Open(_ context.Context, env pipeline.Env, c *Config) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// An in-memory DuckDB spills a read too large for memory to ".tmp" in
+	// the working directory; this keeps that out of the user's files. The
+	// directory is made only if DuckDB spills.
+	spill := filepath.Join(os.TempDir(), fmt.Sprintf("synk-file-%d-%d", os.Getpid(), connSeq.Add(1)))
+	db, err := sql.Open("duckdb", "?temp_directory="+url.QueryEscape(spill))
+	if err != nil {
+		return nil, fmt.Errorf("file connection %s: open duckdb: %w", env.Connection, err)
+	}
 	conn := &Conn{
+		db:     db,
+		spill:  spill,
 		name:   env.Connection,
 		lim:    lim,
 		log:    log,
 		specs:  map[string]*spec{},
 		paths:  map[string]string{},
 		tables: map[string]*table{},
+		rename: os.Rename,
 	}
 	for _, s := range specs {
 		p := s.path
@@ -143,23 +168,15 @@ func (c *Conn) spec(resource string) (*spec, error) {
 	return s, nil
 }
 
-// Read streams a resource's file to out. A missing file has no records.
-// Rows that do not convert, and later rows repeating a key, are rejected
-// with their line number; the read goes on.
+// Read hands a resource's records to out in file order. A missing file has
+// no records. Rows that do not convert, and later rows repeating a key,
+// are rejected with their line (Parquet: row) number; the read goes on.
 func (c *Conn) Read(ctx context.Context, resource string, _ pipeline.ReadQuery, out pipeline.Emitter) error {
 	s, err := c.spec(resource)
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(c.paths[resource])
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", resource, err)
-	}
-	defer f.Close()
-	err = decode(ctx, f, s, func(rw row) error {
+	err = decode(ctx, c.db, c.paths[resource], s, func(rw row) error {
 		if rw.err != nil {
 			return out.Reject(rw.key, rw.raw, rw.err)
 		}
@@ -174,89 +191,29 @@ func (c *Conn) Read(ctx context.Context, resource string, _ pipeline.ReadQuery, 
 // Create adds a record. The key comes from Set, or is generated when the
 // resource has generate_key; an existing key is a *pipeline.RecordError.
 func (c *Conn) Create(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
-	var out pipeline.Record
-	err := c.write(ctx, w.Resource, func(s *spec, t *table) ([]*entry, func(), error) {
-		rec, err := c.record(s, w, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		if rec[s.key] == nil {
-			if !s.generateKey {
-				return nil, nil, c.recordErr(w, fmt.Errorf("no value for key %q and generate_key is off", s.key))
-			}
-			rec[s.key] = t.newKey(s)
-		}
-		key := keyString(rec[s.key])
-		if err := t.free(key); err != nil {
-			return nil, nil, &pipeline.RecordError{Resource: w.Resource, Key: key, Err: err}
-		}
-		e := &entry{key: key, rec: rec}
-		rows := append(t.rows[:len(t.rows):len(t.rows)], e)
-		out = maps.Clone(rec)
-		return rows, func() { t.index[key] = e }, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return c.one(ctx, pipeline.Create, w)
 }
 
 // Update merges Set into the stored record with key w.Key. Set may change
 // the key itself, unless the new key is taken.
 func (c *Conn) Update(ctx context.Context, w pipeline.Write) (pipeline.Record, error) {
-	var out pipeline.Record
-	err := c.write(ctx, w.Resource, func(s *spec, t *table) ([]*entry, func(), error) {
-		old, pos, err := t.find(w.Key)
-		if err != nil {
-			return nil, nil, c.recordErr(w, err)
-		}
-		rec, err := c.record(s, w, old.rec)
-		if err != nil {
-			return nil, nil, err
-		}
-		if rec[s.key] == nil {
-			return nil, nil, c.recordErr(w, fmt.Errorf("key %q cannot be emptied", s.key))
-		}
-		key := keyString(rec[s.key])
-		if key != old.key {
-			if err := t.free(key); err != nil {
-				return nil, nil, &pipeline.RecordError{Resource: w.Resource, Key: w.Key, Err: fmt.Errorf("change key to %q: %w", key, err)}
-			}
-		}
-		e := &entry{key: key, rec: rec}
-		rows := append([]*entry(nil), t.rows...)
-		rows[pos] = e
-		out = maps.Clone(rec)
-		return rows, func() {
-			delete(t.index, old.key)
-			t.index[key] = e
-		}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return c.one(ctx, pipeline.Update, w)
 }
 
 // Delete removes the record with key w.Key. A record that is already gone
 // is not an error: the file is as the engine wants it.
 func (c *Conn) Delete(ctx context.Context, w pipeline.Write) error {
-	return c.write(ctx, w.Resource, func(s *spec, t *table) ([]*entry, func(), error) {
-		if w.Key == "" {
-			return nil, nil, c.recordErr(w, errors.New("delete without a key"))
-		}
-		old, pos, err := t.find(w.Key)
-		if errors.Is(err, errNotFound) {
-			return nil, nil, errNothingToDo
-		}
-		if err != nil {
-			return nil, nil, c.recordErr(w, err)
-		}
-		rows := make([]*entry, 0, len(t.rows)-1)
-		rows = append(rows, t.rows[:pos]...)
-		rows = append(rows, t.rows[pos+1:]...)
-		return rows, func() { delete(t.index, old.key) }, nil
-	})
+	_, err := c.one(ctx, pipeline.Delete, w)
+	return err
+}
+
+// one is a batch of one write: the same rules, one rewrite.
+func (c *Conn) one(ctx context.Context, action pipeline.Action, w pipeline.Write) (pipeline.Record, error) {
+	res, err := c.WriteBatch(ctx, w.Resource, []pipeline.Op{{Action: action, Write: w}})
+	if err != nil {
+		return nil, err
+	}
+	return res[0].Record, res[0].Err
 }
 
 // Find looks a create up by the key value in w.Set. Without one (a
@@ -280,7 +237,7 @@ func (c *Conn) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, boo
 	if err != nil {
 		return nil, false, err
 	}
-	e, _, err := t.find(keyString(kv))
+	e, err := t.lookup(keyString(kv))
 	if errors.Is(err, errNotFound) {
 		return nil, false, nil
 	}
@@ -290,58 +247,27 @@ func (c *Conn) Find(ctx context.Context, w pipeline.Write) (pipeline.Record, boo
 	return maps.Clone(e.rec), true, nil
 }
 
-// Close drops the in-memory copies; later writes fail.
+// Close drops the in-memory copies and closes DuckDB; later reads and
+// writes fail.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
 	c.closed = true
 	c.tables = nil
-	return nil
-}
-
-var (
-	errNotFound    = errors.New("no record with this key")
-	errNothingToDo = errors.New("nothing to do")
-)
-
-// write runs one change inside the limiter and the lock: change computes the
-// new rows from the current table, the file is rewritten, and only then is
-// the table updated (commit), so a failed rewrite leaves memory and disk
-// agreeing.
-func (c *Conn) write(ctx context.Context, resource string, change func(*spec, *table) (rows []*entry, commit func(), err error)) error {
-	s, err := c.spec(resource)
-	if err != nil {
-		return err
+	err := c.db.Close()
+	if rerr := os.RemoveAll(c.spill); err == nil {
+		err = rerr
 	}
-	return c.lim.Do(ctx, func(ctx context.Context) error {
-		if c.onWrite != nil {
-			c.onWrite()
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		t, err := c.table(ctx, s, resource)
-		if err != nil {
-			return err
-		}
-		rows, commit, err := change(s, t)
-		if errors.Is(err, errNothingToDo) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		st, err := rewrite(c.paths[resource], s, rows)
-		if err != nil {
-			return fmt.Errorf("rewrite %s: %w", s.path, err)
-		}
-		commit()
-		t.rows, t.stat = rows, st
-		return nil
-	})
+	return err
 }
+
+// connSeq tells the spill directories of a process's connections apart.
+var connSeq atomic.Int64
+
+var errNotFound = errors.New("no record with this key")
 
 // table returns the resource's in-memory table, loading the file the first
 // time and again if someone else changed it since. Caller holds c.mu.
@@ -360,7 +286,7 @@ func (c *Conn) table(ctx context.Context, s *spec, resource string) (*table, err
 		}
 		c.log.Warn("file changed on disk since synk last wrote it; reloading", "resource", resource, "path", path)
 	}
-	t, err := load(ctx, path, s)
+	t, err := load(ctx, c.db, path, s)
 	if err != nil {
 		return nil, err
 	}
@@ -376,20 +302,12 @@ func sameFile(a, b fs.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
-// load reads a whole file for writing. A CSV row with a syntax error makes
-// the file unwritable: nothing of it is known, and a rewrite would drop it.
-func load(ctx context.Context, path string, s *spec) (*table, error) {
+// load reads a whole file for writing. A row a rewrite would lose (a CSV
+// syntax error, a bad Parquet row) makes the file unwritable.
+func load(ctx context.Context, db *sql.DB, path string, s *spec) (*table, error) {
 	t := &table{index: map[string]*entry{}, badKeys: map[string]int{}}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return t, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", s.path, err)
-	}
-	defer f.Close()
-	err = decode(ctx, f, s, func(rw row) error {
-		if rw.syntax {
+	err := decode(ctx, db, path, s, func(rw row) error {
+		if rw.lost {
 			return fmt.Errorf("%w; fix the file by hand: rewriting it would lose that row", rw.err)
 		}
 		e := &entry{key: rw.key, rec: rw.rec, line: rw.line, err: rw.err, cells: rw.cells, raw: rw.raw}
@@ -402,62 +320,15 @@ func load(ctx context.Context, path string, s *spec) (*table, error) {
 				t.badKeys[rw.key] = rw.line
 			}
 		}
+		if k, err := strconv.ParseInt(rw.key, 10, 64); err == nil && k > t.maxKey {
+			t.maxKey = k
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", s.path, err)
 	}
 	return t, nil
-}
-
-// find returns the readable record with key and its position.
-func (t *table) find(key string) (*entry, int, error) {
-	e, ok := t.index[key]
-	if !ok {
-		if line, bad := t.badKeys[key]; bad {
-			return nil, 0, fmt.Errorf("the row for this key (line %d) cannot be read; fix the file", line)
-		}
-		return nil, 0, errNotFound
-	}
-	for i, r := range t.rows {
-		if r == e {
-			return e, i, nil
-		}
-	}
-	return nil, 0, errNotFound // unreachable while index and rows agree
-}
-
-// free reports whether a new row may take key.
-func (t *table) free(key string) error {
-	if _, ok := t.index[key]; ok {
-		return errors.New("a record with this key already exists")
-	}
-	if line, ok := t.badKeys[key]; ok {
-		return fmt.Errorf("an unreadable row (line %d) already has this key", line)
-	}
-	return nil
-}
-
-// newKey is a fresh key: one more than the largest int key in the file
-// (unreadable rows included, so the new row cannot clash with them), or a
-// random UUID for string keys.
-func (t *table) newKey(s *spec) any {
-	if s.fields[s.keyIdx].Type == pipeline.TypeString {
-		return uuid.NewString()
-	}
-	var max int64
-	for _, e := range t.rows {
-		if e.rec != nil {
-			if k, ok := e.rec[s.key].(int64); ok && k > max {
-				max = k
-			}
-			continue
-		}
-		if k, err := strconv.ParseInt(e.key, 10, 64); err == nil && k > max {
-			max = k
-		}
-	}
-	return max + 1
 }
 
 // record builds the stored record: base (nil on create) with w.Set merged
@@ -488,7 +359,7 @@ func (c *Conn) recordErr(w pipeline.Write, err error) error {
 // rewrite replaces the file atomically: a temp file in the same directory,
 // fsynced, renamed over the target, then the directory fsynced so the
 // rename survives a crash. It returns the new file's info.
-func rewrite(path string, s *spec, rows []*entry) (fs.FileInfo, error) {
+func (c *Conn) rewrite(ctx context.Context, path string, s *spec, rows []*entry) (fs.FileInfo, error) {
 	// Write through a symlink to its target rather than replace the link.
 	if target, err := filepath.EvalSymlinks(path); err == nil {
 		path = target
@@ -508,16 +379,25 @@ func rewrite(path string, s *spec, rows []*entry) (fs.FileInfo, error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 64<<10)
-	if s.format == formatJSONL {
-		err = encodeJSONL(bw, s, rows)
+	if s.format == formatParquet {
+		// DuckDB writes the file by its name, so it is opened again to be
+		// synced.
+		tmp.Close()
+		if err = c.writeParquet(ctx, tmp.Name(), s, rows); err == nil {
+			tmp, err = os.OpenFile(tmp.Name(), os.O_RDWR, 0)
+		}
 	} else {
-		err = encodeCSV(bw, s, rows)
+		bw := bufio.NewWriterSize(tmp, 64<<10)
+		if s.format == formatJSONL {
+			err = encodeJSONL(bw, s, rows)
+		} else {
+			err = encodeCSV(bw, s, rows)
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
 	}
 	if err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
 		return nil, err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
@@ -529,7 +409,7 @@ func rewrite(path string, s *spec, rows []*entry) (fs.FileInfo, error) {
 	if err := tmp.Close(); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := c.rename(tmp.Name(), path); err != nil {
 		return nil, err
 	}
 	done = true

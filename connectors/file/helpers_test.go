@@ -3,6 +3,7 @@ package file
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"os"
@@ -132,9 +133,20 @@ func readAll(t *testing.T, c *Conn, resource string) *collector {
 	return &col
 }
 
-// decodeString decodes data as resource s and returns what came out.
-func decodeString(ctx context.Context, s *spec, data []byte) (recs []pipeline.Record, rows []row, err error) {
-	err = decode(ctx, bytes.NewReader(data), s, func(rw row) error {
+// decodeString writes data to a file named as resource s's and decodes it
+// through a fresh DuckDB, as a read would.
+func decodeString(t testing.TB, ctx context.Context, s *spec, data []byte) (recs []pipeline.Record, rows []row, err error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), filepath.Base(s.path))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = decode(ctx, db, path, s, func(rw row) error {
 		rows = append(rows, rw)
 		if rw.err == nil {
 			recs = append(recs, rw.rec)
