@@ -184,7 +184,7 @@ func (r *Runner) findLost(ctx context.Context, bs []*batched) {
 // without a key, or a transaction that fails, leaves the intents pending
 // for the next run's recovery. It returns the creates committed.
 func (r *Runner) commitBatch(ctx context.Context, bs []*batched) []*batched {
-	rows := state.NewBulk(append([]string{"id", "left_key", "right_key", "left_values", "right_values", "fingerprint"}, changeCols...)...)
+	rows := state.NewBulk(append([]string{"id", "left_key", "right_key", "left_hash", "right_hash", "left_values", "right_values", "fingerprint"}, changeCols...)...)
 	var made []*batched
 	for _, b := range bs {
 		w := b.w
@@ -199,14 +199,15 @@ func (r *Runner) commitBatch(ctx context.Context, bs []*batched) []*batched {
 		w.change.TargetKey = key
 		left, right := createdLink(w)
 		lv, rv := createdBase(w)
-		rows.Add(append([]driver.Value{b.intent, left, right, lv, rv, w.entity.Fingerprint}, changeRow(w)...)...)
+		lh, rh := createdHashes(w, b.rec)
+		rows.Add(append([]driver.Value{b.intent, left, right, lh, rh, lv, rv, w.entity.Fingerprint}, changeRow(w)...)...)
 		made = append(made, b)
 	}
 	r.stateMu.Lock()
 	err := r.store.ExecBulk(context.WithoutCancel(ctx), rows,
 		`UPDATE synk.journal SET status = 'done', target_key = bulk.target_key, resolved_at = now() FROM bulk WHERE synk.journal.id = bulk.id`,
 		`INSERT OR REPLACE INTO synk.links SELECT entity, left_key, right_key, '`+r.runID+`', now() FROM bulk`,
-		`INSERT OR REPLACE INTO synk.base SELECT entity, left_key, right_key, '', '', CAST(left_values AS JSON),
+		`INSERT OR REPLACE INTO synk.base SELECT entity, left_key, right_key, left_hash, right_hash, CAST(left_values AS JSON),
 			CAST(right_values AS JSON), fingerprint, now() FROM bulk`,
 		`INSERT INTO synk.changes SELECT '`+r.runID+`', CAST(seq AS BIGINT), entity, flow, action, source_key, target_key,
 			CAST(fields AS VARCHAR[]), CAST(before AS JSON), CAST(after AS JSON), 'applied', '', now() FROM bulk`)

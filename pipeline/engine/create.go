@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/synk-etl/synk/pipeline"
 	"github.com/synk-etl/synk/pipeline/spec"
+	"github.com/synk-etl/synk/pipeline/state"
 )
 
 // applyCreate journals the intent, creates, and on an ambiguous failure
@@ -55,7 +57,7 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 	}
 	w.change.TargetKey = key
 	r.stateMu.Lock()
-	err = r.commitCreate(ctx, w, id)
+	err = r.commitCreate(ctx, w, id, rec)
 	r.stateMu.Unlock()
 	if err != nil {
 		return outcome{"failed", fmt.Errorf("record create of %s %s: %w", w.flow.To, key, err)}
@@ -99,6 +101,41 @@ func createdBase(w *work) (left, right string) {
 		return string(bv), string(sv)
 	}
 	return string(sv), string(bv)
+}
+
+// createdHashes are a created pair's record hashes for its base: the
+// source's as read in this run, and the created record's as the sink
+// returned it, hashed as a read of it would be. When the next read gives
+// the same, the pair is not even loaded by the next plan; when it does not
+// (a sink that returns what it sent, not what the system stored), the
+// pair is compared once, as without them. An entity with flows both ways
+// leaves the created record's hash out: values the target assigned may
+// have to flow back, and only a compared pair plans that.
+func createdHashes(w *work, rec pipeline.Record) (left, right string) {
+	created := ""
+	if rec != nil && !flowsBack(w) {
+		c := maps.Clone(rec)
+		if err := state.Coerce(w.flow.To.Resource, c); err == nil {
+			var enc canonicalEncoder
+			if _, sum, err := enc.canonical(nil, c); err == nil {
+				created = hashString(sum)
+			}
+		}
+	}
+	if w.flow.Reverse {
+		return created, w.sourceHash
+	}
+	return w.sourceHash, created
+}
+
+// flowsBack reports whether w's entity has a flow the other way.
+func flowsBack(w *work) bool {
+	for _, g := range w.entity.Flows {
+		if g.Reverse != w.flow.Reverse {
+			return true
+		}
+	}
+	return false
 }
 
 // needsWriteBack reports whether the flows back from the created record
@@ -219,7 +256,7 @@ func (r *Runner) readsAbsent(w *work, rec pipeline.Record) bool {
 
 // commitCreate stores the outcome, the link, the base and resolves the
 // journal intent in one transaction.
-func (r *Runner) commitCreate(ctx context.Context, w *work, id string) error {
+func (r *Runner) commitCreate(ctx context.Context, w *work, id string, rec pipeline.Record) error {
 	ctx = context.WithoutCancel(ctx)
 	tx, err := r.store.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -234,8 +271,9 @@ func (r *Runner) commitCreate(ctx context.Context, w *work, id string) error {
 		return err
 	}
 	lv, rv := createdBase(w)
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.base VALUES (?, ?, ?, '', '', ?, ?, ?, now())`,
-		w.entity.Name, left, right, lv, rv, w.entity.Fingerprint); err != nil {
+	lh, rh := createdHashes(w, rec)
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO synk.base VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())`,
+		w.entity.Name, left, right, lh, rh, lv, rv, w.entity.Fingerprint); err != nil {
 		return err
 	}
 	if err := r.insertChange(ctx, tx, w, "applied", ""); err != nil {

@@ -22,7 +22,9 @@ type work struct {
 	flow   *spec.Flow
 	write  pipeline.Write
 	source pipeline.Record
-	pair   *pair
+	// sourceHash is the source record's snapshot hash, for a create's base.
+	sourceHash string
+	pair       *pair
 }
 
 // pair is a linked (or newly matched) left/right record pair and the base
@@ -317,7 +319,7 @@ func (r *Runner) planCreate(ctx context.Context, e *spec.Entity, reverse bool, u
 			pl.reject(e, f.From, u.key, err.Error())
 			continue
 		}
-		w := &work{entity: e, flow: f, source: u.rec, change: pipeline.Change{Entity: e.Name, Flow: f.Name(), FlowIndex: f.Index,
+		w := &work{entity: e, flow: f, source: u.rec, sourceHash: u.hash, change: pipeline.Change{Entity: e.Name, Flow: f.Name(), FlowIndex: f.Index,
 			Action: pipeline.Create, SourceKey: u.key, After: vals, Waits: sortedKeys(waits)}}
 		for _, m := range f.Map {
 			w.change.Fields = append(w.change.Fields, m.Field)
