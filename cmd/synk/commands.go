@@ -119,7 +119,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 			}
 			defer s.Close()
 			defer pushSession(cmd.Context(), g, s)
-			prog.bind(s.p, s.log, s.runner.RunID)
+			prog.bind(s.p, s.log, s.runner.RunID, s.runner.Connector)
 			// The first SIGINT/SIGTERM ends cmd.Context(): no new write
 			// starts, the ones in flight finish. A second one exits at
 			// once; the journal settles what was in flight next run.

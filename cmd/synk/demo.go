@@ -291,7 +291,7 @@ func (d *demo) apply(ctx context.Context) (*engine.Result, error) {
 		return nil, err
 	}
 	defer r.Close()
-	prog.bind(d.p, d.log, r.RunID)
+	prog.bind(d.p, d.log, r.RunID, r.Connector)
 	start := time.Now()
 	res, err := r.Apply(ctx, nil)
 	prog.Close()

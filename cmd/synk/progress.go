@@ -14,6 +14,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
+	"github.com/synk-etl/synk/pipeline"
 	"github.com/synk-etl/synk/pipeline/spec"
 )
 
@@ -52,7 +53,8 @@ type progressView struct {
 type progressState struct {
 	mu  sync.Mutex
 	now func() time.Time
-	// rates is requests/s per connection (0 = unlimited).
+	// rates is changes/s per connection (0 = unlimited): its requests/s,
+	// times its batch size for a connection that takes batches.
 	rates map[string]float64
 	// targets are the connections each entity writes to.
 	targets map[string][]string
@@ -256,9 +258,18 @@ func newApplyProgress(stderr io.Writer) *applyProgress {
 }
 
 // bind gives the progress the pipeline (for names and rate limits), the
-// session's logger and the run id.
-func (pr *applyProgress) bind(p *spec.Pipeline, log *slog.Logger, runID func() string) {
+// session's logger, the run id and the opened connections: a connection
+// that takes batches makes up to its batch size of changes per request,
+// so its rate limit caps changes at rate × batch size.
+func (pr *applyProgress) bind(p *spec.Pipeline, log *slog.Logger, runID func() string, connector func(name string) pipeline.Connector) {
 	pr.st = newProgressState(p, pr.now)
+	if connector != nil {
+		for name := range pr.st.rates {
+			if b, ok := connector(name).(pipeline.BatchSink); ok && b.MaxBatch() > 1 {
+				pr.st.rates[name] *= float64(b.MaxBatch())
+			}
+		}
+	}
 	pr.log = log.With("pipeline", p.Name)
 	pr.runID = runID
 	pr.order = map[string]int{}

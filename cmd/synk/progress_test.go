@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -195,7 +196,7 @@ func TestProgressLines(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	var buf bytes.Buffer
 	pr := &applyProgress{every: 10 * time.Second, now: clk.now}
-	pr.bind(testPipeline(), slog.New(slog.NewJSONHandler(&buf, nil)), func() string { return "run-1" })
+	pr.bind(testPipeline(), slog.New(slog.NewJSONHandler(&buf, nil)), func() string { return "run-1" }, nil)
 
 	pr.Start("products", 40)
 	clk.add(5 * time.Second)
@@ -293,6 +294,7 @@ connections:
     type: file
     dir: dst
     rate: %g
+    batch_size: 1              # one change per request: the rate caps changes
     resources:
       items: {path: items.csv, key: id, fields: {id: int, name: string}}
   free:
@@ -315,5 +317,29 @@ entities:
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// batchConn is a connection that takes batches of n changes.
+type batchConn struct{ n int }
+
+func (b batchConn) MaxBatch() int { return b.n }
+func (b batchConn) WriteBatch(context.Context, string, []pipeline.Op) ([]pipeline.OpResult, error) {
+	return nil, nil
+}
+
+// TestProgressCapCountsBatches: a connection that takes batches makes up
+// to its batch size of changes per request, so its rate caps changes at
+// rate × batch size; the others' caps stay their rate.
+func TestProgressCapCountsBatches(t *testing.T) {
+	pr := &applyProgress{every: time.Second, now: time.Now}
+	pr.bind(testPipeline(), slog.New(slog.DiscardHandler), func() string { return "run-1" }, func(name string) pipeline.Connector {
+		if name == "books" {
+			return batchConn{n: 100}
+		}
+		return nil
+	})
+	if diff := cmp.Diff(map[string]float64{"shop": 4, "books": 200, "file": 0}, pr.st.rates); diff != "" {
+		t.Errorf("changes/s caps per connection (-want +got):\n%s", diff)
 	}
 }

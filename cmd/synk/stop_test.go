@@ -142,6 +142,7 @@ connections:
   dst:
     type: file
     rate: %d
+    batch_size: 10
     resources: {rows: {path: out.csv, key: id, fields: {id: int, name: string}}}
 entities:
   rows:
@@ -150,7 +151,8 @@ entities:
       - {from: src.rows, to: dst.rows, create: true, map: {id: id, name: name}}
 `, rate)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "pipeline.yaml"), []byte(pipe(100)), 0o644); err != nil {
+	// 100 batches of 10 rows, 20 batches a second: about 5 s of writing.
+	if err := os.WriteFile(filepath.Join(dir, "pipeline.yaml"), []byte(pipe(20)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	written := func() int {

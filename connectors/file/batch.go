@@ -12,16 +12,17 @@ import (
 	"github.com/synk-etl/synk/pipeline"
 )
 
-// maxBatch is MaxBatch. Every batch rewrites the whole file, so the larger
-// the batch, the fewer rewrites: a first sync of a million rows takes 20
-// rewrites instead of a million. Larger would save little more, since at
-// this size the rewrites of a big file already cost more than the batches'
-// bookkeeping, and a batch's records are held in memory twice (the engine's
-// ops and the new rows) until the rewrite.
-const maxBatch = 50_000
+// DefaultBatchSize is MaxBatch unless the connection sets batch_size.
+// Every batch rewrites the whole file, so the larger the batch, the fewer
+// rewrites: a first sync of a million rows takes 20 rewrites instead of a
+// million. Larger would save little more, since at this size the rewrites
+// of a big file already cost more than the batches' bookkeeping, and a
+// batch's records are held in memory twice (the engine's ops and the new
+// rows) until the rewrite.
+const DefaultBatchSize = 50_000
 
 // MaxBatch is how many writes one WriteBatch may carry.
-func (c *Conn) MaxBatch() int { return maxBatch }
+func (c *Conn) MaxBatch() int { return c.batchSize }
 
 // WriteBatch makes ops on resource in order, each seeing the ones before
 // it, and rewrites the file once. A write the rules refuse (an existing

@@ -209,7 +209,23 @@ func TestWriteBatchErrors(t *testing.T) {
 	if err != nil || res[0].Err == nil || !strings.Contains(res[0].Err.Error(), `unknown action "upsert"`) {
 		t.Errorf("unknown action: %v, %+v", err, res)
 	}
-	if c.MaxBatch() <= 0 {
-		t.Errorf("MaxBatch() = %d", c.MaxBatch())
+	if c.MaxBatch() != DefaultBatchSize {
+		t.Errorf("MaxBatch() = %d, want the default %d", c.MaxBatch(), DefaultBatchSize)
+	}
+}
+
+func TestBatchSizeSetting(t *testing.T) {
+	res := map[string]ResourceConfig{"c": {Path: "c.csv", Key: "id", Fields: fields("id", "int")}}
+	c, err := Open(t.Context(), pipeline.Env{Connection: "test", BaseDir: t.TempDir()}, &Config{Resources: res, BatchSize: 250})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.MaxBatch() != 250 {
+		t.Errorf("MaxBatch() = %d with batch_size 250", c.MaxBatch())
+	}
+	bad := &Config{Resources: res, BatchSize: -1}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "batch_size -1: must be 0") {
+		t.Errorf("batch_size -1: %v", err)
 	}
 }

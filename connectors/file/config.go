@@ -26,6 +26,9 @@ type Config struct {
 	Dir string `yaml:"dir,omitempty" json:"dir,omitempty" jsonschema:"description=Base directory of the files; relative to the pipeline file's directory"`
 	// Resources are the files, by resource name.
 	Resources map[string]ResourceConfig `yaml:"resources" json:"resources" jsonschema:"description=One entry per file; the key is the resource name used in flows (conn.resource)"`
+	// BatchSize is the most writes one rewrite of a file carries; 0 means
+	// the default (DefaultBatchSize).
+	BatchSize int `yaml:"batch_size,omitempty" json:"batch_size,omitempty" jsonschema:"minimum=0,description=The most writes one atomic rewrite of a file carries (default 50000)"`
 }
 
 // ResourceConfig describes one file.
@@ -204,6 +207,9 @@ func (c *Config) Validate() error {
 func (c *Config) specs() ([]*spec, error) {
 	if c == nil {
 		return nil, errors.New("file connection has no settings")
+	}
+	if c.BatchSize < 0 {
+		return nil, fmt.Errorf("batch_size %d: must be 0 (the default, %d) or more", c.BatchSize, DefaultBatchSize)
 	}
 	if len(c.Resources) == 0 {
 		return nil, errors.New("file connection declares no resources")

@@ -71,6 +71,8 @@ type Conn struct {
 	tables  map[string]*table
 	closed  bool
 	onWrite func() // test hook: runs inside the limiter, before the lock
+	// batchSize is MaxBatch: the connection's batch_size or the default.
+	batchSize int
 	// rename is os.Rename; tests replace it to make a rewrite fail at its
 	// last step.
 	rename func(oldpath, newpath string) error
@@ -135,16 +137,21 @@ func Open(_ context.Context, env pipeline.Env, c *Config) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file connection %s: open duckdb: %w", env.Connection, err)
 	}
+	batchSize := c.BatchSize
+	if batchSize == 0 {
+		batchSize = DefaultBatchSize
+	}
 	conn := &Conn{
-		db:     db,
-		spill:  spill,
-		name:   env.Connection,
-		lim:    lim,
-		log:    log,
-		specs:  map[string]*spec{},
-		paths:  map[string]string{},
-		tables: map[string]*table{},
-		rename: os.Rename,
+		batchSize: batchSize,
+		db:        db,
+		spill:     spill,
+		name:      env.Connection,
+		lim:       lim,
+		log:       log,
+		specs:     map[string]*spec{},
+		paths:     map[string]string{},
+		tables:    map[string]*table{},
+		rename:    os.Rename,
 	}
 	for _, s := range specs {
 		p := s.path
