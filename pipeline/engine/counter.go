@@ -336,7 +336,7 @@ func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, erro
 	id := newRunID()
 	r.stateMu.Lock()
 	defer r.stateMu.Unlock()
-	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.journal VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, 'pending', ?, now(), NULL)`,
+	_, err := r.store.DB.ExecContext(context.WithoutCancel(ctx), `INSERT INTO synk.journal VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, 'pending', ?, now(), NULL)`,
 		id, r.runID, w.entity.Name, "counter:"+side, w.flow.To.Conn.Name, w.flow.To.Resource.Name, w.pair.leftKey, string(b), w.change.TargetKey)
 	return id, err
 }
@@ -346,7 +346,7 @@ func (r *Runner) journalCounterWrite(ctx context.Context, w *work) (string, erro
 func (r *Runner) journalWritten(ctx context.Context, id string, written float64) error {
 	r.stateMu.Lock()
 	defer r.stateMu.Unlock()
-	_, err := r.store.DB.ExecContext(ctx, `UPDATE synk.journal SET write = json_merge_patch(write, json_object('written', ?::DOUBLE)) WHERE id = ?`, written, id)
+	_, err := r.store.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE synk.journal SET write = json_merge_patch(write, json_object('written', ?::DOUBLE)) WHERE id = ?`, written, id)
 	if err != nil {
 		return fmt.Errorf("journal the folded count: %w", err)
 	}

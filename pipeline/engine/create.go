@@ -18,7 +18,7 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 	id := newRunID()
 	wb, _ := json.Marshal(w.write.Set)
 	r.stateMu.Lock()
-	_, err := r.store.DB.ExecContext(ctx, `INSERT INTO synk.journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, now(), NULL)`,
+	_, err := r.store.DB.ExecContext(context.WithoutCancel(ctx), `INSERT INTO synk.journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, now(), NULL)`,
 		id, r.runID, w.entity.Name, w.flow.Name(), w.flow.To.Conn.Name, w.flow.To.Resource.Name, w.write.IdempotencyKey, w.change.SourceKey, string(wb))
 	r.stateMu.Unlock()
 	if err != nil {

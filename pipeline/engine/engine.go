@@ -170,7 +170,7 @@ func (r *Runner) beginRun(ctx context.Context, mode state.Mode) error {
 	// loaders creating the same schema at once fail with a DuckDB catalog
 	// write-write conflict.
 	for _, c := range r.p.Connections {
-		if _, err := r.store.DB.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+state.Ident(c.Name)); err != nil {
+		if _, err := r.store.DB.ExecContext(context.WithoutCancel(ctx), `CREATE SCHEMA IF NOT EXISTS `+state.Ident(c.Name)); err != nil {
 			return fmt.Errorf("record run: create schema %s: %w", c.Name, err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -74,8 +75,12 @@ func (r *Runner) snapshot(ctx context.Context) ([]pipeline.Reject, error) {
 }
 
 type emitter struct {
-	side    spec.Side
-	loader  *state.Loader
+	side   spec.Side
+	loader *state.Loader
+	// writeMu is the run's state lock: staging a row may write to DuckDB
+	// (the stage's creation, an appender's flush), which must not run
+	// alongside another side's commit (see readSide).
+	writeMu *sync.Mutex
 	rejects []pipeline.Reject
 	n       int64
 	// buf is reused for every record's canonical JSON: a record whose hash
@@ -105,6 +110,8 @@ func (e *emitter) Emit(rec pipeline.Record) error {
 	if e.loader.Keep(stored, sum) {
 		return nil
 	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
 	return e.loader.Add(state.Row{Key: key, Hash: hashString(sum), Raw: string(raw), Record: rec})
 }
 
@@ -129,7 +136,7 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 	if err != nil {
 		return nil, err
 	}
-	em := &emitter{side: s, loader: loader, buf: make([]byte, 0, 512)}
+	em := &emitter{side: s, loader: loader, writeMu: &r.stateMu, buf: make([]byte, 0, 512)}
 	q := pipeline.ReadQuery{}
 	if !full {
 		q.Since = since
@@ -139,7 +146,15 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 		return nil, fmt.Errorf("read %s: %w", s, r.p.RedactError(err))
 	}
 	r.log.Debug("read done", "connection", s.Conn.Name, "resource", s.Resource.Name, "took", time.Since(started))
-	if _, err := loader.Commit(ctx); err != nil {
+	// DuckDB can abort one of two concurrent write transactions with
+	// "Conflict on update!" even when they touch different tables
+	// (duckdb/duckdb#20053): sides are read concurrently, but what they
+	// write to the state file is written one at a time, like every other
+	// state write of a run.
+	r.stateMu.Lock()
+	_, err = loader.Commit(context.WithoutCancel(ctx))
+	r.stateMu.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	r.opts.Metrics.RecordsRead.WithLabelValues(s.Conn.Name, s.Resource.Name).Add(float64(em.n))
@@ -151,12 +166,8 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 	r.mu.Lock()
 	r.fullRead[s.String()] = full
 	r.mu.Unlock()
-	// Sides are read concurrently; two autocommit upserts into
-	// synk.cursors at once make DuckDB abort one with a write-write
-	// conflict, so cursor writes take the state lock like every other
-	// state write of a run.
 	r.stateMu.Lock()
-	_, err = r.store.DB.ExecContext(ctx, `INSERT OR REPLACE INTO synk.cursors VALUES (?, ?, ?, ?)`,
+	_, err = r.store.DB.ExecContext(context.WithoutCancel(ctx), `INSERT OR REPLACE INTO synk.cursors VALUES (?, ?, ?, ?)`,
 		s.Conn.Name, s.Resource.Name, started, runsSinceFull)
 	r.stateMu.Unlock()
 	if err != nil {

@@ -55,7 +55,7 @@ func (r *Runner) recover(ctx context.Context) error {
 			continue
 		}
 		if !found {
-			if _, err := r.store.DB.ExecContext(ctx, `UPDATE synk.journal SET status = 'failed', resolved_at = now() WHERE id = ?`, it.id); err != nil {
+			if _, err := r.store.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE synk.journal SET status = 'failed', resolved_at = now() WHERE id = ?`, it.id); err != nil {
 				return err
 			}
 			continue
@@ -80,6 +80,7 @@ func (r *Runner) recover(ctx context.Context) error {
 }
 
 func (r *Runner) linkRecovered(ctx context.Context, id string, e *spec.Entity, f *spec.Flow, left, right, key string, set, src pipeline.Record) error {
+	ctx = context.WithoutCancel(ctx) // a state write, once begun, ends (see state.Store)
 	tx, err := r.store.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return err

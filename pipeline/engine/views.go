@@ -20,7 +20,7 @@ func CreateViews(ctx context.Context, store *state.Store, p *spec.Pipeline) erro
 	for _, v := range p.Views {
 		schema, name, _ := strings.Cut(v.Name, ".")
 		if !schemas[schema] {
-			if _, err := store.DB.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+state.Ident(schema)); err != nil {
+			if _, err := store.DB.ExecContext(context.WithoutCancel(ctx), `CREATE SCHEMA IF NOT EXISTS `+state.Ident(schema)); err != nil {
 				return fmt.Errorf("create schema %s: %w", schema, err)
 			}
 			schemas[schema] = true
@@ -30,7 +30,7 @@ func CreateViews(ctx context.Context, store *state.Store, p *spec.Pipeline) erro
 			return fmt.Errorf("%s:%d:%d: view %s: %w", p.File, v.Pos.Line, v.Pos.Col, v.Name, err)
 		}
 		q := `CREATE OR REPLACE VIEW ` + state.Ident(schema) + `.` + state.Ident(name) + ` AS ` + strings.TrimRight(strings.TrimSpace(body), ";")
-		if _, err := store.DB.ExecContext(ctx, q); err != nil {
+		if _, err := store.DB.ExecContext(context.WithoutCancel(ctx), q); err != nil {
 			return fmt.Errorf("%s:%d:%d: view %s: %w", p.File, v.Pos.Line, v.Pos.Col, v.Name, err)
 		}
 	}

@@ -32,6 +32,7 @@ func (s *Store) ExecBulk(ctx context.Context, b *Bulk, stmts ...string) error {
 	if b.Len() == 0 {
 		return nil
 	}
+	ctx = context.WithoutCancel(ctx) // see Store: a write, once begun, ends
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ type RunRecord struct {
 
 // BeginRun records that a run started: status running until FinishRun.
 func (s *Store) BeginRun(ctx context.Context, id, pipeline string, mode Mode) error {
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO synk.runs (run_id, pipeline, mode, started_at, status) VALUES (?, ?, ?, now(), 'running')`,
+	_, err := s.DB.ExecContext(context.WithoutCancel(ctx), `INSERT INTO synk.runs (run_id, pipeline, mode, started_at, status) VALUES (?, ?, ?, now(), 'running')`,
 		id, pipeline, string(mode))
 	if err != nil {
 		return fmt.Errorf("record run: %w", err)
@@ -54,7 +54,7 @@ func (s *Store) BeginRun(ctx context.Context, id, pipeline string, mode Mode) er
 
 // FinishRun records how the run id ended.
 func (s *Store) FinishRun(ctx context.Context, id string, o Outcome) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE synk.runs SET finished_at = now(), status = ?, planned = ?, applied = ?, failed = ?, rejected = ?, error = ? WHERE run_id = ?`,
+	_, err := s.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE synk.runs SET finished_at = now(), status = ?, planned = ?, applied = ?, failed = ?, rejected = ?, error = ? WHERE run_id = ?`,
 		o.Status, o.Planned, o.Applied, o.Failed, o.Rejected, o.Error, id)
 	if err != nil {
 		return fmt.Errorf("record run end: %w", err)

@@ -538,6 +538,7 @@ func stageValue(f pipeline.Field, v any) driver.Value {
 // staged ones), an incremental read replaces the rows it read. It returns
 // how many rows the table got from this load, kept ones included.
 func (l *Loader) Commit(ctx context.Context) (int64, error) {
+	ctx = context.WithoutCancel(ctx) // see Store: a write, once begun, ends
 	defer l.conn.Close()
 	if err := l.closeAppenders(); err != nil {
 		return 0, err

@@ -27,6 +27,14 @@ const DefaultFile = "synk.duckdb"
 var ErrInUse = errors.New("state file in use")
 
 // Store is an open state file.
+//
+// Writes to it are never interrupted: the store's methods that write (and
+// the engine's writes) run under a context that a stop does not cancel.
+// DuckDB interrupts a statement whose context ends, and an interrupted
+// write was seen to leave its row versions behind, so that a later write
+// of the same row failed with "Conflict on update!" (the stock simulation
+// stopping runs at random moments). A state write is local and short;
+// what a stop must cut short is requests to systems, not these.
 type Store struct {
 	DB   *sql.DB
 	Path string
