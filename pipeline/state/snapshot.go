@@ -132,7 +132,7 @@ func (s *Store) NewLoader(ctx context.Context, schema string, res pipeline.Resou
 }
 
 func (l *Loader) init(ctx context.Context) error {
-	if _, err := l.conn.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+Ident(l.schema)); err != nil {
+	if _, err := l.conn.ExecContext(context.WithoutCancel(ctx), "CREATE SCHEMA IF NOT EXISTS "+Ident(l.schema)); err != nil {
 		return err
 	}
 	same, err := l.sameLayout(ctx)

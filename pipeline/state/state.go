@@ -158,6 +158,7 @@ func classifyOpenError(path string, err error) error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx) // see Store: a write, once begun, ends
 	if _, err := s.DB.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS synk; CREATE TABLE IF NOT EXISTS synk.schema_version (version INT)`); err != nil {
 		return fmt.Errorf("migrate state: %w", err)
 	}
