@@ -4,16 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/synk-etl/synk/connectors/emulator"
 	"github.com/synk-etl/synk/connectors/prestashop"
 	"github.com/synk-etl/synk/connectors/prestashop/prestashoptest"
 	"github.com/synk-etl/synk/pipeline"
@@ -472,6 +477,62 @@ func TestFindMakesCreatesExactlyOnce(t *testing.T) {
 	}
 	if len(pw) < 20 {
 		t.Errorf("customer password %q is too weak", pw)
+	}
+	checkBodies(t, f.srv)
+}
+
+// TestFindCompletesTheAddressOverACutConnection: a customer whose create
+// answer was lost before its address was made is completed by Find, and
+// when the address's own create answer is lost too, Find looks again
+// rather than fail or create the address twice.
+func TestFindCompletesTheAddressOverACutConnection(t *testing.T) {
+	f := setup(t, prestashoptest.Version8)
+	ctx := t.Context()
+	f.srv.SetFaults(prestashoptest.Faults{DropAfterCommitRate: 1})
+	w := pipeline.Write{Resource: "customers", IdempotencyKey: "c/1", Set: pipeline.Record{
+		"firstname": "Astrid", "lastname": "Lindqvist", "email": "astrid.l@example.no",
+		"address": map[string]any{"address1": "Torget 1", "postcode": "0150", "city": "Oslo", "id_country": int64(23)}}}
+	if _, err := f.conn.Create(ctx, w); err == nil {
+		t.Fatal("create succeeded though the response was dropped")
+	}
+	f.srv.SetFaults(prestashoptest.Faults{})
+
+	// A proxy that makes the first address create and then hangs up.
+	target, err := url.Parse(f.srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	var dropped atomic.Bool
+	proxy := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/addresses") && dropped.CompareAndSwap(false, true) {
+			forward.ServeHTTP(httptest.NewRecorder(), r)
+			emulator.HangUp(rw)
+			return
+		}
+		forward.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(proxy.Close)
+	lim := pipeline.NewLimiter(pipeline.Limits{MaxInFlight: 4}, nil)
+	httpc := pipeline.NewHTTPClient("shop", lim, nil, pipeline.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}, 10*time.Second)
+	conn, err := prestashop.Open(ctx, pipeline.Env{Connection: "shop", Limiter: lim, HTTP: httpc}, &prestashop.Config{URL: proxy.URL, Key: f.srv.Key(), PageSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rec, found, err := conn.Find(ctx, w)
+	if err != nil || !found {
+		t.Fatalf("find: found %v, err %v", found, err)
+	}
+	if !dropped.Load() {
+		t.Fatal("the address create was never cut")
+	}
+	addr, ok := rec["address"].(map[string]any)
+	if !ok || addr["city"] != "Oslo" || addr["firstname"] != "Astrid" {
+		t.Fatalf("address %v", rec["address"])
+	}
+	if n := f.srv.Stats().ByMethod["POST addresses"]; n != 1 {
+		t.Errorf("POST addresses = %d, want 1", n)
 	}
 	checkBodies(t, f.srv)
 }

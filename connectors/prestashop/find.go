@@ -90,7 +90,8 @@ func (c *Connector) Find(ctx context.Context, w pipeline.Write) (pipeline.Record
 		} else if addr, _ := c.addressSet(w.Resource, w.Set); addr != nil {
 			// A create whose answer was lost before its address was made:
 			// finish it, or the address would look deleted in the shop.
-			if rec["address"], err = c.writeAddress(ctx, rec, addr); err != nil {
+			a, err := c.writeAddress(ctx, rec, addr)
+			if rec["address"], err = c.retryAddress(ctx, rec, addr, a, err); err != nil {
 				return nil, false, fmt.Errorf("find customers: complete the address of customer %d: %w", id, err)
 			}
 		}

@@ -166,13 +166,7 @@ func (c *Connector) Create(ctx context.Context, w pipeline.Write) (pipeline.Reco
 	}
 	if addr != nil {
 		a, err := c.createAddress(ctx, rec, addr)
-		var re *pipeline.RecordError
-		for attempt := 0; err != nil && !errors.As(err, &re) && ctx.Err() == nil && attempt < 2; attempt++ {
-			// A cut connection: the address may exist all the same, so
-			// writeAddress looks before it creates.
-			a, err = c.writeAddress(ctx, rec, addr)
-		}
-		if err != nil {
+		if a, err = c.retryAddress(ctx, rec, addr, a, err); err != nil {
 			// The customer exists; the address can be created through the
 			// addresses resource. Failing here would make a retry look for
 			// a customer that is already there.
@@ -243,6 +237,17 @@ func (c *Connector) createAddress(ctx context.Context, customer pipeline.Record,
 		return nil, err
 	}
 	return c.shapeAddress(rec), nil
+}
+
+// retryAddress tries a customer's address again, twice at most, when a
+// first attempt (which gave a, err) failed on a cut connection: the
+// address may exist all the same, so writeAddress looks before it creates.
+func (c *Connector) retryAddress(ctx context.Context, customer, addr pipeline.Record, a map[string]any, err error) (map[string]any, error) {
+	var re *pipeline.RecordError
+	for attempt := 0; err != nil && !errors.As(err, &re) && ctx.Err() == nil && attempt < 2; attempt++ {
+		a, err = c.writeAddress(ctx, customer, addr)
+	}
+	return a, err
 }
 
 // writeAddress makes a customer's newest address say addr: it PATCHes (PUTs

@@ -175,6 +175,8 @@ func (r *Runner) findLost(ctx context.Context, bs []*batched) {
 			b.o, b.rec = outcome{status: "applied"}, found
 		case err == nil:
 			b.unmade = true
+		default:
+			b.o.err = fmt.Errorf("%w (and looking it up failed: %w)", b.o.err, err)
 		}
 	}
 }

@@ -41,6 +41,8 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 			case ferr == nil:
 				r.resolveIntent(ctx, id, "failed", "")
 				return r.record(ctx, w, o)
+			default:
+				o.err = fmt.Errorf("%w (and looking it up failed: %w)", o.err, ferr)
 			}
 		}
 		if o.status == "failed" {
