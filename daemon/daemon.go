@@ -60,6 +60,11 @@ type Options struct {
 	Watch time.Duration
 	// MaxJitter is the largest random delay added to a scheduled run.
 	MaxJitter time.Duration
+	// Spread moves each pipeline's cron activations by its own fixed
+	// share of the interval (schedule.SpreadFraction of its name), so a
+	// thousand shops on */5 take turns over the five minutes instead of
+	// all being due on the same second.
+	Spread bool
 	// Shard says which pipelines this process serves; the zero value
 	// serves all.
 	Shard Shard
@@ -98,8 +103,10 @@ type Server struct {
 	reloads  *prometheus.CounterVec
 	sched    *schedule.Scheduler
 	started  time.Time
-	// maxJitter widens the staleness deadline by the jitter bound.
+	// maxJitter widens the staleness deadline by the jitter bound, and
+	// spread by an interval.
 	maxJitter       time.Duration
+	spread          bool
 	shard           Shard
 	watchEvery      time.Duration
 	shutdownTimeout time.Duration
@@ -136,7 +143,7 @@ func New(paths []string, opts Options) *Server {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{reg: opts.Registry, fns: opts.Functions, args: paths, log: opts.Logger, clock: opts.Clock, promReg: opts.Metrics,
-		limiters: opts.Limiters, secrets: opts.Secrets, started: opts.Clock.Now(), maxJitter: opts.MaxJitter,
+		limiters: opts.Limiters, secrets: opts.Secrets, started: opts.Clock.Now(), maxJitter: opts.MaxJitter, spread: opts.Spread,
 		shard: opts.Shard, watchEvery: opts.Watch, shutdownTimeout: opts.ShutdownTimeout,
 		pipes: map[string]*served{}, files: map[string]*fileState{}}
 	if opts.MaxRuns > 0 {
@@ -151,7 +158,7 @@ func New(paths []string, opts Options) *Server {
 		Name: "synk_reloads_total", Help: "Pipeline file loads by serve after the start, by result (ok, error).",
 	}, []string{"result"})
 	opts.Metrics.MustRegister(s.delay, s.reloads)
-	s.sched = schedule.New(s.run, schedule.Options{Clock: opts.Clock, MaxJitter: opts.MaxJitter})
+	s.sched = schedule.New(s.run, schedule.Options{Clock: opts.Clock, MaxJitter: opts.MaxJitter, Spread: opts.Spread})
 	return s
 }
 

@@ -190,7 +190,7 @@ func newHarness(t *testing.T, opts Options, paths ...string) *harness {
 		h.started <- r
 		h.srv.run(ctx, r)
 		h.ran <- r
-	}, schedule.Options{Clock: h.clock, MaxJitter: opts.MaxJitter})
+	}, schedule.Options{Clock: h.clock, MaxJitter: opts.MaxJitter, Spread: opts.Spread})
 	return h
 }
 

@@ -130,3 +130,32 @@ func TestTriggerOnlyPipeline(t *testing.T) {
 		t.Errorf("readyz: %d %v", code, reasons)
 	}
 }
+
+// TestSpreadStatus: with Spread, a */5 pipeline's next run is at its own
+// place in the five minutes (from its name), and its staleness deadline
+// allows an interval more.
+func TestSpreadStatus(t *testing.T) {
+	startEmulators(t, fikentest.Options{}, nil)
+	inTempDir(t)
+	writeProducts(t, "products.yaml", "*/5 * * * *")
+	h := newHarness(t, Options{Spread: true}, "products.yaml")
+	h.start()
+	loaded := h.clock.Now()
+	h.waitTimers(1)
+	sched, err := schedule.Parse("*/5 * * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := h.pipeline("serve-products")
+	off := time.Duration(schedule.SpreadFraction("serve-products") * float64(5*time.Minute))
+	next := loaded.Truncate(5 * time.Minute).Add(off)
+	if !next.After(loaded) {
+		next = next.Add(5 * time.Minute)
+	}
+	if ps.NextRun == nil || !ps.NextRun.Equal(next) {
+		t.Errorf("next run %v, want %v (the slot plus %v)", ps.NextRun, next, off)
+	}
+	if stale := sched.Nth(loaded, 3).Add(5 * time.Minute); ps.StaleAfter == nil || !ps.StaleAfter.Equal(stale) {
+		t.Errorf("stale after %v, want %v", ps.StaleAfter, stale)
+	}
+}

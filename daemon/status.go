@@ -118,9 +118,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // staleAfter is when a pipeline without a newer success stops being
 // ready: three activations after its last success (or after it was
-// loaded, if that is later), plus the jitter bound. Zero for pipelines
-// without a schedule.
-func (sv *served) staleAfter(maxJitter time.Duration) time.Time {
+// loaded, if that is later), plus the jitter bound, plus an interval when
+// activations are spread. Zero for pipelines without a schedule.
+func (sv *served) staleAfter(maxJitter time.Duration, spread bool) time.Time {
 	if sv.sched == nil {
 		return time.Time{}
 	}
@@ -128,7 +128,12 @@ func (sv *served) staleAfter(maxJitter time.Duration) time.Time {
 	if sv.lastSuccess.After(ref) {
 		ref = sv.lastSuccess
 	}
-	return sv.sched.Nth(ref, 3).Add(schedule.JitterBound(sv.sched.Interval(ref), maxJitter))
+	iv := sv.sched.Interval(ref)
+	at := sv.sched.Nth(ref, 3).Add(schedule.JitterBound(iv, maxJitter))
+	if spread {
+		at = at.Add(iv)
+	}
+	return at
 }
 
 // notReady lists why the process is not ready: shutting down, a pipeline
@@ -147,7 +152,7 @@ func (s *Server) notReady(now time.Time) []string {
 		}
 	}
 	for name, sv := range s.pipes {
-		if at := sv.staleAfter(s.maxJitter); !at.IsZero() && now.After(at) {
+		if at := sv.staleAfter(s.maxJitter, s.spread); !at.IsZero() && now.After(at) {
 			since := "since it was loaded at " + sv.loadedAt.UTC().Format(time.RFC3339)
 			if !sv.lastSuccess.IsZero() && sv.lastSuccess.After(sv.loadedAt) {
 				since = "since " + sv.lastSuccess.UTC().Format(time.RFC3339)
@@ -180,7 +185,7 @@ func (s *Server) Status(now time.Time) Status {
 		info, _ := s.sched.Info(name)
 		ps := PipelineStatus{Name: name, File: sv.file, State: sv.statePath, Schedule: sv.p.Schedule,
 			Running: info.Running, Queued: info.Queued, NextRun: timePtr(info.Next), LastRun: sv.last,
-			LastSuccess: timePtr(sv.lastSuccess), StaleAfter: timePtr(sv.staleAfter(s.maxJitter)),
+			LastSuccess: timePtr(sv.lastSuccess), StaleAfter: timePtr(sv.staleAfter(s.maxJitter, s.spread)),
 			LastError: sv.lastError, LoadError: sv.loadErr}
 		if info.Running {
 			ps.RunStarted = timePtr(sv.runStart)

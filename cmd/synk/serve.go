@@ -22,6 +22,7 @@ type serveOptions struct {
 	shutdownTimeout time.Duration
 	watch           time.Duration
 	maxJitter       time.Duration
+	spread          bool
 	shard           string
 	maxRuns         int
 }
@@ -45,6 +46,7 @@ once); the exit code is 0.`,
 	cmd.Flags().DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long runs in progress may go on before they are cancelled")
 	cmd.Flags().DurationVar(&o.watch, "watch", 3*time.Second, "how often pipeline files are checked for edits (0: only on SIGHUP)")
 	cmd.Flags().DurationVar(&o.maxJitter, "max-jitter", 5*time.Second, "largest random delay added to a scheduled run (at most a tenth of its interval)")
+	cmd.Flags().BoolVar(&o.spread, "spread", false, "spread cron activations: each pipeline runs at its own fixed place in its interval (from a hash of its name) instead of all on the same second")
 	cmd.Flags().IntVar(&o.maxRuns, "max-runs", 0, "most runs in progress at once (0: no cap); due runs wait for a slot, and their schedule delay counts the wait")
 	cmd.Flags().StringVar(&o.shard, "shard", "", "I/N: serve only the pipelines whose name hashes to shard I of N (FNV-1a 32 of the name, mod N; see synk shards)")
 	return cmd
@@ -66,7 +68,7 @@ func runServe(cmd *cobra.Command, g *globals, o serveOptions, args []string) err
 		return err
 	}
 	srv := daemon.New(args, daemon.Options{Registry: g.reg, Functions: g.fns, Limiters: pipeline.NewLimiters(), Metrics: newRegistry(),
-		Logger: log, Secrets: secrets, ShutdownTimeout: o.shutdownTimeout, Watch: o.watch, MaxJitter: o.maxJitter, Shard: sh, MaxRuns: o.maxRuns})
+		Logger: log, Secrets: secrets, ShutdownTimeout: o.shutdownTimeout, Watch: o.watch, MaxJitter: o.maxJitter, Spread: o.spread, Shard: sh, MaxRuns: o.maxRuns})
 	if errs := srv.Load(); len(errs) > 0 {
 		for _, err := range errs {
 			var se spec.Errors

@@ -7,6 +7,8 @@
 package schedule
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -62,6 +64,31 @@ func (s *Schedule) Next(t time.Time) time.Time {
 		return t.Add(d.Delay)
 	}
 	return s.s.Next(t)
+}
+
+// NextSpread is Next for a schedule whose activations are moved by a fixed
+// fraction (0 ≤ frac < 1) of the interval: the first activation after t of
+// the shifted sequence. Many pipelines on one cron schedule, each with its
+// own fraction, are spread over the interval instead of starting together,
+// and each still runs once per interval at the same place in it. An @every
+// schedule already runs at its own pace (from the end of its last run) and
+// is not moved.
+func (s *Schedule) NextSpread(t time.Time, frac float64) time.Time {
+	if _, ok := s.s.(cron.ConstantDelaySchedule); ok || frac <= 0 || frac >= 1 {
+		return s.Next(t)
+	}
+	off := time.Duration(frac * float64(s.Interval(t)))
+	return s.Next(t.Add(-off)).Add(off)
+}
+
+// SpreadFraction is a pipeline's place in its interval under spreading:
+// the first 53 bits of the SHA-256 of its name as a fraction of 1 (a
+// hash whose high bits differ for names that differ in one character, as
+// shop-0001 and shop-0002 do). It depends on the name alone, so it is the
+// same in every process and after every restart.
+func SpreadFraction(name string) float64 {
+	sum := sha256.Sum256([]byte(name))
+	return float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
 }
 
 // Nth is the n-th activation after t (Nth(t, 1) == Next(t)).

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,59 @@ func TestJitterBound(t *testing.T) {
 	for _, tt := range tests {
 		if got := JitterBound(tt.interval, tt.max); got != tt.want {
 			t.Errorf("JitterBound(%v, %v) = %v, want %v", tt.interval, tt.max, got, tt.want)
+		}
+	}
+}
+
+func TestNextSpread(t *testing.T) {
+	at := func(h, m, s int) time.Time { return time.Date(2026, 3, 2, h, m, s, 0, time.UTC) }
+	tests := []struct {
+		expr string
+		from time.Time
+		frac float64
+		want time.Time
+	}{
+		{"*/5 * * * *", at(10, 2, 29), 0.5, at(10, 2, 30)},
+		{"*/5 * * * *", at(10, 2, 30), 0.5, at(10, 7, 30)},
+		// 0.99 of 5 min is 4m57s: 10:04:57 has passed at 10:04:59.
+		{"*/5 * * * *", at(10, 4, 59), 0.99, at(10, 9, 57)},
+		{"*/5 * * * *", at(10, 0, 0), 0, at(10, 5, 0)},
+		{"0 * * * *", at(10, 2, 30), 0.25, at(10, 15, 0)},
+		{"0 * * * *", at(10, 20, 0), 0.25, at(11, 15, 0)},
+		// @every runs from the end of the last run: not moved.
+		{"@every 30s", at(10, 2, 30), 0.5, at(10, 3, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.expr, " ", tt.from.Format("15:04:05"), " ", tt.frac), func(t *testing.T) {
+			s, err := Parse(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := s.NextSpread(tt.from, tt.frac)
+			if !got.Equal(tt.want) {
+				t.Errorf("NextSpread = %v, want %v", got.Format("15:04:05"), tt.want.Format("15:04:05"))
+			}
+		})
+	}
+}
+
+// TestSpreadFraction: a name's place is fixed, and a thousand shops'
+// places cover the interval evenly (each tenth holds 100 ± 40).
+func TestSpreadFraction(t *testing.T) {
+	if a, b := SpreadFraction("shop-0001"), SpreadFraction("shop-0001"); a != b {
+		t.Fatalf("one name, two places: %v %v", a, b)
+	}
+	var tenths [10]int
+	for i := range 1000 {
+		f := SpreadFraction(fmt.Sprintf("shop-%04d", i))
+		if f < 0 || f >= 1 {
+			t.Fatalf("fraction %v out of [0, 1)", f)
+		}
+		tenths[int(f*10)]++
+	}
+	for i, n := range tenths {
+		if n < 60 || n > 140 {
+			t.Errorf("tenth %d holds %d of 1000 names: %v", i, n, tenths)
 		}
 	}
 }

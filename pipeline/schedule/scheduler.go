@@ -62,12 +62,17 @@ type Options struct {
 	MaxJitter time.Duration
 	// Seed makes the jitter repeatable; 0 picks a random seed.
 	Seed uint64
+	// Spread moves each name's cron activations by its own fixed share of
+	// the interval (SpreadFraction), so that many pipelines on one
+	// schedule take turns instead of all starting on the same second.
+	Spread bool
 }
 
 // Scheduler runs named jobs on their schedules.
 type Scheduler struct {
 	clock     Clock
 	maxJitter time.Duration
+	spread    bool
 	job       Job
 
 	mu      sync.Mutex
@@ -111,7 +116,7 @@ func New(job Job, opts Options) *Scheduler {
 		seed = rand.Uint64()
 	}
 	return &Scheduler{
-		clock: opts.Clock, maxJitter: opts.MaxJitter, job: job,
+		clock: opts.Clock, maxJitter: opts.MaxJitter, spread: opts.Spread, job: job,
 		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), entries: map[string]*entry{},
 		wake: make(chan struct{}, 1),
 	}
@@ -269,6 +274,9 @@ func (s *Scheduler) loop(ctx, runCtx context.Context, e *entry) {
 		e.next = time.Time{}
 		if e.sched != nil {
 			next := e.sched.Next(now)
+			if s.spread {
+				next = e.sched.NextSpread(now, SpreadFraction(e.name))
+			}
 			if b := JitterBound(e.sched.Interval(now), s.maxJitter); b > 0 {
 				next = next.Add(time.Duration(s.rng.Int64N(int64(b) + 1)))
 			}

@@ -170,6 +170,47 @@ func TestSchedulerCron(t *testing.T) {
 	}
 }
 
+// TestSchedulerSpread: with Spread, two pipelines on */5 are due at their
+// own places in the five minutes (nominal slot plus their share of it),
+// and each comes back to its place every five minutes.
+func TestSchedulerSpread(t *testing.T) {
+	h := newHarness(t, Options{Spread: true})
+	names := []string{"shop-0001", "shop-0002"}
+	for _, n := range names {
+		h.s.Set(n, mustParse(t, "*/5 * * * *"))
+	}
+	h.start()
+	h.waitTimers(2)
+	// t0 truncated is 10:02:00; the slots are 10:00 (if its share is past
+	// 2 min) or 10:05, plus the share.
+	var want []time.Time
+	for _, n := range names {
+		off := time.Duration(SpreadFraction(n) * float64(5*time.Minute))
+		at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC).Add(off)
+		if !at.After(h.clock.Now()) {
+			at = at.Add(5 * time.Minute)
+		}
+		want = append(want, at)
+	}
+	if want[0].Equal(want[1]) {
+		t.Fatalf("both due at %v", want[0])
+	}
+	slices.SortFunc(want, time.Time.Compare)
+	h.waitDeadlines(want...)
+	for round := range 2 {
+		for i := range want {
+			h.clock.Advance(want[i].Sub(h.clock.Now()))
+			if r := h.nextRun(); !r.Due.Equal(want[i]) {
+				t.Fatalf("round %d: run %+v, want due %v", round, r, want[i])
+			}
+			h.waitTimers(len(names)) // its next activation is armed
+			want[i] = want[i].Add(5 * time.Minute)
+		}
+		slices.SortFunc(want, time.Time.Compare)
+		h.waitDeadlines(want...)
+	}
+}
+
 // TestSchedulerJitter: each activation lands in [nominal, nominal + a
 // tenth of the interval], the jitter is not constant, and one seed gives
 // one sequence.

@@ -54,6 +54,7 @@ func main() {
 	window := flag.Duration("for", 3*time.Minute, "measuring window after every pipeline's first no-op run")
 	emulators := flag.Int("emulators", 4, "listeners of each emulator kind; tenants are spread over them")
 	extra := flag.String("serve-args", "", "extra serve flags, space separated")
+	flag.BoolVar(&keep, "keep", false, "keep each N's directory (pipelines, state files) for a look after, and print its path")
 	flag.Parse()
 	if *bin == "" {
 		log.Fatal("-synk is required")
@@ -184,6 +185,9 @@ func (w *world) pipeline(i int, sched string) (string, []string, error) {
 	return text, env, nil
 }
 
+// keep is -keep: the directories are not removed.
+var keep bool
+
 func measure(bin string, n int, sched string, window time.Duration, listeners int, extra []string) (*result, error) {
 	w, err := newWorld(listeners)
 	if err != nil {
@@ -194,7 +198,11 @@ func measure(bin string, n int, sched string, window time.Duration, listeners in
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	if keep {
+		log.Printf("n=%d: pipelines and state files in %s (kept)", n, dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	env := os.Environ()
 	for i := range n {
 		text, penv, err := w.pipeline(i, sched)
@@ -243,6 +251,9 @@ func measure(bin string, n int, sched string, window time.Duration, listeners in
 				Took     string `json:"took"`
 				Outcome  string `json:"outcome"`
 				Planned  int    `json:"planned"`
+				Failed   int    `json:"failed"`
+				Rejected int    `json:"rejected"`
+				RunID    string `json:"run_id"`
 				Err      string `json:"err"`
 			}
 			if json.Unmarshal(sc.Bytes(), &l) != nil {
@@ -257,7 +268,7 @@ func measure(bin string, n int, sched string, window time.Duration, listeners in
 				}
 			case "run finished":
 				if l.Outcome != "success" {
-					log.Printf("%s: %s: %s", l.Pipeline, l.Outcome, l.Err)
+					log.Printf("%s: run %s %s: %d failed, %d rejected %s", l.Pipeline, l.RunID, l.Outcome, l.Failed, l.Rejected, l.Err)
 				}
 				if measuring {
 					d, _ := time.ParseDuration(l.Took)
