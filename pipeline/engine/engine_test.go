@@ -907,6 +907,34 @@ func TestLinkResolvesOtherSideKey(t *testing.T) {
 	}
 }
 
+// TestLinkResolvesAMatchMadeThisRun: an order whose customer is matched
+// (not created) in the same run gets the matched customer's key in that
+// run, with no reject and nothing left for the next run.
+func TestLinkResolvesAMatchMadeThisRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	writeCSV(t, filepath.Join(h.dir, "b", "customers.csv"), []string{"id", "name", "ref"}, []string{"7", "Kari", ""})
+	writeCSV(t, filepath.Join(h.dir, "a", "customers.csv"), []string{"id", "name"}, []string{"101", "kari"})
+	writeCSV(t, filepath.Join(h.dir, "a", "orders.csv"), []string{"id", "customer_id", "total"}, []string{"10", "101", "5.5"})
+	p := h.load(strings.Replace(ordersPipeline, "  customers:\n    flows:", "  customers:\n    match: [{a: lower(name), b: lower(name)}]\n    flows:", 1))
+	pl := h.plan(p)
+	for _, rj := range pl.Rejects {
+		t.Errorf("plan rejects %s %s: %s", rj.Entity, rj.Key, rj.Reason)
+	}
+	res := h.apply(p)
+	if res.Rejected != 0 || res.Failed != 0 {
+		t.Fatalf("applied %d rejected %d failed %d, want no reject or failure", res.Applied, res.Rejected, res.Failed)
+	}
+	got := map[string]string{}
+	for _, r := range readCSV(t, filepath.Join(h.dir, "b", "orders.csv")) {
+		got[r["ref"]] = r["customer"]
+	}
+	if diff := cmp.Diff(map[string]string{"10": "7"}, got); diff != "" {
+		t.Fatalf("b.orders ref → customer (-want +got):\n%s", diff)
+	}
+	h.mustBeConverged(p)
+}
+
 func TestStateRecordsRunsChangesAndMode(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -168,6 +168,12 @@ func (r *Runner) planEntity(ctx context.Context, e *spec.Entity, pl *planned) er
 	if err != nil {
 		return err
 	}
+	// A match's link is saved with its base whatever its writes do, so
+	// the entities planned after this one can use it in this run: an
+	// order of a customer matched now is not rejected for want of a link.
+	for _, p := range matched {
+		r.links.add(e.Name, p.leftKey, p.rightKey)
+	}
 	pairs = append(pairs, matched...)
 	for _, p := range pairs {
 		r.planPair(ctx, p, pl)
