@@ -196,6 +196,16 @@ type Finder interface {
 	Find(ctx context.Context, w Write) (rec Record, found bool, err error)
 }
 
+// Refuser is the optional Sink capability that names, before any request,
+// an update the sink would refuse whatever the system answers: one that
+// would replace a WriteOnly field synk never knew (see Write.Known). The
+// engine asks at plan time, so such a pair is a reject in the plan, not a
+// change that fails in every run. RefuseUpdate returns the *RecordError
+// Update would return, or nil.
+type Refuser interface {
+	RefuseUpdate(w Write) error
+}
+
 // Getter is the optional Source capability that reads one record fresh, as
 // Read would emit it. Counter entities read the record just before writing,
 // so a change made since the snapshot is folded into the value written.

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/synk-etl/synk/connectors/fiken/fikentest"
+	"github.com/synk-etl/synk/pipeline"
 	"github.com/synk-etl/synk/pipeline/engine"
 )
 
@@ -105,5 +107,78 @@ func TestOneApplyConverges(t *testing.T) {
 		if !pl.Empty() || len(pl.Rejects) != 0 {
 			t.Errorf("seed %d: after one apply the plan has %d changes, %d rejects: %v", seed, len(pl.Changes), len(pl.Rejects), pl.Changes)
 		}
+	}
+}
+
+// TestShopCustomerAlreadyInFiken: a shop whose customer was typed into
+// Fiken before synk (same e-mail, another phone and address) gets, in one
+// apply, that customer's orders invoiced to the Fiken contact; the contact
+// is not replaced (it would lose what Fiken holds and never returns), and
+// that refusal is a reject in the plan, not a change that fails in every
+// run: the next plan has no changes.
+func TestShopCustomerAlreadyInFiken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 3, nil)
+	// The first shop customer with an order that becomes an invoice.
+	var customer, ordered string
+	for _, id := range w.ps.IDs("orders") {
+		if eligible(w.shopField("orders", id, "current_state")) {
+			customer, ordered = w.shopField("orders", id, "id_customer"), w.shopField("orders", id, "reference")
+			break
+		}
+	}
+	if customer == "" {
+		t.Fatal("no eligible order in the seed")
+	}
+	email := w.shopField("customers", mustID(t, customer), "email")
+	contact := w.fk.Contacts()[0]
+	if _, err := w.fk.EditContact(contact.ContactID, func(c *fikentest.Contact) {
+		c.Email, c.Customer, c.PhoneNumber, c.MemberNumberString = email, true, "99887766", ""
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	refusal := func(rejects []pipeline.Reject) bool {
+		for _, rj := range rejects {
+			if rj.Entity == "customers" && rj.Key == customer && strings.Contains(rj.Reason, "never returns") {
+				return true
+			}
+		}
+		return false
+	}
+	res := w.applyAllowingRejects()
+	if res.Failed != 0 {
+		t.Fatalf("first apply: %d failed", res.Failed)
+	}
+	for _, rj := range res.Plan.Rejects {
+		if rj.Entity != "customers" {
+			t.Errorf("%s %s rejected: %s", rj.Entity, rj.Key, rj.Reason)
+		}
+	}
+	if !refusal(res.Plan.Rejects) {
+		t.Errorf("the contact's replacement was not refused in the plan; rejects %v", res.Plan.Rejects)
+	}
+	inv := w.invoicesByRef()[ordered]
+	if len(inv) != 1 || inv[0].Customer == nil || inv[0].Customer.ContactID != contact.ContactID {
+		t.Fatalf("order %s invoiced %d times, to %+v; want once, to contact %d", ordered, len(inv), inv, contact.ContactID)
+	}
+	if c, _ := w.fk.Contact(contact.ContactID); c.PhoneNumber != "99887766" {
+		t.Errorf("the contact's phone number is %q after the apply, Fiken held 99887766", c.PhoneNumber)
+	}
+
+	r, err := engine.New(t.Context(), w.p, w.store, engine.Options{Retry: fastRetry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pl, err := r.Plan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pl.Empty() {
+		t.Errorf("after one apply the plan has changes: %v", pl.Changes)
+	}
+	if !refusal(pl.Rejects) || len(pl.Rejects) != 1 {
+		t.Errorf("the next plan's rejects %v, want the refusal alone", pl.Rejects)
 	}
 }

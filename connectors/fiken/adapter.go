@@ -475,6 +475,16 @@ func keepWriteOnly(w pipeline.Write, base map[string]any) error {
 		strings.Join(unknown, ", "), strings.TrimSuffix(w.Resource, "s"))
 }
 
+// RefuseUpdate implements pipeline.Refuser: a contact update that would
+// replace write-only fields synk never knew is refused before any request,
+// as Update would refuse it after reading the contact.
+func (c *Connector) RefuseUpdate(w pipeline.Write) error {
+	if w.Resource != ResContacts {
+		return nil
+	}
+	return keepWriteOnly(w, map[string]any{})
+}
+
 // Get implements pipeline.Getter: one record read fresh, as Read emits it.
 func (c *Connector) Get(ctx context.Context, resource, key string) (pipeline.Record, bool, error) {
 	if _, ok := resourceByName(resource); !ok {

@@ -266,16 +266,32 @@ func TestContactWritesAndFind(t *testing.T) {
 		t.Fatalf("Fiken holds %+v", c)
 	}
 
-	// Without what synk wrote to them, a PUT would erase them: refused.
-	_, err = te.conn.Update(ctx, pipeline.Write{Resource: ResContacts, Key: key, Set: pipeline.Record{"city": "Bergen"}})
+	// Without what synk wrote to them, a PUT would erase them: refused,
+	// and said so before any request (RefuseUpdate, asked at plan time).
+	unknown := pipeline.Write{Resource: ResContacts, Key: key, Set: pipeline.Record{"city": "Bergen"}}
+	before := te.srv.Stats().Requests
+	refusal := te.conn.RefuseUpdate(unknown)
+	if n := te.srv.Stats().Requests - before; n != 0 {
+		t.Errorf("RefuseUpdate made %d requests", n)
+	}
+	_, err = te.conn.Update(ctx, unknown)
 	var re *pipeline.RecordError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "fields phoneNumber, memberNumber, memberNumberString, currency") {
 		t.Fatalf("update without the known write-only values: %v, want a RecordError naming the field", err)
+	}
+	if !errors.As(refusal, &re) || refusal.Error() != err.Error() {
+		t.Errorf("RefuseUpdate = %v, want what Update returns: %v", refusal, err)
 	}
 	if c := held(); c.City() != "Oslo" || c.PhoneNumber != "91234567" {
 		t.Fatalf("a refused update changed the contact: %+v", c)
 	}
 	known := pipeline.Record{"phoneNumber": "91234567", "memberNumberString": "shop-42", "memberNumber": nil, "currency": nil}
+	if err := te.conn.RefuseUpdate(pipeline.Write{Resource: ResContacts, Key: key, Set: pipeline.Record{"city": "Bergen"}, Known: known}); err != nil {
+		t.Errorf("RefuseUpdate with every write-only value known: %v", err)
+	}
+	if err := te.conn.RefuseUpdate(pipeline.Write{Resource: ResProducts, Key: "1", Set: pipeline.Record{"name": "x"}}); err != nil {
+		t.Errorf("RefuseUpdate of a product: %v", err)
+	}
 	rec, err = te.conn.Update(ctx, pipeline.Write{Resource: ResContacts, Key: key, Set: pipeline.Record{"city": "Bergen", "postCode": "5003"}, Known: known})
 	if err != nil {
 		t.Fatal(err)

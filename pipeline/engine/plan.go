@@ -520,6 +520,15 @@ func (r *Runner) planPair(ctx context.Context, p *pair, pl *planned) {
 		}
 		sort.Strings(w.change.Fields)
 		w.write = pipeline.Write{Resource: f.To.Resource.Name, Key: tgtKey, Current: tgt, Set: set, Known: known(f.To.Resource, base, set)}
+		if rf, ok := r.conns[f.To.Conn.Name].connector.(pipeline.Refuser); ok {
+			if err := rf.RefuseUpdate(w.write); err != nil {
+				// Refused before any request: a reject now, not a change
+				// that fails in every run; the base stays as it was.
+				pl.reject(e, f.From, srcKey, fmt.Sprintf("%s %s: %s", pipeline.Update, f.To, err))
+				p.failedFlows = append(p.failedFlows, f)
+				continue
+			}
+		}
 		p.works = append(p.works, w)
 		pl.works = append(pl.works, w)
 		pl.count(e.Name, pipeline.Update, 1)

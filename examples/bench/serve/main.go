@@ -54,6 +54,7 @@ func main() {
 	window := flag.Duration("for", 3*time.Minute, "measuring window after every pipeline's first no-op run")
 	emulators := flag.Int("emulators", 4, "listeners of each emulator kind; tenants are spread over them")
 	extra := flag.String("serve-args", "", "extra serve flags, space separated")
+	flag.DurationVar(&warmFor, "warm", 15*time.Minute, "how long every pipeline may take to reach a run with nothing to do before the window")
 	flag.BoolVar(&keep, "keep", false, "keep each N's directory (pipelines, state files) for a look after, and print its path")
 	flag.Parse()
 	if *bin == "" {
@@ -62,6 +63,7 @@ func main() {
 	fmt.Printf("schedule %q; load average at start: %s\n", *sched, loadavg())
 	fmt.Printf("%5s %6s %8s %17s %17s %8s %9s %9s %8s %6s %6s %7s %s\n", "N", "runs", "runs/min", "delay p50/p95", "took p50/p95", "cpu/run",
 		"RSS peak", "RSS win", "Go heap", "fds", "gorout", "failed", "load")
+	fmt.Println("      (failed: runs that failed or had a failed write; runs whose only trouble was a reject are counted apart)")
 	for _, f := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
@@ -78,6 +80,9 @@ func main() {
 		fmt.Printf("%5d %6d %8.1f %17s %17s %8s %8dM %8dM %7dM %6d %6d %7d %s\n", n, len(r.took), float64(len(r.took))/window.Minutes(),
 			pct(r.delay, 50)+" / "+pct(r.delay, 95), pct(r.took, 50)+" / "+pct(r.took, 95), cpu,
 			r.peakKB>>10, r.windowKB>>10, r.goHeapKB>>10, r.fds, r.goroutines, r.failed, r.load)
+		if r.rejecting > 0 {
+			fmt.Printf("      (%d of the runs in the window were partial with rejects only: data synk refuses to write, see the log)\n", r.rejecting)
+		}
 		if r.busy > 0 {
 			fmt.Printf("      (%d of the runs in the window planned changes: not no-op)\n", r.busy)
 		}
@@ -87,6 +92,9 @@ func main() {
 type result struct {
 	delay, took []time.Duration
 	failed      int
+	// rejecting counts runs in the window that were partial with rejects
+	// and no failed write.
+	rejecting int
 	// busy counts runs in the window that planned changes.
 	busy int
 	// cpu is the serve process's CPU seconds during the window.
@@ -185,8 +193,11 @@ func (w *world) pipeline(i int, sched string) (string, []string, error) {
 	return text, env, nil
 }
 
-// keep is -keep: the directories are not removed.
-var keep bool
+// keep is -keep: the directories are not removed; warmFor is -warm.
+var (
+	keep    bool
+	warmFor time.Duration
+)
 
 func measure(bin string, n int, sched string, window time.Duration, listeners int, extra []string) (*result, error) {
 	w, err := newWorld(listeners)
@@ -273,13 +284,19 @@ func measure(bin string, n int, sched string, window time.Duration, listeners in
 				if measuring {
 					d, _ := time.ParseDuration(l.Took)
 					res.took = append(res.took, d)
-					if l.Outcome != "success" {
+					switch {
+					case l.Outcome == "failed" || l.Failed > 0:
 						res.failed++
+					case l.Outcome != "success":
+						res.rejecting++
 					}
 					if l.Planned > 0 {
 						res.busy++
 					}
-				} else if l.Outcome == "success" && l.Planned == 0 && !quiet[l.Pipeline] {
+				} else if l.Outcome != "failed" && l.Failed == 0 && l.Planned == 0 && !quiet[l.Pipeline] {
+					// Nothing to do: a pipeline whose data holds a reject
+					// (a contact synk refuses to overwrite) is as quiet
+					// as it will get.
 					quiet[l.Pipeline] = true
 					if len(quiet) == n {
 						close(warm)
@@ -289,7 +306,7 @@ func measure(bin string, n int, sched string, window time.Duration, listeners in
 			mu.Unlock()
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), warmFor)
 	defer cancel()
 	select {
 	case <-warm:
@@ -297,7 +314,7 @@ func measure(bin string, n int, sched string, window time.Duration, listeners in
 		cmd.Process.Kill()
 		<-lines
 		cmd.Wait()
-		return nil, fmt.Errorf("n=%d: not every pipeline had a no-op run within 15 minutes (%d did)", n, len(quiet))
+		return nil, fmt.Errorf("n=%d: not every pipeline had a no-op run within %v (%d did)", n, warmFor, len(quiet))
 	}
 	cpu0 := cpuSeconds(pid)
 	mu.Lock()
