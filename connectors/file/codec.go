@@ -522,7 +522,7 @@ func jsonValue(v any) (any, error) {
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 			return nil, errors.New("invalid JSON: more than one value")
 		}
-		return numbers(j), nil
+		return numbers(j)
 	}
 	return normalize(v)
 }
@@ -540,33 +540,46 @@ func normalize(v any) (any, error) {
 	if err := dec.Decode(&j); err != nil {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
-	return numbers(j), nil
+	return numbers(j)
 }
 
 // numbers replaces json.Number with int64 when whole and in range, else
 // float64: the same choice for "1", "1.0" and "1e0", since all three are
-// written back as 1 and must read back as they were stored.
-func numbers(v any) any {
+// written back as 1 and must read back as they were stored. A number past
+// float64's range (1e400) is an error: as ±Inf it could be neither hashed
+// nor written back.
+func numbers(v any) (any, error) {
 	switch v := v.(type) {
 	case json.Number:
 		if i, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
-			return i
+			return i, nil
 		}
-		f, _ := strconv.ParseFloat(v.String(), 64)
+		f, err := strconv.ParseFloat(v.String(), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("%s is not a finite number", v)
+		}
 		if i, ok := integral(f); ok && math.Abs(f) < 1e21 {
-			return i
+			return i, nil
 		}
-		return f
+		return f, nil
 	case []any:
 		for i := range v {
-			v[i] = numbers(v[i])
+			n, err := numbers(v[i])
+			if err != nil {
+				return nil, err
+			}
+			v[i] = n
 		}
 	case map[string]any:
 		for k := range v {
-			v[k] = numbers(v[k])
+			n, err := numbers(v[k])
+			if err != nil {
+				return nil, err
+			}
+			v[k] = n
 		}
 	}
-	return v
+	return v, nil
 }
 
 // marshal is json.Marshal without HTML escaping, so "<" stays readable.

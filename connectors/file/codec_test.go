@@ -418,6 +418,26 @@ var trickyJSONL = []string{
 	`{"id":"ax","l":[1,[2,[3]]],"o":{"a":{"b":{"c":1.5}}}}`,
 	`{"id":"ay","s":"tab	inside"}`,
 	`{"id":"az","s":"a"}x`,
+	// The SQL judges a value by its JSON text as DuckDB writes it back.
+	`{"id":"ba","s":"q\"uo\\te\/x","t":"2024-05-01T12:00:00Z\/"}`,
+	`{"id":"bb","n":-0,"f":5e-324,"b":false}`,
+	`{"id":"bc","n":1E2,"f":-1.7976931348623157e308}`,
+	`{"id":"bd","n":0012}`,
+	`{"id":"be","s":"\"","d":"\"2024-01-01\""}`,
+	`{"id":"bf","n":[],"f":{},"b":"true","s":[1],"d":5,"t":true}`,
+	`{"id" : "bg" , "n" : 7 , "s" : "x" }`,
+	`{"id":"bh","o":{"id":"x","id":"y"}}`,
+	`{"id":"bi","s":"line\nbreak","d":"2024-01-01\t"}`,
+	`{"id":"bj","n":9223372036854775807,"f":9007199254740993}`,
+	`{"id":"bk","s":"ünïcödé ✓","d":"２０２４-01-01"}`,
+	`{"id":"bl","s":"\\","l":["\\\"",{"a":"\/"}]}`,
+	`{"id":"bm","f":1.0,"n":-1}`,
+	`{"id":"bn","s":"null","n":"null"}`,
+	`{"id":"bo","s":" spaced ","b":"TRUE"}`,
+	`{"id":"bp"}   `,
+	"\t {\"id\":\"bq\"}",
+	`{"id":"br","a":1e700}`,
+	`{"id":"bs","l":[1,-1e400],"o":{"x":1e-400}}`,
 }
 
 // TestDuckDBAgreesWithGoRules reads files through DuckDB and through the
