@@ -19,3 +19,18 @@ import "context"
 type ReadVersioner interface {
 	ReadVersion(ctx context.Context, resource string) (string, error)
 }
+
+// ValuesEmitter is the optional Emitter capability of taking a record as
+// its values instead of a map: a source that reads millions of records of
+// declared fields (the file connector) hands each one over without
+// building a map, and the engine hashes and stores the values as they are.
+type ValuesEmitter interface {
+	Emitter
+	// EmitValues hands over one record: vals[i] is the value of the i-th
+	// field of the resource as the connector declared it
+	// (ConnectorType.Resources), every field present, nil for a null, and
+	// each already of its field's record type. The record is the same as
+	// Emit of a map holding exactly those fields. vals is only valid
+	// during the call.
+	EmitValues(vals []any) error
+}

@@ -28,6 +28,10 @@ type row struct {
 	line int
 	key  string // "" when the key itself is missing or unreadable
 	rec  pipeline.Record
+	// vals is a good row read by DuckDB: the declared fields' values in
+	// order, instead of rec. It is reused for the next row: a consumer
+	// that keeps the record takes record().
+	vals []any
 	// raw is the original JSONL line, or the CSV record re-encoded.
 	raw []byte
 	// cells are a bad CSV row's cells in declared-field order.
@@ -37,6 +41,18 @@ type row struct {
 	// (nothing of the row is known) or any bad Parquet row (a typed file
 	// has no place for a value of the wrong type).
 	lost bool
+}
+
+// record is the row's record: rec, or a new map of vals.
+func (rw row) record(s *spec) pipeline.Record {
+	if rw.rec != nil || rw.vals == nil {
+		return rw.rec
+	}
+	rec := make(pipeline.Record, len(s.fields))
+	for i, f := range s.fields {
+		rec[f.Name] = rw.vals[i]
+	}
+	return rec
 }
 
 // checkEvery is how many rows pass between context checks while decoding.

@@ -46,6 +46,8 @@ type scanner struct {
 	raw  sql.NullString
 	// dst are the scan destinations: line, raw, then one per field.
 	dst []any
+	// vals is values' result, reused row after row.
+	vals []any
 }
 
 // newScanner makes the destinations of s's fields: typed for int, float
@@ -147,14 +149,14 @@ func duckJSONL(ctx context.Context, db *sql.DB, path string, s *spec, check func
 			}
 			continue
 		}
-		rec, key, err := sc.record(s, formatJSONL)
+		vals, key, err := sc.values(s, formatJSONL)
 		good := err == nil
 		if good {
 			if err := check(key, line); err != nil {
 				good = false
 			}
 		}
-		rw := row{line: line, key: key, rec: rec}
+		rw := row{line: line, key: key, vals: vals}
 		if !good {
 			if rw, err = slow(line); err != nil {
 				return true, err
@@ -170,10 +172,13 @@ func duckJSONL(ctx context.Context, db *sql.DB, path string, s *spec, check func
 	return true, nil
 }
 
-// record builds the record of a scanned row. An error names the first
-// field that did not convert; key is set all the same if the key did.
-func (sc *scanner) record(s *spec, format string) (rec pipeline.Record, key string, err error) {
-	rec = make(pipeline.Record, len(s.fields))
+// values converts a scanned row to the declared fields' values, in order,
+// in a slice reused for the next row. An error names the first field that
+// did not convert; key is set all the same if the key did.
+func (sc *scanner) values(s *spec, format string) (vals []any, key string, err error) {
+	if sc.vals == nil {
+		sc.vals = make([]any, len(s.fields))
+	}
 	for i, f := range s.fields {
 		v, final := sc.value(i)
 		if !final {
@@ -182,10 +187,10 @@ func (sc *scanner) record(s *spec, format string) (rec pipeline.Record, key stri
 				if err == nil {
 					err = fmt.Errorf("field %q: %w", f.Name, cerr)
 				}
-				continue
+				v = nil
 			}
 		}
-		rec[f.Name] = v
+		sc.vals[i] = v
 		if i == s.keyIdx && v != nil {
 			key = keyString(v)
 		}
@@ -193,7 +198,7 @@ func (sc *scanner) record(s *spec, format string) (rec pipeline.Record, key stri
 	if err != nil {
 		return nil, key, err
 	}
-	return rec, key, nil
+	return sc.vals, key, nil
 }
 
 // textValue converts the text the SQL left to Go: in JSONL and Parquet
@@ -391,7 +396,7 @@ func duckCSV(ctx context.Context, db *sql.DB, path string, s *spec, check func(s
 		good := !sc.raw.Valid
 		if good {
 			var err error
-			rw.rec, rw.key, err = sc.record(s, formatCSV)
+			rw.vals, rw.key, err = sc.values(s, formatCSV)
 			rw.line, good = line, err == nil
 		}
 		if good && check(rw.key, line) != nil {

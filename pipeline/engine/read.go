@@ -87,6 +87,9 @@ type emitter struct {
 	// matches its stored row allocates nothing here.
 	buf []byte
 	enc canonicalEncoder
+	// venc encodes records handed over as values (EmitValues); nil when
+	// the resource's records cannot be.
+	venc *valuesEncoder
 }
 
 func (e *emitter) Emit(rec pipeline.Record) error {
@@ -149,7 +152,7 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 	if err != nil {
 		return nil, err
 	}
-	em := &emitter{side: s, loader: loader, writeMu: &r.stateMu, buf: make([]byte, 0, 512)}
+	em := &emitter{side: s, loader: loader, writeMu: &r.stateMu, buf: make([]byte, 0, 512), venc: newValuesEncoder(s.Resource)}
 	q := pipeline.ReadQuery{}
 	if !full {
 		q.Since = since

@@ -30,11 +30,26 @@ type readTally struct {
 	reads map[string]int
 	// version, when set, replaces the connector's version.
 	version func(conn, v string) string
+	// mapsOnly hides the engine's pipeline.ValuesEmitter from the
+	// connector, which then hands over every record as a map.
+	mapsOnly bool
+}
+
+// mapEmitter is an Emitter and nothing more.
+type mapEmitter struct{ out pipeline.Emitter }
+
+func (m mapEmitter) Emit(rec pipeline.Record) error { return m.out.Emit(rec) }
+
+func (m mapEmitter) Reject(key string, raw []byte, reason error) error {
+	return m.out.Reject(key, raw, reason)
 }
 
 func (c *countedConn) Read(ctx context.Context, resource string, q pipeline.ReadQuery, out pipeline.Emitter) error {
 	c.t.mu.Lock()
 	c.t.reads[c.name]++
+	if c.t.mapsOnly {
+		out = mapEmitter{out}
+	}
 	c.t.mu.Unlock()
 	return c.Conn.Read(ctx, resource, q, out)
 }
@@ -297,5 +312,60 @@ func TestReadVersionMustHoldAcrossTheRead(t *testing.T) {
 		if tally.count("a") != before+1 {
 			t.Fatalf("a read with no version was skipped")
 		}
+	}
+}
+
+// TestValuesReadIsTheMapsRead: a file read handing records over as values
+// (pipeline.ValuesEmitter) stores the very snapshot rows and rejects a
+// read of maps does, on a first read and on a read over stored rows, in
+// JSONL and CSV, bad rows included.
+func TestValuesReadIsTheMapsRead(t *testing.T) {
+	t.Parallel()
+	csvInput := "id,name,price,tags,at\n" +
+		"1,kaffe,12.5,\"[\"\"a\"\",1]\",2024-05-01T12:00:00.500+02:00\n" +
+		"2,te,dyr,[],2024-05-01T12:00:00Z\n" +
+		"3,melk <&>,1e3,,\n" +
+		"1,again,1,[],\n" +
+		",no key,3,,\n" +
+		"5,æøå,0.1,\"[{\"\"x\"\": 1.50}]\",2024-05-01T12:00:00Z\n" +
+		"6, 42 ,-0,[1e400],\n"
+	edits := map[string][2]string{
+		"items.jsonl": {`"price": 0.1`, `"price": 0.2`},
+		"items.csv":   {",0.1,", ",0.2,"},
+	}
+	for name, content := range map[string]string{"items.jsonl": skipInput, "items.csv": csvInput} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := strings.ReplaceAll(skipPipeline, "items.jsonl", name)
+			type result struct {
+				rows    [][]string
+				rejects []pipeline.Reject
+			}
+			read := func(mapsOnly bool) []result {
+				h := newHarness(t)
+				countedFiles(h).mapsOnly = mapsOnly
+				in := filepath.Join(h.dir, "a", name)
+				writeFile(t, in, content)
+				p := h.load(src)
+				var out []result
+				pl := h.plan(p)
+				out = append(out, result{snapshotRows(h, "a.items"), pl.Rejects})
+				// A read over stored rows: one row changed, the rest kept.
+				writeFile(t, in, strings.Replace(content, edits[name][0], edits[name][1], 1))
+				pl = h.plan(p)
+				out = append(out, result{snapshotRows(h, "a.items"), pl.Rejects})
+				return out
+			}
+			maps, values := read(true), read(false)
+			if len(maps[0].rejects) < 3 || len(maps[0].rows) < 3 {
+				t.Fatalf("the file has %d rows and %d rejects: not the test it should be", len(maps[0].rows), len(maps[0].rejects))
+			}
+			if maps[0].rows[len(maps[0].rows)-1][1] == maps[1].rows[len(maps[1].rows)-1][1] {
+				t.Fatal("the edit changed no hash")
+			}
+			if diff := cmp.Diff(maps, values, cmp.AllowUnexported(result{})); diff != "" {
+				t.Errorf("values differ from maps (-maps +values):\n%s", diff)
+			}
+		})
 	}
 }

@@ -784,6 +784,26 @@ func Coerce(res pipeline.Resource, rec pipeline.Record) error {
 	return nil
 }
 
+// Fits reports whether Coerce leaves v, a value of field f, as it is
+// (and cannot fail on it): a record of such values is hashed and stored
+// without its map being built (pipeline.ValuesEmitter).
+func Fits(f pipeline.Field, v any) bool {
+	if v == nil {
+		return true
+	}
+	switch f.Type {
+	case pipeline.TypeList:
+		_, ok := v.([]any)
+		return ok && len(f.Fields) == 0
+	case pipeline.TypeObject:
+		_, ok := v.(map[string]any)
+		return ok && len(f.Fields) == 0
+	case pipeline.TypeAny:
+		return true
+	}
+	return fits(f.Type, v)
+}
+
 // fits reports whether v already has t's record type, so Coerce can leave
 // it (and the record map) alone; most connectors hand over such values.
 func fits(t pipeline.FieldType, v any) bool {
