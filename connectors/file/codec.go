@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/synk-etl/synk/pipeline"
 )
 
@@ -55,6 +57,56 @@ func (rw row) record(s *spec) pipeline.Record {
 	return rec
 }
 
+// keyHash is xxhash; tests make keys collide.
+var keyHash = xxhash.Sum64String
+
+// keyLines remembers the line of each key's first row. A file of a
+// million rows has a million keys: they are indexed by xxhash in a map
+// without pointers (never scanned by the garbage collector, and no string
+// hashed again as it grows), the keys kept in an arena to tell a repeat
+// from a hash collision; colliding keys go to a plain map.
+type keyLines struct {
+	idx   map[uint64]int32
+	keys  []byte
+	end   []int
+	lines []int
+	extra map[string]int
+}
+
+// add records key's row at line unless the key was seen; then it reports
+// the first row's line.
+func (k *keyLines) add(key string, line int) (first int, dup bool) {
+	if k.idx == nil {
+		k.idx = map[uint64]int32{}
+	}
+	h := keyHash(key)
+	i, ok := k.idx[h]
+	if !ok && len(k.end) < math.MaxInt32 {
+		k.idx[h] = int32(len(k.end))
+		k.keys = append(k.keys, key...)
+		k.end = append(k.end, len(k.keys))
+		k.lines = append(k.lines, line)
+		return 0, false
+	}
+	if ok {
+		start := 0
+		if i > 0 {
+			start = k.end[i-1]
+		}
+		if string(k.keys[start:k.end[i]]) == key {
+			return k.lines[i], true
+		}
+	}
+	if first, ok := k.extra[key]; ok {
+		return first, true
+	}
+	if k.extra == nil {
+		k.extra = map[string]int{}
+	}
+	k.extra[key] = line
+	return 0, false
+}
+
 // checkEvery is how many rows pass between context checks while decoding.
 const checkEvery = 1024
 
@@ -62,7 +114,7 @@ const checkEvery = 1024
 // every field converted (the key must be there and not repeat an earlier
 // row's), and emit hands a row to fn, noticing a cancelled context.
 func rowChecks(ctx context.Context, s *spec, fn func(row) error) (check func(key string, line int) error, emit func(row) error) {
-	seen := map[string]int{}
+	var seen keyLines
 	n := 0
 	unit := "line"
 	if s.format == formatParquet {
@@ -72,10 +124,9 @@ func rowChecks(ctx context.Context, s *spec, fn func(row) error) (check func(key
 		if key == "" {
 			return fmt.Errorf("%s %s %d: missing key %q", s.path, unit, line, s.key)
 		}
-		if first, dup := seen[key]; dup {
+		if first, dup := seen.add(key, line); dup {
 			return fmt.Errorf("%s %s %d: duplicate key %q (first at %s %d)", s.path, unit, line, key, unit, first)
 		}
-		seen[key] = line
 		return nil
 	}
 	emit = func(rw row) error {

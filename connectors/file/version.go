@@ -24,8 +24,8 @@ const readRules = "file-read-1"
 
 // ReadVersion is the resource's content version for the engine's skip of
 // unchanged files (pipeline.ReadVersioner): a SHA-256 of the file's bytes,
-// with the resource's declared reading (path, format, key, fields and
-// their types) and readRules. A cryptographic hash, not the modification
+// with the resource's declared reading (path as configured, format, key,
+// fields and their types) and readRules. A cryptographic hash, not the modification
 // time: an edit that keeps size and mtime still changes the version. The
 // size and modification time are in it too, so touching a file costs one
 // read. A missing file has a version too (it reads as empty).
@@ -35,7 +35,10 @@ func (c *Conn) ReadVersion(ctx context.Context, resource string) (string, error)
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%d\x00", readRules, c.paths[resource], s.path, s.format, len(s.fields))
+	// The path as configured is in the rejects' reasons; where the file
+	// lies is not in what it reads as, so a moved pipeline keeps its
+	// versions.
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00", readRules, s.path, s.format, len(s.fields))
 	for _, f := range s.fields {
 		fmt.Fprintf(h, "%s\x00%s\x00", f.Name, f.Type)
 	}

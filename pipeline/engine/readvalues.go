@@ -100,8 +100,7 @@ func (e *valuesEncoder) canonical(dst []byte, vals []any) ([]byte, uint64, error
 
 // EmitValues takes a record as its field values (pipeline.ValuesEmitter):
 // the same checks, hash and row as Emit of the record's map, without the
-// map unless the row must be staged. A value Coerce would convert sends
-// the record through Emit.
+// map. A value Coerce would convert sends the record through Emit.
 func (e *emitter) EmitValues(vals []any) error {
 	if e.venc == nil || len(vals) != len(e.side.Resource.Fields) {
 		return e.Emit(e.record(vals))
@@ -130,7 +129,7 @@ func (e *emitter) EmitValues(vals []any) error {
 	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	return e.loader.Add(state.Row{Key: key, Hash: hashString(sum), Raw: string(raw), Record: e.record(vals)})
+	return e.loader.AddValues(key, hashString(sum), string(raw), vals)
 }
 
 // record is the map of a record handed over as values.
