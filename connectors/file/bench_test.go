@@ -48,6 +48,12 @@ func writeProducts(b *testing.B, path string, n int) {
 	}
 }
 
+// valuesCounter counts records handed over as values, as the engine
+// takes them (pipeline.ValuesEmitter).
+type valuesCounter struct{ counter }
+
+func (c *valuesCounter) EmitValues([]any) error { c.records++; return nil }
+
 // counter is an Emitter that only counts.
 type counter struct{ records, rejects int }
 
@@ -55,7 +61,8 @@ func (c *counter) Emit(pipeline.Record) error { c.records++; return nil }
 
 func (c *counter) Reject(string, []byte, error) error { c.rejects++; return nil }
 
-// BenchmarkReadJSONL reads a million products through the connector and,
+// BenchmarkReadJSONL reads a million products through the connector (into
+// maps, and as values as the engine takes them) and,
 // for comparison, through DuckDB's own read_json: a count and the same
 // typed columns scanned into Go. Run it with
 //
@@ -77,7 +84,7 @@ func BenchmarkReadJSONL(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	var conn, count, typed time.Duration
+	var conn, values, count, typed time.Duration
 	for b.Loop() {
 		start := time.Now()
 		var cnt counter
@@ -88,6 +95,16 @@ func BenchmarkReadJSONL(b *testing.B) {
 			b.Fatalf("read %d records, %d rejects; want %d, 0", cnt.records, cnt.rejects, n)
 		}
 		conn += time.Since(start)
+
+		start = time.Now()
+		var vc valuesCounter
+		if err := c.Read(b.Context(), "products", pipeline.ReadQuery{}, &vc); err != nil {
+			b.Fatal(err)
+		}
+		if vc.records != n || vc.rejects != 0 {
+			b.Fatalf("read %d records as values, %d rejects; want %d, 0", vc.records, vc.rejects, n)
+		}
+		values += time.Since(start)
 
 		start = time.Now()
 		var got int
@@ -126,6 +143,7 @@ func BenchmarkReadJSONL(b *testing.B) {
 	}
 	iters := float64(b.N)
 	b.ReportMetric(conn.Seconds()/iters, "connector-s/op")
+	b.ReportMetric(values.Seconds()/iters, "connector-values-s/op")
 	b.ReportMetric(count.Seconds()/iters, "duckdb-count-s/op")
 	b.ReportMetric(typed.Seconds()/iters, "duckdb-typed-scan-s/op")
 }

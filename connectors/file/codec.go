@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/synk-etl/synk/pipeline"
 )
 
@@ -28,6 +30,10 @@ type row struct {
 	line int
 	key  string // "" when the key itself is missing or unreadable
 	rec  pipeline.Record
+	// vals is a good row read by DuckDB: the declared fields' values in
+	// order, instead of rec. It is reused for the next row: a consumer
+	// that keeps the record takes record().
+	vals []any
 	// raw is the original JSONL line, or the CSV record re-encoded.
 	raw []byte
 	// cells are a bad CSV row's cells in declared-field order.
@@ -39,6 +45,68 @@ type row struct {
 	lost bool
 }
 
+// record is the row's record: rec, or a new map of vals.
+func (rw row) record(s *spec) pipeline.Record {
+	if rw.rec != nil || rw.vals == nil {
+		return rw.rec
+	}
+	rec := make(pipeline.Record, len(s.fields))
+	for i, f := range s.fields {
+		rec[f.Name] = rw.vals[i]
+	}
+	return rec
+}
+
+// keyHash is xxhash; tests make keys collide.
+var keyHash = xxhash.Sum64String
+
+// keyLines remembers the line of each key's first row. A file of a
+// million rows has a million keys: they are indexed by xxhash in a map
+// without pointers (never scanned by the garbage collector, and no string
+// hashed again as it grows), the keys kept in an arena to tell a repeat
+// from a hash collision; colliding keys go to a plain map.
+type keyLines struct {
+	idx   map[uint64]int32
+	keys  []byte
+	end   []int
+	lines []int
+	extra map[string]int
+}
+
+// add records key's row at line unless the key was seen; then it reports
+// the first row's line.
+func (k *keyLines) add(key string, line int) (first int, dup bool) {
+	if k.idx == nil {
+		k.idx = map[uint64]int32{}
+	}
+	h := keyHash(key)
+	i, ok := k.idx[h]
+	if !ok && len(k.end) < math.MaxInt32 {
+		k.idx[h] = int32(len(k.end))
+		k.keys = append(k.keys, key...)
+		k.end = append(k.end, len(k.keys))
+		k.lines = append(k.lines, line)
+		return 0, false
+	}
+	if ok {
+		start := 0
+		if i > 0 {
+			start = k.end[i-1]
+		}
+		if string(k.keys[start:k.end[i]]) == key {
+			return k.lines[i], true
+		}
+	}
+	if first, ok := k.extra[key]; ok {
+		return first, true
+	}
+	if k.extra == nil {
+		k.extra = map[string]int{}
+	}
+	k.extra[key] = line
+	return 0, false
+}
+
 // checkEvery is how many rows pass between context checks while decoding.
 const checkEvery = 1024
 
@@ -46,7 +114,7 @@ const checkEvery = 1024
 // every field converted (the key must be there and not repeat an earlier
 // row's), and emit hands a row to fn, noticing a cancelled context.
 func rowChecks(ctx context.Context, s *spec, fn func(row) error) (check func(key string, line int) error, emit func(row) error) {
-	seen := map[string]int{}
+	var seen keyLines
 	n := 0
 	unit := "line"
 	if s.format == formatParquet {
@@ -56,10 +124,9 @@ func rowChecks(ctx context.Context, s *spec, fn func(row) error) (check func(key
 		if key == "" {
 			return fmt.Errorf("%s %s %d: missing key %q", s.path, unit, line, s.key)
 		}
-		if first, dup := seen[key]; dup {
+		if first, dup := seen.add(key, line); dup {
 			return fmt.Errorf("%s %s %d: duplicate key %q (first at %s %d)", s.path, unit, line, key, unit, first)
 		}
-		seen[key] = line
 		return nil
 	}
 	emit = func(rw row) error {
@@ -522,7 +589,7 @@ func jsonValue(v any) (any, error) {
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 			return nil, errors.New("invalid JSON: more than one value")
 		}
-		return numbers(j), nil
+		return numbers(j)
 	}
 	return normalize(v)
 }
@@ -540,33 +607,46 @@ func normalize(v any) (any, error) {
 	if err := dec.Decode(&j); err != nil {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
-	return numbers(j), nil
+	return numbers(j)
 }
 
 // numbers replaces json.Number with int64 when whole and in range, else
 // float64: the same choice for "1", "1.0" and "1e0", since all three are
-// written back as 1 and must read back as they were stored.
-func numbers(v any) any {
+// written back as 1 and must read back as they were stored. A number past
+// float64's range (1e400) is an error: as ±Inf it could be neither hashed
+// nor written back.
+func numbers(v any) (any, error) {
 	switch v := v.(type) {
 	case json.Number:
 		if i, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
-			return i
+			return i, nil
 		}
-		f, _ := strconv.ParseFloat(v.String(), 64)
+		f, err := strconv.ParseFloat(v.String(), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("%s is not a finite number", v)
+		}
 		if i, ok := integral(f); ok && math.Abs(f) < 1e21 {
-			return i
+			return i, nil
 		}
-		return f
+		return f, nil
 	case []any:
 		for i := range v {
-			v[i] = numbers(v[i])
+			n, err := numbers(v[i])
+			if err != nil {
+				return nil, err
+			}
+			v[i] = n
 		}
 	case map[string]any:
 		for k := range v {
-			v[k] = numbers(v[k])
+			n, err := numbers(v[k])
+			if err != nil {
+				return nil, err
+			}
+			v[k] = n
 		}
 	}
-	return v
+	return v, nil
 }
 
 // marshal is json.Marshal without HTML escaping, so "<" stays readable.

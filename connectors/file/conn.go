@@ -183,11 +183,16 @@ func (c *Conn) Read(ctx context.Context, resource string, _ pipeline.ReadQuery, 
 	if err != nil {
 		return err
 	}
+	ve, _ := out.(pipeline.ValuesEmitter)
 	err = decode(ctx, c.db, c.paths[resource], s, func(rw row) error {
 		if rw.err != nil {
 			return out.Reject(rw.key, rw.raw, rw.err)
 		}
-		return out.Emit(rw.rec)
+		if rw.vals != nil && ve != nil {
+			// No map per record: the engine hashes the values as they are.
+			return ve.EmitValues(rw.vals)
+		}
+		return out.Emit(rw.record(s))
 	})
 	if err != nil {
 		return fmt.Errorf("read %s: %w", resource, err)
@@ -317,7 +322,7 @@ func load(ctx context.Context, db *sql.DB, path string, s *spec) (*table, error)
 		if rw.lost {
 			return fmt.Errorf("%w; fix the file by hand: rewriting it would lose that row", rw.err)
 		}
-		e := &entry{key: rw.key, rec: rw.rec, line: rw.line, err: rw.err, cells: rw.cells, raw: rw.raw}
+		e := &entry{key: rw.key, rec: rw.record(s), line: rw.line, err: rw.err, cells: rw.cells, raw: rw.raw}
 		t.rows = append(t.rows, e)
 		switch {
 		case rw.err == nil:

@@ -147,6 +147,8 @@ func decodeString(t testing.TB, ctx context.Context, s *spec, data []byte) (recs
 	}
 	defer db.Close()
 	err = decode(ctx, db, path, s, func(rw row) error {
+		// rw.vals is reused for the next row: keep the record.
+		rw.rec, rw.vals = rw.record(s), nil
 		rows = append(rows, rw)
 		if rw.err == nil {
 			recs = append(recs, rw.rec)

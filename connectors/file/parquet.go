@@ -74,13 +74,13 @@ func duckParquet(ctx context.Context, db *sql.DB, path string, s *spec, check fu
 			return fmt.Errorf("%s: %w", s.path, err)
 		}
 		n := int(sc.line) + 1
-		rec, key, err := sc.record(s, formatParquet)
+		vals, key, err := sc.values(s, formatParquet)
 		if err != nil {
 			err = fmt.Errorf("%s row %d: %w", s.path, n, err)
 		} else {
 			err = check(key, n)
 		}
-		rw := row{line: n, key: key, rec: rec}
+		rw := row{line: n, key: key, vals: vals}
 		if err != nil {
 			rw = row{line: n, key: key, err: err, lost: true}
 			var raw string

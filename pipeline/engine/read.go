@@ -87,6 +87,9 @@ type emitter struct {
 	// matches its stored row allocates nothing here.
 	buf []byte
 	enc canonicalEncoder
+	// venc encodes records handed over as values (EmitValues); nil when
+	// the resource's records cannot be.
+	venc *valuesEncoder
 }
 
 func (e *emitter) Emit(rec pipeline.Record) error {
@@ -132,11 +135,24 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 		return nil, err
 	}
 	started := time.Now().UTC()
+	vs, versioned := src.(pipeline.ReadVersioner)
+	var version string
+	if full && versioned {
+		var skipped bool
+		var rejects []pipeline.Reject
+		version, skipped, rejects, err = r.unchanged(ctx, s, vs)
+		if err != nil {
+			return nil, err
+		}
+		if skipped {
+			return rejects, r.saveCursor(ctx, s, full, started, runsSinceFull)
+		}
+	}
 	loader, err := r.store.NewLoader(ctx, s.Conn.Name, s.Resource, full)
 	if err != nil {
 		return nil, err
 	}
-	em := &emitter{side: s, loader: loader, writeMu: &r.stateMu, buf: make([]byte, 0, 512)}
+	em := &emitter{side: s, loader: loader, writeMu: &r.stateMu, buf: make([]byte, 0, 512), venc: newValuesEncoder(s.Resource)}
 	q := pipeline.ReadQuery{}
 	if !full {
 		q.Since = since
@@ -158,6 +174,73 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 		return nil, err
 	}
 	r.opts.Metrics.RecordsRead.WithLabelValues(s.Conn.Name, s.Resource.Name).Add(float64(em.n))
+	if full && versioned {
+		if err := r.saveVersion(ctx, s, vs, version, em); err != nil {
+			return nil, err
+		}
+	}
+	r.log.Debug("read", "connection", s.Conn.Name, "resource", s.Resource.Name, "records", em.n, "full", full)
+	return em.rejects, r.saveCursor(ctx, s, full, started, runsSinceFull)
+}
+
+// unchanged asks a ReadVersioner for the resource's version and reports
+// whether the read can be skipped: the version is the one stored by the
+// last full read, and the snapshot table still holds exactly what that
+// read left (state.Store.LastRead). A skipped read gives the stored read's
+// rejects again, and leaves the snapshot as it is, as a read that keeps
+// every row does. version is "" when the source could not tell.
+func (r *Runner) unchanged(ctx context.Context, s spec.Side, vs pipeline.ReadVersioner) (version string, skip bool, rejects []pipeline.Reject, err error) {
+	version, err = vs.ReadVersion(ctx, s.Resource.Name)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", false, nil, ctx.Err()
+		}
+		// The read itself says what is wrong, or reads what it can.
+		r.log.Debug("read version unknown", "connection", s.Conn.Name, "resource", s.Resource.Name, "error", r.p.RedactError(err))
+		return "", false, nil, nil
+	}
+	if version == "" {
+		return "", false, nil, nil
+	}
+	last, ok, err := r.store.LastRead(ctx, s.Conn.Name, s.Resource)
+	if err != nil {
+		return "", false, nil, err
+	}
+	if !ok || last.Version != version {
+		return version, false, nil, nil
+	}
+	r.log.Debug("read skipped: unchanged since the last read", "connection", s.Conn.Name, "resource", s.Resource.Name,
+		"records", last.Records)
+	return version, true, last.Rejects, nil
+}
+
+// saveVersion stores the version of a full read that just committed, for
+// the next run's unchanged. The version was taken before the read; it is
+// taken again now and kept only if the two agree, so a source that changed
+// while it was read is read again next time. An unknown version forgets
+// the stored one.
+func (r *Runner) saveVersion(ctx context.Context, s spec.Side, vs pipeline.ReadVersioner, version string, em *emitter) error {
+	if version != "" {
+		if after, err := vs.ReadVersion(ctx, s.Resource.Name); err != nil || after != version {
+			version = ""
+		}
+	}
+	rejects := make([]pipeline.Reject, len(em.rejects))
+	for i, rj := range em.rejects {
+		rj.Reason = r.p.Redact(rj.Reason)
+		rejects[i] = rj
+	}
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	if err := r.store.SaveRead(ctx, s.Conn.Name, s.Resource, state.ReadVersion{Version: version, Records: em.n, Rejects: rejects}); err != nil {
+		return fmt.Errorf("read %s: %w", s, err)
+	}
+	return nil
+}
+
+// saveCursor records a finished read: its start (the next incremental
+// read's Since) and whether it was full.
+func (r *Runner) saveCursor(ctx context.Context, s spec.Side, full bool, started time.Time, runsSinceFull int64) error {
 	if full {
 		runsSinceFull = 0
 	} else {
@@ -167,14 +250,13 @@ func (r *Runner) readSide(ctx context.Context, s spec.Side) ([]pipeline.Reject, 
 	r.fullRead[s.String()] = full
 	r.mu.Unlock()
 	r.stateMu.Lock()
-	_, err = r.store.DB.ExecContext(context.WithoutCancel(ctx), `INSERT OR REPLACE INTO synk.cursors VALUES (?, ?, ?, ?)`,
+	_, err := r.store.DB.ExecContext(context.WithoutCancel(ctx), `INSERT OR REPLACE INTO synk.cursors VALUES (?, ?, ?, ?)`,
 		s.Conn.Name, s.Resource.Name, started, runsSinceFull)
 	r.stateMu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("save cursor %s: %w", s, err)
+		return fmt.Errorf("save cursor %s: %w", s, err)
 	}
-	r.log.Debug("read", "connection", s.Conn.Name, "resource", s.Resource.Name, "records", em.n, "full", full)
-	return em.rejects, nil
+	return nil
 }
 
 // cursor decides between a full and an incremental read.

@@ -102,8 +102,55 @@ type Loader struct {
 	oldSums    []uint64
 	oldFlags   []uint8
 	kept       int64
-	// fresh holds the offered keys that are not stored rows.
-	fresh map[string]struct{}
+	// fresh holds the offered keys that are not stored rows (a first read
+	// offers a million): by xxhash in a map without pointers, which the
+	// garbage collector never scans, the keys themselves in an arena.
+	fresh keySet
+}
+
+// keyHash is xxhash; tests make keys collide.
+var keyHash = xxhash.Sum64String
+
+// keySet is a set of strings kept as an index by xxhash into an arena of
+// the keys: no pointer per key, and no string hashed again as the map
+// grows. Keys whose hash another key already has go to a plain map.
+type keySet struct {
+	idx   map[uint64]int32
+	keys  []byte
+	end   []uint32
+	extra map[string]struct{}
+}
+
+// add adds key and reports whether it was there already.
+func (k *keySet) add(key string) bool {
+	if k.idx == nil {
+		k.idx = map[uint64]int32{}
+	}
+	h := keyHash(key)
+	i, ok := k.idx[h]
+	if !ok && len(k.keys)+len(key) <= math.MaxUint32 && len(k.end) < math.MaxInt32 {
+		k.idx[h] = int32(len(k.end))
+		k.keys = append(k.keys, key...)
+		k.end = append(k.end, uint32(len(k.keys)))
+		return false
+	}
+	if ok {
+		start := uint32(0)
+		if i > 0 {
+			start = k.end[i-1]
+		}
+		if string(k.keys[start:k.end[i]]) == key {
+			return true
+		}
+	}
+	if _, ok := k.extra[key]; ok {
+		return true
+	}
+	if k.extra == nil {
+		k.extra = map[string]struct{}{}
+	}
+	k.extra[key] = struct{}{}
+	return false
 }
 
 // Stored identifies the stored row of a key offered to a load (see Seen);
@@ -123,7 +170,7 @@ func (s *Store) NewLoader(ctx context.Context, schema string, res pipeline.Resou
 		return nil, err
 	}
 	l := &Loader{conn: conn, schema: schema, res: res, full: full, children: map[string]*duckdb.Appender{},
-		stage: "stage_" + schema + "_" + res.Name, fresh: map[string]struct{}{}}
+		stage: "stage_" + schema + "_" + res.Name}
 	if err := l.init(ctx); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("snapshot %s.%s: %w", schema, res.Name, err)
@@ -427,11 +474,7 @@ func (l *Loader) Seen(key string) (Stored, bool) {
 		l.oldFlags[i] |= oldSeen
 		return Stored{int32(i) + 1}, false
 	}
-	if _, ok := l.fresh[key]; ok {
-		return Stored{}, true
-	}
-	l.fresh[key] = struct{}{}
-	return Stored{}, false
+	return Stored{}, l.fresh.add(key)
 }
 
 // Keep reports whether the stored row already holds the record whose hash
@@ -477,6 +520,37 @@ func (l *Loader) Add(r Row) error {
 				return fmt.Errorf("append %s %s[%d]: %w", r.Key, cf.Name, i, err)
 			}
 		}
+	}
+	l.n++
+	return nil
+}
+
+// AddValues appends one row given as its record's field values, in the
+// order of the resource's fields, each already of its field's type (Fits),
+// as Add does for the record's map. A resource with child tables needs
+// the map: AddValues builds it and calls Add.
+func (l *Loader) AddValues(key, hash, raw string, vals []any) error {
+	if len(childFields(l.res)) > 0 || len(vals) != len(l.res.Fields) {
+		rec := make(pipeline.Record, len(vals))
+		for i, f := range l.res.Fields {
+			if i < len(vals) {
+				rec[f.Name] = vals[i]
+			}
+		}
+		return l.Add(Row{Key: key, Hash: hash, Raw: raw, Record: rec})
+	}
+	if !l.stageMade {
+		if err := l.makeStage(context.Background()); err != nil {
+			return fmt.Errorf("stage %s.%s: %w", l.schema, l.res.Name, err)
+		}
+	}
+	row := append(l.vals[:0], key, hash, raw)
+	for i, f := range l.res.Fields {
+		row = append(row, stageValue(f, vals[i]))
+	}
+	l.vals = row
+	if err := l.main.AppendRow(row...); err != nil {
+		return fmt.Errorf("append %s: %w", key, err)
 	}
 	l.n++
 	return nil
@@ -782,6 +856,26 @@ func Coerce(res pipeline.Resource, rec pipeline.Record) error {
 		rec[f.Name] = nv
 	}
 	return nil
+}
+
+// Fits reports whether Coerce leaves v, a value of field f, as it is
+// (and cannot fail on it): a record of such values is hashed and stored
+// without its map being built (pipeline.ValuesEmitter).
+func Fits(f pipeline.Field, v any) bool {
+	if v == nil {
+		return true
+	}
+	switch f.Type {
+	case pipeline.TypeList:
+		_, ok := v.([]any)
+		return ok && len(f.Fields) == 0
+	case pipeline.TypeObject:
+		_, ok := v.(map[string]any)
+		return ok && len(f.Fields) == 0
+	case pipeline.TypeAny:
+		return true
+	}
+	return fits(f.Type, v)
 }
 
 // fits reports whether v already has t's record type, so Coerce can leave
