@@ -387,6 +387,10 @@ func TestShardedStatefulSet(t *testing.T) {
 	if got := argAfter(c.Args, "--shard"); got != "$(POD_INDEX)/$(SHARDS)" {
 		t.Errorf("--shard %q: want $(POD_INDEX)/$(SHARDS)", got)
 	}
+	// A thousand shops a pod: runs capped, and spread over the interval.
+	if argAfter(c.Args, "--max-runs") == "" || !slices.Contains(c.Args, "--spread") {
+		t.Errorf("args %v: want --max-runs K and --spread", c.Args)
+	}
 	env := map[string]corev1.EnvVar{}
 	for _, e := range c.Env {
 		env[e.Name] = e
