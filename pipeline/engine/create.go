@@ -73,7 +73,7 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 // must carry values back to its source (see followUpEntities).
 func (r *Runner) noteCreated(ctx context.Context, w *work, rec pipeline.Record) {
 	left, right := createdLink(w)
-	r.links.add(w.entity.Name, left, right)
+	r.links.addCommitted(w.entity.Name, left, right)
 	writeBack := r.needsWriteBack(ctx, w, r.completeCreated(ctx, w, w.change.TargetKey, rec))
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -55,6 +55,12 @@ type planned struct {
 	works   []*work
 	pairs   []*pair // pairs whose base or link changes even without writes
 	rejects []pipeline.Reject
+	// chunked are creates too many to hold as works; they are numbered
+	// after works (see chunked).
+	chunked []*chunked
+	// unlinkable is set when no expression links to the entity planned:
+	// its creates need not be remembered as pending for link().
+	unlinkable bool
 }
 
 // Plan recovers unresolved journal intents, snapshots both sides and plans
@@ -68,7 +74,7 @@ func (r *Runner) Plan(ctx context.Context) (*pipeline.Plan, error) {
 	if err := r.recordPlanned(ctx, pl); err != nil {
 		return nil, err
 	}
-	res := &Result{Planned: len(pl.works), Rejected: len(pl.rejects)}
+	res := &Result{Planned: len(pl.works) + pl.chunkedCount(), Rejected: len(pl.rejects)}
 	r.finishRun(res, nil)
 	return pl.plan, nil
 }
@@ -115,6 +121,7 @@ func (r *Runner) planRound(ctx context.Context, seq int) (*planned, error) {
 		w.change.Seq = seq + i + 1
 		pl.plan.Changes = append(pl.plan.Changes, w.change)
 	}
+	r.numberChunked(ctx, pl, seq+len(pl.works))
 	pl.plan.Rejects = pl.rejects
 	for _, e := range r.entities() {
 		for _, a := range []pipeline.Action{pipeline.Create, pipeline.Update, pipeline.Delete} {
@@ -328,7 +335,9 @@ func (r *Runner) planCreate(ctx context.Context, e *spec.Entity, reverse bool, u
 		w.write = pipeline.Write{Resource: f.To.Resource.Name, IdempotencyKey: idempotencyKey(r.p.Name, e, f, u.key), Set: pipeline.Record(vals)}
 		pl.works = append(pl.works, w)
 		pl.count(e.Name, pipeline.Create, 1)
-		r.links.pending(e.Name, !reverse, u.key)
+		if !pl.unlinkable {
+			r.links.pending(e.Name, !reverse, u.key)
+		}
 	}
 }
 

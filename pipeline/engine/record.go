@@ -16,14 +16,24 @@ import (
 // the changes in one bulk statement (a 1% change of a million records is
 // ten thousand rows).
 func (r *Runner) recordPlanned(ctx context.Context, pl *planned) error {
-	b := state.NewBulk(changeCols...)
-	for _, w := range pl.works {
-		b.Add(changeRow(w)...)
+	store := func(works []*work) error {
+		b := state.NewBulk(changeCols...)
+		for _, w := range works {
+			b.Add(changeRow(w)...)
+		}
+		r.stateMu.Lock()
+		defer r.stateMu.Unlock()
+		return r.store.ExecBulk(ctx, b, `INSERT INTO synk.changes SELECT '`+r.runID+`', CAST(seq AS BIGINT), entity, flow, action,
+			source_key, target_key, CAST(fields AS VARCHAR[]), CAST(before AS JSON), CAST(after AS JSON), 'planned', '', now() FROM bulk`)
 	}
-	r.stateMu.Lock()
-	err := r.store.ExecBulk(ctx, b, `INSERT INTO synk.changes SELECT '`+r.runID+`', CAST(seq AS BIGINT), entity, flow, action,
-		source_key, target_key, CAST(fields AS VARCHAR[]), CAST(before AS JSON), CAST(after AS JSON), 'planned', '', now() FROM bulk`)
-	r.stateMu.Unlock()
+	err := store(pl.works)
+	// Creates planned in chunks are recorded a chunk at a time.
+	for _, c := range pl.chunked {
+		if err != nil {
+			break
+		}
+		err = r.eachChunk(ctx, c, store)
+	}
 	if err != nil {
 		return fmt.Errorf("record planned changes: %w", err)
 	}
