@@ -25,6 +25,25 @@ type work struct {
 	// sourceHash is the source record's snapshot hash, for a create's base.
 	sourceHash string
 	pair       *pair
+	// createJSON caches a create's write.Set as JSON: the journal, the
+	// base and synk.changes each store it (see setJSON).
+	createJSON string
+}
+
+// setJSON is w.write.Set as JSON. A create's is made once and cached: its
+// change's After is the same map, and the journal, the base and the
+// change each store it, three marshals per create otherwise. It is first
+// asked for when the create is journaled, after resolveWaits, the last
+// change to the map.
+func (w *work) setJSON() string {
+	if w.createJSON != "" {
+		return w.createJSON
+	}
+	b, _ := json.Marshal(w.write.Set)
+	if w.change.Action == pipeline.Create {
+		w.createJSON = string(b)
+	}
+	return string(b)
 }
 
 // pair is a linked (or newly matched) left/right record pair and the base

@@ -48,10 +48,20 @@ var changeCols = []string{"seq", "entity", "flow", "action", "source_key", "targ
 // to JSON.
 func changeRow(w *work) []driver.Value {
 	before, _ := json.Marshal(w.change.Before)
-	after, _ := json.Marshal(w.change.After)
+	after := afterJSON(w)
 	fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
 	return []driver.Value{fmt.Sprint(w.change.Seq), w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey,
-		w.change.TargetKey, fields, string(before), string(after)}
+		w.change.TargetKey, fields, string(before), after}
+}
+
+// afterJSON is w's change's After as JSON: a create's is its write's Set,
+// the same map, made once (see setJSON).
+func afterJSON(w *work) string {
+	if w.change.Action == pipeline.Create {
+		return w.setJSON()
+	}
+	b, _ := json.Marshal(w.change.After)
+	return string(b)
 }
 
 type execer interface {
@@ -60,11 +70,11 @@ type execer interface {
 
 func (r *Runner) insertChange(ctx context.Context, ex execer, w *work, status, errMsg string) error {
 	before, _ := json.Marshal(w.change.Before)
-	after, _ := json.Marshal(w.change.After)
+	after := afterJSON(w)
 	fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
 	_, err := ex.ExecContext(ctx, `INSERT INTO synk.changes VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS VARCHAR[]), ?, ?, ?, ?, now())`,
 		r.runID, w.change.Seq, w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey, w.change.TargetKey,
-		fields, string(before), string(after), status, r.p.Redact(errMsg))
+		fields, string(before), after, status, r.p.Redact(errMsg))
 	return err
 }
 
