@@ -62,7 +62,47 @@ type Plan struct {
 	Summary  Summary  `json:"summary"`
 	Changes  []Change `json:"changes"`
 	Rejects  []Reject `json:"rejects,omitempty"`
+
+	// more yields the changes after Changes (see SetMore); extra counts
+	// them.
+	more  func(yield func(Change) error) error
+	extra int
+}
+
+// SetMore gives the plan n more changes after Changes, which each yields
+// in seq order, one at a time, every time it is called. The engine plans
+// the creates of a first sync of many records this way: they are made
+// chunk by chunk from the state file whenever the plan is read, so a
+// million of them are never held in memory at once. Marshalling the plan
+// with encoding/json leaves them out; WriteJSON and WriteReport include
+// them.
+func (p *Plan) SetMore(n int, each func(yield func(Change) error) error) {
+	p.extra, p.more = n, each
+	if each == nil {
+		p.extra = 0
+	}
+}
+
+// Len is the number of changes: Changes and those SetMore added.
+func (p *Plan) Len() int { return len(p.Changes) + p.extra }
+
+// Streamed reports whether some of the plan's changes are not in Changes
+// but made on demand (see SetMore).
+func (p *Plan) Streamed() bool { return p.more != nil }
+
+// Each calls fn with every change in seq order, Changes first, stopping at
+// the first error, which it returns.
+func (p *Plan) Each(fn func(Change) error) error {
+	for _, c := range p.Changes {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	if p.more == nil {
+		return nil
+	}
+	return p.more(fn)
 }
 
 // Empty reports whether the plan would write nothing.
-func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+func (p *Plan) Empty() bool { return p.Len() == 0 }

@@ -20,7 +20,7 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	}{p.Pipeline, p.RunID, p.CreatedAt, p.Snapshot, p.Summary}
 	ow := newObjectWriter(w)
 	ow.head(head)
-	writeArray(ow, "changes", p.Changes, false)
+	writeChanges(ow, p, "null")
 	writeArray(ow, "rejects", p.Rejects, true)
 	return ow.end()
 }
@@ -34,14 +34,11 @@ func (p *Plan) WriteReport(w io.Writer) error {
 		Summary Summary `json:"summary"`
 	}{p.Summary})
 	// The report always has both lists: none is [], not null.
-	changes, rejects := p.Changes, p.Rejects
-	if changes == nil {
-		changes = []Change{}
-	}
+	rejects := p.Rejects
 	if rejects == nil {
 		rejects = []Reject{}
 	}
-	writeArray(ow, "changes", changes, false)
+	writeChanges(ow, p, "[]")
 	writeArray(ow, "rejects", rejects, false)
 	return ow.end()
 }
@@ -133,6 +130,40 @@ func writeArray[T any](o *objectWriter, name string, items []T, omitEmpty bool) 
 		}
 		o.write([]byte("\n    "))
 		o.write(b)
+	}
+	o.write([]byte("\n  ]"))
+}
+
+// writeChanges writes the plan's changes (Each: those SetMore added too)
+// as member "changes", one at a time; none is written as empty ("null" or
+// "[]"), as MarshalIndent writes a nil or an empty slice.
+func writeChanges(o *objectWriter, p *Plan, empty string) {
+	if p.Len() == 0 {
+		if p.Changes != nil {
+			empty = "[]"
+		}
+		o.member("changes")
+		o.write([]byte(empty))
+		return
+	}
+	o.member("changes")
+	o.write([]byte("["))
+	i := 0
+	err := p.Each(func(c Change) error {
+		b, err := json.MarshalIndent(c, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			o.write([]byte(","))
+		}
+		i++
+		o.write([]byte("\n    "))
+		o.write(b)
+		return o.err
+	})
+	if err != nil && o.err == nil {
+		o.err = err
 	}
 	o.write([]byte("\n  ]"))
 }

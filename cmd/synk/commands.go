@@ -66,7 +66,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if format == "json" {
 				return pl.WriteReport(cmd.OutOrStdout())
 			}
-			printPlan(cmd.OutOrStdout(), pl, isTTY(cmd.OutOrStdout()))
+			if err := printPlan(cmd.OutOrStdout(), pl, isTTY(cmd.OutOrStdout())); err != nil {
+				return fmt.Errorf("print plan: %w", err)
+			}
 			return nil
 		},
 	}
@@ -203,9 +205,12 @@ func printSummary(w io.Writer, pl *pipeline.Plan, color bool) {
 	}
 }
 
-func printPlan(w io.Writer, pl *pipeline.Plan, color bool) {
+// printPlan prints the summary, then the changes one at a time (the
+// creates of a first sync planned in chunks are made as they are printed),
+// then the rejects.
+func printPlan(w io.Writer, pl *pipeline.Plan, color bool) error {
 	printSummary(w, pl, color)
-	for _, c := range pl.Changes {
+	err := pl.Each(func(c pipeline.Change) error {
 		sym, col := "~", yellow
 		switch c.Action {
 		case pipeline.Create:
@@ -231,10 +236,15 @@ func printPlan(w io.Writer, pl *pipeline.Plan, color bool) {
 		for _, n := range c.Notes {
 			fmt.Fprintf(w, "    note: %s\n", n)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, rj := range pl.Rejects {
 		fmt.Fprintf(w, "%s %s %s.%s %s: %s\n", paint(color, red, "!"), rj.Entity, rj.Connection, rj.Resource, rj.Key, rj.Reason)
 	}
+	return nil
 }
 
 func show(v any) string {

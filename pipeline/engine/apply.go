@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"slices"
 	"sync"
@@ -101,7 +102,7 @@ func (r *Runner) followUp(ctx context.Context, res *Result) error {
 			return fmt.Errorf("follow-up round %d: %w", round, err)
 		}
 		r.only = next
-		pl, err := r.planRound(ctx, len(res.Plan.Changes))
+		pl, err := r.planRound(ctx, res.Plan.Len())
 		if err != nil {
 			r.only = nil
 			return fmt.Errorf("follow-up round %d: %w", round, err)
@@ -233,16 +234,30 @@ func sameChanges(saved, fresh *pipeline.Plan) error {
 	if saved.Snapshot != fresh.Snapshot {
 		return fmt.Errorf("%w: the systems or the state changed since it was made (run synk plan again)", ErrStalePlan)
 	}
-	a, _ := json.Marshal(saved.Changes)
-	b, _ := json.Marshal(fresh.Changes)
-	if string(a) != string(b) {
-		return fmt.Errorf("%w: the pipeline now plans different changes (run synk plan again)", ErrStalePlan)
+	differ := fmt.Errorf("%w: the pipeline now plans different changes (run synk plan again)", ErrStalePlan)
+	if len(saved.Changes) != fresh.Len() {
+		return differ
 	}
-	return nil
+	// One change at a time: a fresh plan's creates made in chunks are
+	// never all in memory.
+	i := 0
+	err := fresh.Each(func(c pipeline.Change) error {
+		a, _ := json.Marshal(saved.Changes[i])
+		b, _ := json.Marshal(c)
+		i++
+		if string(a) != string(b) {
+			return differ
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrStalePlan) {
+		return fmt.Errorf("compare the saved plan: %w", err)
+	}
+	return err
 }
 
 func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
-	res := &Result{Planned: len(pl.works), Rejected: len(pl.rejects), Plan: pl.plan}
+	res := &Result{Planned: len(pl.works) + pl.chunkedCount(), Rejected: len(pl.rejects), Plan: pl.plan}
 	if r.attempted == nil {
 		r.attempted = map[string]bool{}
 	}
@@ -258,6 +273,14 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 	byEntity := map[string][]*work{}
 	for _, w := range pl.works {
 		byEntity[w.entity.Name] = append(byEntity[w.entity.Name], w)
+	}
+	chunksOf := map[string][]*chunked{}
+	for _, c := range pl.chunked {
+		chunksOf[c.entity.Name] = append(chunksOf[c.entity.Name], c)
+	}
+	if len(pl.chunked) > 0 {
+		// Once applied, the chunked creates cannot be made again.
+		defer pl.plan.SetMore(pl.chunkedCount(), func(func(pipeline.Change) error) error { return errChunksApplied })
 	}
 	// ctx stops the handing out of changes; the writes already handed out
 	// finish under a context the stop does not cancel (each HTTP request is
@@ -282,7 +305,7 @@ func (r *Runner) apply(ctx context.Context, pl *planned) (*Result, error) {
 			var wg conc.WaitGroup
 			for _, e := range group {
 				wg.Go(func() {
-					a, f, rj, st, left := r.applyEntity(ctx, writeCtx, e, byEntity[e.Name])
+					a, f, rj, st, left := r.applyEntity(ctx, writeCtx, e, byEntity[e.Name], chunksOf[e.Name])
 					mu.Lock()
 					res.Applied += a
 					res.Failed += f
@@ -366,19 +389,26 @@ type outcome struct {
 // whose first request the stop kept from being sent are counted in
 // stopped (recorded as not attempted). Writes run under writeCtx, which
 // the stop does not cancel. A target that is a pipeline.BatchSink takes
-// its changes in batches (see units), any other one change per call.
-func (r *Runner) applyEntity(ctx, writeCtx context.Context, e *spec.Entity, works []*work) (applied, failed, rejected, stopped int, left []*work) {
-	if len(works) == 0 {
+// its changes in batches (see units), any other one change per call. The
+// creates planned in chunks follow the works, a chunk at a time (see
+// applyChunks).
+func (r *Runner) applyEntity(ctx, writeCtx context.Context, e *spec.Entity, works []*work, chunks []*chunked) (applied, failed, rejected, stopped int, left []*work) {
+	total := len(works)
+	for _, c := range chunks {
+		total += c.n
+	}
+	if total == 0 {
 		return
 	}
 	if ctx.Err() != nil {
-		return 0, 0, 0, 0, works
+		st, f := r.applyChunks(ctx, writeCtx, e, chunks, nil, nil)
+		return 0, f, 0, st, works
 	}
 	if e.Counter != nil {
 		r.refreshCounterOffsets(ctx, e, works)
 	}
 	if r.opts.Progress != nil {
-		r.opts.Progress.Start(e.Name, len(works))
+		r.opts.Progress.Start(e.Name, total)
 	}
 	max := 0
 	for _, s := range []spec.Side{e.Left, e.Right} {
@@ -387,6 +417,10 @@ func (r *Runner) applyEntity(ctx, writeCtx context.Context, e *spec.Entity, work
 		} else {
 			max += 16
 		}
+	}
+	chunkFrom := math.MaxInt
+	for _, c := range chunks {
+		chunkFrom = min(chunkFrom, c.seq)
 	}
 	var mu sync.Mutex
 	tally := func(w *work, o outcome) {
@@ -408,12 +442,40 @@ func (r *Runner) applyEntity(ctx, writeCtx context.Context, e *spec.Entity, work
 		if o.status != "applied" && w.pair != nil {
 			w.pair.failedFlows = append(w.pair.failedFlows, w.flow)
 		}
+		if o.status != "applied" && w.change.Seq > chunkFrom {
+			// A chunked create is not in the round's works: apply marked
+			// only those attempted (see dropAttempted). One applied is
+			// linked, so no later round plans it again.
+			r.mu.Lock()
+			r.attempted[attemptKey(w)] = true
+			r.mu.Unlock()
+		}
 		r.opts.Metrics.ChangesApplied.WithLabelValues(e.Name, string(w.change.Action), o.status).Inc()
 		if r.opts.Progress != nil {
 			r.opts.Progress.Done(e.Name, 1)
 		}
 	}
 	p := pool.New().WithMaxGoroutines(max)
+	applyUnit := func(u unit) {
+		if ctx.Err() != nil {
+			mu.Lock()
+			left = append(left, u.works...) // stopped while it waited for a worker
+			mu.Unlock()
+			return
+		}
+		wctx := pipeline.WithStop(writeCtx, ctx)
+		var outs []outcome
+		if u.sink == nil {
+			outs = []outcome{r.applyOne(wctx, u.works[0])}
+		} else {
+			outs = r.applyBatch(wctx, u)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i, w := range u.works {
+			tally(w, outs[i])
+		}
+	}
 	us := r.units(e, works)
 	for i, u := range us {
 		if ctx.Err() != nil {
@@ -424,28 +486,14 @@ func (r *Runner) applyEntity(ctx, writeCtx context.Context, e *spec.Entity, work
 			mu.Unlock()
 			break
 		}
-		p.Go(func() {
-			if ctx.Err() != nil {
-				mu.Lock()
-				left = append(left, u.works...) // stopped while it waited for a worker
-				mu.Unlock()
-				return
-			}
-			wctx := pipeline.WithStop(writeCtx, ctx)
-			var outs []outcome
-			if u.sink == nil {
-				outs = []outcome{r.applyOne(wctx, u.works[0])}
-			} else {
-				outs = r.applyBatch(wctx, u)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for i, w := range u.works {
-				tally(w, outs[i])
-			}
-		})
+		p.Go(func() { applyUnit(u) })
 	}
+	st, f := r.applyChunks(ctx, writeCtx, e, chunks, p, applyUnit)
 	p.Wait()
+	mu.Lock()
+	stopped += st
+	failed += f
+	mu.Unlock()
 	return
 }
 

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -101,9 +100,8 @@ func (r *Runner) journalBatch(ctx context.Context, bs []*batched) {
 			continue
 		}
 		b.intent = newRunID()
-		wb, _ := json.Marshal(w.write.Set)
 		rows.Add(b.intent, w.entity.Name, w.flow.Name(), w.flow.To.Conn.Name, w.flow.To.Resource.Name, w.write.IdempotencyKey,
-			w.change.SourceKey, string(wb))
+			w.change.SourceKey, w.setJSON())
 		creates = append(creates, b)
 	}
 	r.stateMu.Lock()

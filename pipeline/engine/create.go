@@ -16,10 +16,9 @@ import (
 // asks the sink's Finder whether the create happened anyway.
 func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) outcome {
 	id := newRunID()
-	wb, _ := json.Marshal(w.write.Set)
 	r.stateMu.Lock()
 	_, err := r.store.DB.ExecContext(context.WithoutCancel(ctx), `INSERT INTO synk.journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, now(), NULL)`,
-		id, r.runID, w.entity.Name, w.flow.Name(), w.flow.To.Conn.Name, w.flow.To.Resource.Name, w.write.IdempotencyKey, w.change.SourceKey, string(wb))
+		id, r.runID, w.entity.Name, w.flow.Name(), w.flow.To.Conn.Name, w.flow.To.Resource.Name, w.write.IdempotencyKey, w.change.SourceKey, w.setJSON())
 	r.stateMu.Unlock()
 	if err != nil {
 		return r.record(ctx, w, outcome{"failed", fmt.Errorf("journal intent: %w", err)})
@@ -73,7 +72,7 @@ func (r *Runner) applyCreate(ctx context.Context, sink pipeline.Sink, w *work) o
 // must carry values back to its source (see followUpEntities).
 func (r *Runner) noteCreated(ctx context.Context, w *work, rec pipeline.Record) {
 	left, right := createdLink(w)
-	r.links.add(w.entity.Name, left, right)
+	r.links.addCommitted(w.entity.Name, left, right)
 	writeBack := r.needsWriteBack(ctx, w, r.completeCreated(ctx, w, w.change.TargetKey, rec))
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -97,12 +96,12 @@ func createdLink(w *work) (left, right string) {
 // and right_values: what was written on the target's side, the source as
 // read on the source's.
 func createdBase(w *work) (left, right string) {
-	bv, _ := json.Marshal(map[string]any(w.write.Set))
+	bv := w.setJSON()
 	sv, _ := json.Marshal(sourceBase(w.entity, w.flow, w.source))
 	if w.flow.Reverse {
-		return string(bv), string(sv)
+		return bv, string(sv)
 	}
-	return string(sv), string(bv)
+	return string(sv), bv
 }
 
 // createdHashes are a created pair's record hashes for its base: the

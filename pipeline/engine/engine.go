@@ -38,6 +38,12 @@ type Options struct {
 	// Limiters, if set, shares connection limiters with other runners in
 	// the process (serve): connections to one account share one limiter.
 	Limiters *pipeline.Limiters
+	// ChunkSize is how many records a chunk of creates holds: an entity
+	// side with more unlinked records than this, none of which could be
+	// paired (a first sync), is planned and applied chunk by chunk instead
+	// of all at once, so its plan is never all in memory. Zero means
+	// DefaultChunkSize.
+	ChunkSize int
 }
 
 // Progress receives apply progress, per entity.

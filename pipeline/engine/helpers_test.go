@@ -61,6 +61,8 @@ type harness struct {
 	systems map[string]*memSystem
 	store   *state.Store
 	metrics *pipeline.Metrics
+	// chunkSize is the runners' Options.ChunkSize.
+	chunkSize int
 }
 
 func newHarness(t *testing.T) *harness {
@@ -158,7 +160,7 @@ func (h *harness) statePath() string { return filepath.Join(h.dir, "synk.duckdb"
 
 func (h *harness) runner(ctx context.Context, p *spec.Pipeline) *engine.Runner {
 	h.t.Helper()
-	r, err := engine.New(ctx, p, h.state(), engine.Options{Metrics: h.metrics})
+	r, err := engine.New(ctx, p, h.state(), engine.Options{Metrics: h.metrics, ChunkSize: h.chunkSize})
 	if err != nil {
 		h.t.Fatalf("engine.New: %v", err)
 	}

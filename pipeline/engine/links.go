@@ -76,6 +76,21 @@ func (c *linkCache) add(entity, left, right string) {
 	delete(el.pendingRight, right)
 }
 
+// addCommitted records a link already committed to synk.links (an
+// applied create). Links of an entity that no link() has loaded yet are
+// not held: loading reads them from the state file, so a first sync of a
+// million records does not keep a million links in memory twice.
+func (c *linkCache) addCommitted(entity, left, right string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el := c.entry(entity)
+	if el.loaded {
+		el.l2r[left], el.r2l[right] = right, left
+	}
+	delete(el.pendingLeft, left)
+	delete(el.pendingRight, right)
+}
+
 func (c *linkCache) remove(entity, left string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

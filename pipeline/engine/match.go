@@ -17,16 +17,28 @@ type unlinked struct {
 	hash string
 }
 
-func (r *Runner) loadUnlinked(ctx context.Context, e *spec.Entity, s spec.Side, col string) ([]unlinked, error) {
-	from := fmt.Sprintf(`FROM %s a WHERE NOT EXISTS
+// unlinkedFrom selects a side's records that no link of e names; the
+// entity's name is its one argument.
+func unlinkedFrom(s spec.Side, col string) string {
+	return fmt.Sprintf(`FROM %s a WHERE NOT EXISTS
 		(SELECT 1 FROM synk.links l WHERE l.entity = ? AND l.%s = a._key)`, table(s), col)
+}
+
+// countUnlinked counts a side's unlinked records by keys only: no
+// record's JSON is read when all are linked.
+func (r *Runner) countUnlinked(ctx context.Context, e *spec.Entity, s spec.Side, col string) (int64, error) {
 	var n int64
-	if err := r.store.DB.QueryRowContext(ctx, `SELECT count(*) `+from, e.Name).Scan(&n); err != nil {
-		return nil, err
-	}
+	err := r.store.DB.QueryRowContext(ctx, `SELECT count(*) `+unlinkedFrom(s, col), e.Name).Scan(&n)
+	return n, err
+}
+
+// loadUnlinked reads and decodes a side's n unlinked records (as counted
+// by countUnlinked), in key order; an unreadable one is left out.
+func (r *Runner) loadUnlinked(ctx context.Context, e *spec.Entity, s spec.Side, col string, n int64) ([]unlinked, error) {
 	if n == 0 {
-		return nil, nil // keys only: no record's JSON is read when all are linked
+		return nil, nil
 	}
+	from := unlinkedFrom(s, col)
 	rows, err := r.store.DB.QueryContext(ctx, `SELECT _key, CAST(_raw AS VARCHAR), _hash `+from+` ORDER BY _key`, e.Name)
 	if err != nil {
 		return nil, err
@@ -52,13 +64,35 @@ func (r *Runner) loadUnlinked(ctx context.Context, e *spec.Entity, s spec.Side, 
 // candidates are a reject naming both, never a guess. What stays unmatched
 // is planned as a create by the flows that may create.
 func (r *Runner) matchUnlinked(ctx context.Context, e *spec.Entity, pl *planned, pending map[string]bool) ([]*pair, error) {
-	lefts, err := r.loadUnlinked(ctx, e, e.Left, "left_key")
+	nl, err := r.countUnlinked(ctx, e, e.Left, "left_key")
 	if err != nil {
 		return nil, err
 	}
-	rights, err := r.loadUnlinked(ctx, e, e.Right, "right_key")
+	nr, err := r.countUnlinked(ctx, e, e.Right, "right_key")
 	if err != nil {
 		return nil, err
+	}
+	// A side with more unlinked records than a chunk, none of which could
+	// be paired, is planned in chunks (see chunked) and not loaded here.
+	var lefts, rights []unlinked
+	for _, c := range []*chunked{
+		{entity: e, side: e.Left, col: "left_key", pending: pending},
+		{entity: e, side: e.Right, col: "right_key", reverse: true, pending: pending},
+	} {
+		n, other, into := nl, nr, &lefts
+		if c.reverse {
+			n, other, into = nr, nl, &rights
+		}
+		if r.chunkable(e, c.reverse, n, other) {
+			if err := r.planChunked(ctx, c, pl); err != nil {
+				return nil, err
+			}
+			pl.chunked = append(pl.chunked, c)
+			continue
+		}
+		if *into, err = r.loadUnlinked(ctx, e, c.side, c.col, n); err != nil {
+			return nil, err
+		}
 	}
 	leftDone := make([]bool, len(lefts))
 	rightDone := make([]bool, len(rights))

@@ -25,6 +25,25 @@ type work struct {
 	// sourceHash is the source record's snapshot hash, for a create's base.
 	sourceHash string
 	pair       *pair
+	// createJSON caches a create's write.Set as JSON: the journal, the
+	// base and synk.changes each store it (see setJSON).
+	createJSON string
+}
+
+// setJSON is w.write.Set as JSON. A create's is made once and cached: its
+// change's After is the same map, and the journal, the base and the
+// change each store it, three marshals per create otherwise. It is first
+// asked for when the create is journaled, after resolveWaits, the last
+// change to the map.
+func (w *work) setJSON() string {
+	if w.createJSON != "" {
+		return w.createJSON
+	}
+	b, _ := json.Marshal(w.write.Set)
+	if w.change.Action == pipeline.Create {
+		w.createJSON = string(b)
+	}
+	return string(b)
 }
 
 // pair is a linked (or newly matched) left/right record pair and the base
@@ -55,6 +74,12 @@ type planned struct {
 	works   []*work
 	pairs   []*pair // pairs whose base or link changes even without writes
 	rejects []pipeline.Reject
+	// chunked are creates too many to hold as works; they are numbered
+	// after works (see chunked).
+	chunked []*chunked
+	// unlinkable is set when no expression links to the entity planned:
+	// its creates need not be remembered as pending for link().
+	unlinkable bool
 }
 
 // Plan recovers unresolved journal intents, snapshots both sides and plans
@@ -68,7 +93,7 @@ func (r *Runner) Plan(ctx context.Context) (*pipeline.Plan, error) {
 	if err := r.recordPlanned(ctx, pl); err != nil {
 		return nil, err
 	}
-	res := &Result{Planned: len(pl.works), Rejected: len(pl.rejects)}
+	res := &Result{Planned: len(pl.works) + pl.chunkedCount(), Rejected: len(pl.rejects)}
 	r.finishRun(res, nil)
 	return pl.plan, nil
 }
@@ -115,6 +140,7 @@ func (r *Runner) planRound(ctx context.Context, seq int) (*planned, error) {
 		w.change.Seq = seq + i + 1
 		pl.plan.Changes = append(pl.plan.Changes, w.change)
 	}
+	r.numberChunked(ctx, pl, seq+len(pl.works))
 	pl.plan.Rejects = pl.rejects
 	for _, e := range r.entities() {
 		for _, a := range []pipeline.Action{pipeline.Create, pipeline.Update, pipeline.Delete} {
@@ -334,7 +360,9 @@ func (r *Runner) planCreate(ctx context.Context, e *spec.Entity, reverse bool, u
 		w.write = pipeline.Write{Resource: f.To.Resource.Name, IdempotencyKey: idempotencyKey(r.p.Name, e, f, u.key), Set: pipeline.Record(vals)}
 		pl.works = append(pl.works, w)
 		pl.count(e.Name, pipeline.Create, 1)
-		r.links.pending(e.Name, !reverse, u.key)
+		if !pl.unlinkable {
+			r.links.pending(e.Name, !reverse, u.key)
+		}
 	}
 }
 

@@ -16,14 +16,24 @@ import (
 // the changes in one bulk statement (a 1% change of a million records is
 // ten thousand rows).
 func (r *Runner) recordPlanned(ctx context.Context, pl *planned) error {
-	b := state.NewBulk(changeCols...)
-	for _, w := range pl.works {
-		b.Add(changeRow(w)...)
+	store := func(works []*work) error {
+		b := state.NewBulk(changeCols...)
+		for _, w := range works {
+			b.Add(changeRow(w)...)
+		}
+		r.stateMu.Lock()
+		defer r.stateMu.Unlock()
+		return r.store.ExecBulk(ctx, b, `INSERT INTO synk.changes SELECT '`+r.runID+`', CAST(seq AS BIGINT), entity, flow, action,
+			source_key, target_key, CAST(fields AS VARCHAR[]), CAST(before AS JSON), CAST(after AS JSON), 'planned', '', now() FROM bulk`)
 	}
-	r.stateMu.Lock()
-	err := r.store.ExecBulk(ctx, b, `INSERT INTO synk.changes SELECT '`+r.runID+`', CAST(seq AS BIGINT), entity, flow, action,
-		source_key, target_key, CAST(fields AS VARCHAR[]), CAST(before AS JSON), CAST(after AS JSON), 'planned', '', now() FROM bulk`)
-	r.stateMu.Unlock()
+	err := store(pl.works)
+	// Creates planned in chunks are recorded a chunk at a time.
+	for _, c := range pl.chunked {
+		if err != nil {
+			break
+		}
+		err = r.eachChunk(ctx, c, store)
+	}
 	if err != nil {
 		return fmt.Errorf("record planned changes: %w", err)
 	}
@@ -38,10 +48,20 @@ var changeCols = []string{"seq", "entity", "flow", "action", "source_key", "targ
 // to JSON.
 func changeRow(w *work) []driver.Value {
 	before, _ := json.Marshal(w.change.Before)
-	after, _ := json.Marshal(w.change.After)
+	after := afterJSON(w)
 	fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
 	return []driver.Value{fmt.Sprint(w.change.Seq), w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey,
-		w.change.TargetKey, fields, string(before), string(after)}
+		w.change.TargetKey, fields, string(before), after}
+}
+
+// afterJSON is w's change's After as JSON: a create's is its write's Set,
+// the same map, made once (see setJSON).
+func afterJSON(w *work) string {
+	if w.change.Action == pipeline.Create {
+		return w.setJSON()
+	}
+	b, _ := json.Marshal(w.change.After)
+	return string(b)
 }
 
 type execer interface {
@@ -50,11 +70,11 @@ type execer interface {
 
 func (r *Runner) insertChange(ctx context.Context, ex execer, w *work, status, errMsg string) error {
 	before, _ := json.Marshal(w.change.Before)
-	after, _ := json.Marshal(w.change.After)
+	after := afterJSON(w)
 	fields := "[" + strings.Join(quoteAll(w.change.Fields), ",") + "]"
 	_, err := ex.ExecContext(ctx, `INSERT INTO synk.changes VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS VARCHAR[]), ?, ?, ?, ?, now())`,
 		r.runID, w.change.Seq, w.change.Entity, w.change.Flow, string(w.change.Action), w.change.SourceKey, w.change.TargetKey,
-		fields, string(before), string(after), status, r.p.Redact(errMsg))
+		fields, string(before), after, status, r.p.Redact(errMsg))
 	return err
 }
 
