@@ -467,6 +467,40 @@ func TestBatchUpdatesAndDeletes(t *testing.T) {
 	}
 }
 
+// TestLostDeleteAnswerForgetsTheLink: a delete whose answer is cut after
+// the system made it fails, and the follow-up round, finding both records
+// gone, drops the pair's link and base instead of keeping a link to
+// nothing; the next run has nothing to do.
+func TestLostDeleteAnswerForgetsTheLink(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	l, r := h.system("l", peopleRes), h.system("r", contactsRes)
+	r.maxBatch = 1
+	keys := people(l, 2)
+	p := h.load(asKind(deletesMem, "memb"))
+	h.apply(p)
+	l.remove("people", keys[1])
+	first := len(r.batchCalls()) + 1
+	r.afterBatch = func(call int, _ []pipeline.Op) error {
+		return errIf(call == first, fmt.Errorf("delete contacts: %w", io.ErrUnexpectedEOF))
+	}
+	res := h.apply(p)
+	if res.Failed != 1 || res.Applied != 0 {
+		t.Fatalf("applied %d failed %d, want the cut delete failed", res.Applied, res.Failed)
+	}
+	if _, _, d := r.counts(); d != 1 {
+		t.Fatalf("%d deletes made, want 1", d)
+	}
+	if _, ok := h.links("people")[keys[1]]; ok {
+		t.Errorf("%s still linked to a contact that is gone", keys[1])
+	}
+	if n := h.rows(`SELECT count(*) FROM synk.base WHERE left_key = ?`, keys[1])[0][0]; n != "0" {
+		t.Errorf("%s base rows: %s, want none", keys[1], n)
+	}
+	r.afterBatch = nil
+	h.mustBeConverged(p)
+}
+
 // TestBatchCreateWaitsForALinkMadeInTheRun: a batched create whose
 // mapping reads a link that a create earlier in the run makes is mapped
 // again once that link exists, as one create a call is.

@@ -451,6 +451,14 @@ func (r *Runner) mapFields(ctx context.Context, f *spec.Flow, rec pipeline.Recor
 func (r *Runner) planPair(ctx context.Context, p *pair, pl *planned) {
 	e := p.entity
 	p.newBaseLeft, p.newBaseRight = clone(p.baseLeft), clone(p.baseRight)
+	if p.left == nil && p.right == nil && !p.newLink && r.fullRead[e.Left.String()] && r.fullRead[e.Right.String()] {
+		// Both records are gone (a delete whose answer was lost, then
+		// found made; or both deleted by hand): the link and base go too,
+		// or the pair would stay linked to nothing.
+		p.deleted = true
+		pl.pairs = append(pl.pairs, p)
+		return
+	}
 	twoWay := false
 	for _, f := range e.Flows {
 		if f.Reverse != e.Flows[0].Reverse {
