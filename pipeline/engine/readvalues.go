@@ -1,11 +1,8 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -67,31 +64,9 @@ func (e *valuesEncoder) canonical(dst []byte, vals []any) ([]byte, uint64, error
 	}
 	for i, j := range e.order {
 		dst = append(dst, e.prefix[i]...)
-		switch v := vals[j].(type) {
-		case nil:
-			dst = append(dst, "null"...)
-		case string:
-			dst = appendJSONString(dst, v)
-		case int64:
-			dst = strconv.AppendInt(dst, v, 10)
-		case bool:
-			dst = strconv.AppendBool(dst, v)
-		case float64:
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, 0, fmt.Errorf("field %s: %v is not a JSON number", e.names[j], v)
-			}
-			if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
-				dst = strconv.AppendFloat(dst, v, 'f', -1, 64) // what encoding/json writes in this range
-			} else {
-				b, _ := json.Marshal(v)
-				dst = append(dst, b...)
-			}
-		default:
-			b, err := json.Marshal(v)
-			if err != nil {
-				return nil, 0, fmt.Errorf("field %s: %w", e.names[j], err)
-			}
-			dst = append(dst, b...)
+		var err error
+		if dst, err = appendJSONValue(dst, vals[j]); err != nil {
+			return nil, 0, fmt.Errorf("field %s: %w", e.names[j], err)
 		}
 	}
 	dst = append(dst, '}')

@@ -284,34 +284,39 @@ func appendFields(dst []byte, rec map[string]any, keys []string) ([]byte, bool, 
 		}
 		dst = appendJSONString(dst, k)
 		dst = append(dst, ':')
-		switch v := val.(type) {
-		case nil:
-			dst = append(dst, "null"...)
-		case string:
-			dst = appendJSONString(dst, v)
-		case int64:
-			dst = strconv.AppendInt(dst, v, 10)
-		case bool:
-			dst = strconv.AppendBool(dst, v)
-		case float64:
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, false, fmt.Errorf("field %s: %v is not a JSON number", k, v)
-			}
-			if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
-				dst = strconv.AppendFloat(dst, v, 'f', -1, 64) // what encoding/json writes in this range
-			} else {
-				b, _ := json.Marshal(v)
-				dst = append(dst, b...)
-			}
-		default:
-			b, err := json.Marshal(v)
-			if err != nil {
-				return nil, false, fmt.Errorf("field %s: %w", k, err)
-			}
-			dst = append(dst, b...)
+		var err error
+		if dst, err = appendJSONValue(dst, val); err != nil {
+			return nil, false, fmt.Errorf("field %s: %w", k, err)
 		}
 	}
 	return append(dst, '}'), true, nil
+}
+
+// appendJSONValue appends v as encoding/json writes it, without its
+// reflection for the scalar types records hold.
+func appendJSONValue(dst []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendJSONString(dst, v), nil
+	case int64:
+		return strconv.AppendInt(dst, v, 10), nil
+	case bool:
+		return strconv.AppendBool(dst, v), nil
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%v is not a JSON number", v)
+		}
+		if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
+			return strconv.AppendFloat(dst, v, 'f', -1, 64), nil // what encoding/json writes in this range
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, b...), nil
 }
 
 // appendJSONString quotes s exactly as encoding/json does; plain ASCII
