@@ -82,16 +82,22 @@ func TestTwoShopsShareOneFikenCompanysLimit(t *testing.T) {
 				return
 			}
 			defer r.Close()
-			if _, err := r.Apply(t.Context(), nil); err != nil {
+			res, err := r.Apply(t.Context(), nil)
+			if err != nil {
 				t.Errorf("%s: apply: %v", s.p.Name, err)
+				return
+			}
+			// Each shop's first run has contacts, products and invoices
+			// to make (how many depends on which shop makes a shared
+			// product first), and none may fail.
+			t.Logf("%s: applied %d, Fiken requests so far %d", s.p.Name, res.Applied, fk.Stats().Requests)
+			if res.Applied < 10 || res.Failed != 0 {
+				t.Errorf("%s: applied %d, failed %d: the run did not do its work", s.p.Name, res.Applied, res.Failed)
 			}
 		})
 	}
 	wg.Wait()
 	st := fk.Stats()
-	if st.Requests < 50 {
-		t.Fatalf("Fiken saw %d requests; the two runs did not do their work", st.Requests)
-	}
 	if st.Concurrent != 0 {
 		t.Fatalf("Fiken answered 429 to %d of %d requests: a second request was in flight", st.Concurrent, st.Requests)
 	}
