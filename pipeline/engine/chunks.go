@@ -104,14 +104,21 @@ func (r *Runner) linkedTo(entity string) bool {
 // pl's summary and c.n and keeps the rejects, never the works.
 func (r *Runner) planChunked(ctx context.Context, c *chunked, pl *planned) error {
 	return r.eachUnlinkedChunk(ctx, c, func(us []unlinked) error {
-		sc := &planned{plan: &pipeline.Plan{Summary: pl.plan.Summary}, unlinkable: !r.linkedTo(c.entity.Name)}
-		for _, u := range us {
-			r.planCreate(ctx, c.entity, c.reverse, u, sc, c.pending)
-		}
+		sc := r.planChunk(ctx, c, us, pl.plan.Summary)
 		c.n += len(sc.works)
 		pl.rejects = append(pl.rejects, sc.rejects...)
 		return nil
 	})
+}
+
+// planChunk plans the creates of one chunk of c's records, counted into
+// summary.
+func (r *Runner) planChunk(ctx context.Context, c *chunked, us []unlinked, summary pipeline.Summary) *planned {
+	sc := &planned{plan: &pipeline.Plan{Summary: summary}, unlinkable: !r.linkedTo(c.entity.Name)}
+	for _, u := range us {
+		r.planCreate(ctx, c.entity, c.reverse, u, sc, c.pending)
+	}
+	return sc
 }
 
 // eachChunk makes c's creates again, chunk by chunk, numbered from c.seq,
@@ -121,11 +128,7 @@ func (r *Runner) planChunked(ctx context.Context, c *chunked, pl *planned) error
 func (r *Runner) eachChunk(ctx context.Context, c *chunked, fn func([]*work) error) error {
 	seq := c.seq
 	err := r.eachUnlinkedChunk(ctx, c, func(us []unlinked) error {
-		sc := &planned{plan: &pipeline.Plan{Summary: pipeline.Summary{}}, unlinkable: !r.linkedTo(c.entity.Name)}
-		for _, u := range us {
-			r.planCreate(ctx, c.entity, c.reverse, u, sc, c.pending)
-		}
-		works := sc.works
+		works := r.planChunk(ctx, c, us, pipeline.Summary{}).works
 		for _, w := range works {
 			seq++
 			w.change.Seq = seq
@@ -147,39 +150,7 @@ func (r *Runner) eachChunk(ctx context.Context, c *chunked, fn func([]*work) err
 // eachUnlinkedChunk streams c's side's unlinked records in key order (as
 // loadUnlinked reads them) and calls fn with each chunk of them.
 func (r *Runner) eachUnlinkedChunk(ctx context.Context, c *chunked, fn func([]unlinked) error) error {
-	e := c.entity
-	rows, err := r.store.DB.QueryContext(ctx, fmt.Sprintf(`SELECT _key, CAST(_raw AS VARCHAR), _hash FROM %s a
-		WHERE NOT EXISTS (SELECT 1 FROM synk.links l WHERE l.entity = ? AND l.%s = a._key) ORDER BY _key`, table(c.side), c.col), e.Name)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	size := r.chunkSize()
-	buf := make([]unlinked, 0, size)
-	for rows.Next() {
-		var u unlinked
-		var raw string
-		if err := rows.Scan(&u.key, &raw, &u.hash); err != nil {
-			return err
-		}
-		if u.rec, err = decodeSide(c.side, raw); err != nil {
-			continue // as loadUnlinked
-		}
-		buf = append(buf, u)
-		if len(buf) == size {
-			if err := fn(buf); err != nil {
-				return err
-			}
-			buf = make([]unlinked, 0, size) // fn may keep the last one
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(buf) > 0 {
-		return fn(buf)
-	}
-	return nil
+	return r.streamUnlinked(ctx, c.entity, c.side, c.col, r.chunkSize(), fn)
 }
 
 // chunkedCount is the number of changes pl's chunked creates make.

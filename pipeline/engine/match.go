@@ -38,25 +38,48 @@ func (r *Runner) loadUnlinked(ctx context.Context, e *spec.Entity, s spec.Side, 
 	if n == 0 {
 		return nil, nil
 	}
-	from := unlinkedFrom(s, col)
-	rows, err := r.store.DB.QueryContext(ctx, `SELECT _key, CAST(_raw AS VARCHAR), _hash `+from+` ORDER BY _key`, e.Name)
+	var out []unlinked
+	err := r.streamUnlinked(ctx, e, s, col, int(n), func(us []unlinked) error {
+		out = append(out, us...)
+		return nil
+	})
+	return out, err
+}
+
+// streamUnlinked reads and decodes a side's unlinked records in key order
+// and calls fn with each run of size of them (the last may be shorter);
+// fn may keep them. An unreadable record is left out.
+func (r *Runner) streamUnlinked(ctx context.Context, e *spec.Entity, s spec.Side, col string, size int, fn func([]unlinked) error) error {
+	rows, err := r.store.DB.QueryContext(ctx, `SELECT _key, CAST(_raw AS VARCHAR), _hash `+unlinkedFrom(s, col)+` ORDER BY _key`, e.Name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []unlinked
+	buf := make([]unlinked, 0, size)
 	for rows.Next() {
 		var u unlinked
 		var raw string
 		if err := rows.Scan(&u.key, &raw, &u.hash); err != nil {
-			return nil, err
+			return err
 		}
 		if u.rec, err = decodeSide(s, raw); err != nil {
 			continue
 		}
-		out = append(out, u)
+		buf = append(buf, u)
+		if len(buf) == size {
+			if err := fn(buf); err != nil {
+				return err
+			}
+			buf = make([]unlinked, 0, size)
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(buf) > 0 {
+		return fn(buf)
+	}
+	return nil
 }
 
 // matchUnlinked pairs unlinked records with the entity's match rules, in
